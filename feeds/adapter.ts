@@ -1,0 +1,156 @@
+/**
+ * The contract every provider module in `feeds/` fulfils. An adapter is a pure codec: it turns the
+ * provider's frames into normalized trades and control events, and builds the frames a client sends.
+ * It owns no socket; `src/ingest/feed-client.ts` drives it. The simulator reuses the same module in
+ * reverse (`server`), so the two sides of one protocol live in one file and cannot drift apart.
+ */
+import type { Trade } from './trade.js';
+
+export interface Credentials {
+  readonly key: string;
+  readonly secret: string;
+}
+
+/** Why a frame or an element of a frame was refused; every reason is counted. */
+export type RejectReason =
+  | 'oversized'
+  | 'invalid-json'
+  | 'bad-shape'
+  | 'bad-symbol'
+  | 'bad-price'
+  | 'bad-size'
+  | 'bad-time'
+  | 'bad-id'
+  | 'unknown-event';
+
+/** What a provider told us besides trades. The feed client decides what each one triggers. */
+export type FeedEvent =
+  | { readonly type: 'hello' }
+  | { readonly type: 'authenticated' }
+  | { readonly type: 'auth-failed'; readonly message: string }
+  | { readonly type: 'subscribed'; readonly symbols: readonly string[] }
+  | { readonly type: 'unsubscribed'; readonly symbols: readonly string[] }
+  | { readonly type: 'heartbeat' }
+  /** The provider is about to drop us or refuses service; `retryAfterMs` is the back-off it asks for. */
+  | {
+      readonly type: 'disconnect';
+      readonly reason: DisconnectReason;
+      readonly message: string;
+    }
+  | { readonly type: 'error'; readonly message: string };
+
+export type DisconnectReason =
+  | 'connection-limit'
+  | 'slow-consumer'
+  | 'forced'
+  | 'server-shutdown'
+  | 'symbol-limit'
+  | 'auth-timeout';
+
+export interface DecodeSink {
+  trade(trade: Trade): void;
+  event(event: FeedEvent): void;
+  reject(reason: RejectReason, detail: string): void;
+}
+
+/** Per-connection client state (request ids, handshake progress). */
+export interface FeedSession {
+  /** Frames to send as soon as the socket opens. */
+  opening(): string[];
+  /** Frames to send in reply to a control event (e.g. the auth frame after Polygon's hello). */
+  reply(event: FeedEvent): string[];
+  /** True once the provider accepts subscriptions on this connection. */
+  readonly ready: boolean;
+  decode(frame: string, sink: DecodeSink): void;
+  subscribe(symbols: readonly string[]): string[];
+  unsubscribe(symbols: readonly string[]): string[];
+}
+
+export interface FeedLimits {
+  /** Most symbols one subscribe or unsubscribe frame may carry. */
+  readonly symbolsPerFrame: number;
+  /** Most client frames per second the provider accepts on one connection. */
+  readonly framesPerSecond: number;
+  /** Most symbols one connection may hold. */
+  readonly symbolsPerConnection: number;
+}
+
+/** The simulator's side of one connection, as the protocol's server half sees it. */
+export interface SimConnection {
+  /** Credentials found in the URL (Finnhub's `token`), if any. */
+  readonly url: URL;
+  send(frame: string): void;
+  close(code: number, reason: string): void;
+  /** Marks the connection authenticated; trades flow only to authenticated connections. */
+  authenticate(): void;
+  readonly authenticated: boolean;
+  /** Adds symbols (`*` for every symbol) to this connection's subscriptions. */
+  subscribe(symbols: readonly string[]): void;
+  unsubscribe(symbols: readonly string[]): void;
+  subscriptions(): readonly string[];
+  /** The key the simulator accepts; `''` accepts any non-empty key. */
+  readonly expectedKey: string;
+}
+
+export interface SimServerProtocol {
+  /** Whether a connection to `url` belongs to this protocol (path check). */
+  accepts(url: URL): boolean;
+  onOpen(conn: SimConnection): void;
+  onMessage(conn: SimConnection, frame: string): void;
+  /** Encodes trades into frames exactly as the provider sends them. */
+  encode(trades: readonly Trade[]): string[];
+}
+
+export interface FeedAdapter {
+  readonly name: string;
+  /** The provider's production URL, shown in `--help`. */
+  readonly defaultUrl: string;
+  /** Whether trades carry ids that identify them exactly (de-duplication and exact hand-over). */
+  readonly hasTradeIds: boolean;
+  readonly limits: FeedLimits;
+  /** The URL to connect to, given the configured base URL (adds tokens or paths the provider wants). */
+  connectUrl(baseUrl: string, credentials: Credentials): string;
+  /** The same URL with secrets masked, for logs. */
+  redactUrl(url: string): string;
+  createSession(credentials: Credentials): FeedSession;
+  /** The provider's de-duplication key for a trade, or `null` when the provider has none. */
+  dedupKey(trade: Trade): string | null;
+  readonly server: SimServerProtocol;
+}
+
+/** Splits `items` into chunks of at most `size`. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/** Parses a frame as JSON, reporting failure to the sink instead of throwing. */
+export function parseFrame(frame: string, maxBytes: number, sink: DecodeSink): unknown {
+  if (frame.length > maxBytes) {
+    sink.reject('oversized', `frame of ${frame.length} characters exceeds ${maxBytes}`);
+    return undefined;
+  }
+  try {
+    return JSON.parse(frame) as unknown;
+  } catch {
+    sink.reject('invalid-json', frame.slice(0, 80));
+    return undefined;
+  }
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Largest price or size accepted: anything above is an error in the feed, not a market. */
+export const MAX_ABS_VALUE = 1e12;
+export const MAX_FRAME_CHARS = 4 * 1024 * 1024;
+
+export function isValidPrice(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value < MAX_ABS_VALUE;
+}
+
+export function isValidSize(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value < MAX_ABS_VALUE;
+}

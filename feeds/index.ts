@@ -1,0 +1,15 @@
+/**
+ * The registry of feed adapters. Adding a provider means adding its module and one line here.
+ */
+import type { FeedAdapter } from './adapter.js';
+import { polygon } from './polygon.js';
+
+export const FEEDS: Readonly<Record<string, FeedAdapter>> = {
+  polygon,
+};
+
+export const FEED_NAMES = Object.keys(FEEDS);
+
+export function getFeed(name: string): FeedAdapter | undefined {
+  return Object.hasOwn(FEEDS, name) ? FEEDS[name] : undefined;
+}
