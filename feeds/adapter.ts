@@ -40,12 +40,7 @@ export type FeedEvent =
   | { readonly type: 'error'; readonly message: string };
 
 export type DisconnectReason =
-  | 'connection-limit'
-  | 'slow-consumer'
-  | 'forced'
-  | 'server-shutdown'
-  | 'symbol-limit'
-  | 'auth-timeout';
+  'connection-limit' | 'slow-consumer' | 'forced' | 'server-shutdown' | 'symbol-limit' | 'auth-timeout';
 
 export interface DecodeSink {
   trade(trade: Trade): void;

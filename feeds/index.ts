@@ -2,10 +2,18 @@
  * The registry of feed adapters. Adding a provider means adding its module and one line here.
  */
 import type { FeedAdapter } from './adapter.js';
+import { alpaca } from './alpaca.js';
+import { binance } from './binance.js';
+import { coinbase } from './coinbase.js';
+import { finnhub } from './finnhub.js';
 import { polygon } from './polygon.js';
 
 export const FEEDS: Readonly<Record<string, FeedAdapter>> = {
   polygon,
+  alpaca,
+  finnhub,
+  binance,
+  coinbase,
 };
 
 export const FEED_NAMES = Object.keys(FEEDS);

@@ -21,6 +21,7 @@ import {
   type FeedSession,
   type SimConnection,
 } from './adapter.js';
+import { detail } from './rejection.js';
 import { isValidSymbol } from './symbol.js';
 import { NO_CONDITIONS, type Trade } from './trade.js';
 
@@ -40,17 +41,31 @@ function channels(symbols: readonly string[]): string {
 
 function decodeTrade(event: Record<string, unknown>, sink: DecodeSink): void {
   const { sym, p, s, t, i, x, q, c } = event;
-  if (typeof sym !== 'string' || !isValidSymbol(sym)) return sink.reject('bad-symbol', String(sym));
-  if (!isValidPrice(p)) return sink.reject('bad-price', `${sym} ${String(p)}`);
-  if (!isValidSize(s)) return sink.reject('bad-size', `${sym} ${String(s)}`);
-  if (typeof t !== 'number' || !Number.isInteger(t) || t < EARLIEST_MS || t > LATEST_MS) {
-    return sink.reject('bad-time', `${sym} ${String(t)}`);
+  if (typeof sym !== 'string' || !isValidSymbol(sym)) {
+    sink.reject('bad-symbol', detail(sym));
+    return;
   }
-  if (typeof i !== 'string' || i.length === 0 || i.length > 64) return sink.reject('bad-id', `${sym} ${String(i)}`);
+  if (!isValidPrice(p)) {
+    sink.reject('bad-price', detail(sym, p));
+    return;
+  }
+  if (!isValidSize(s)) {
+    sink.reject('bad-size', detail(sym, s));
+    return;
+  }
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < EARLIEST_MS || t > LATEST_MS) {
+    sink.reject('bad-time', detail(sym, t));
+    return;
+  }
+  if (typeof i !== 'string' || i.length === 0 || i.length > 64) {
+    sink.reject('bad-id', detail(sym, i));
+    return;
+  }
   let conditions = NO_CONDITIONS;
   if (c !== undefined) {
     if (!Array.isArray(c) || !c.every((code) => Number.isInteger(code))) {
-      return sink.reject('bad-shape', `${sym} conditions`);
+      sink.reject('bad-shape', `${sym} conditions`);
+      return;
     }
     conditions = c.map(String);
   }
@@ -91,9 +106,10 @@ function decodeStatus(event: Record<string, unknown>, sink: DecodeSink): void {
     }
     return;
   }
-  const make = typeof code === 'string' ? STATUS_EVENTS[code] : undefined;
+  const make =
+    typeof code === 'string' && Object.hasOwn(STATUS_EVENTS, code) ? STATUS_EVENTS[code] : undefined;
   if (make) sink.event(make(text));
-  else sink.reject('unknown-event', `status ${String(code)}`);
+  else sink.reject('unknown-event', detail('status', code));
 }
 
 class PolygonSession implements FeedSession {
@@ -113,12 +129,15 @@ class PolygonSession implements FeedSession {
   decode(frame: string, sink: DecodeSink): void {
     const parsed = parseFrame(frame, MAX_FRAME_CHARS, sink);
     if (parsed === undefined) return;
-    if (!Array.isArray(parsed)) return sink.reject('bad-shape', 'frame is not an array');
+    if (!Array.isArray(parsed)) {
+      sink.reject('bad-shape', 'frame is not an array');
+      return;
+    }
     for (const event of parsed) {
       if (!isRecord(event)) sink.reject('bad-shape', 'event is not an object');
       else if (event['ev'] === 'T') decodeTrade(event, sink);
       else if (event['ev'] === 'status') decodeStatus(event, sink);
-      else sink.reject('unknown-event', `ev ${String(event['ev'])}`);
+      else sink.reject('unknown-event', detail('ev', event['ev']));
     }
   }
 
@@ -153,7 +172,8 @@ const server = {
     if (!isRecord(message)) return;
     const { action, params } = message;
     if (action === 'auth') {
-      const ok = typeof params === 'string' && params !== '' && (!conn.expectedKey || params === conn.expectedKey);
+      const ok =
+        typeof params === 'string' && params !== '' && (!conn.expectedKey || params === conn.expectedKey);
       if (ok) {
         conn.authenticate();
         conn.send(status('auth_success', 'authenticated'));
