@@ -1,0 +1,293 @@
+/**
+ * The market-data simulator: one HTTP server carrying a provider's WebSocket protocol (any adapter's
+ * server half) and the JSON control API. A seeded `Market` produces the trades; a timer emits them at
+ * `rate` per second, or tests call `emit(n)` for exact, deterministic batches.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { pino } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Trade } from '../../feeds/trade.js';
+import type { Logger } from '../log.js';
+import { handleControlRequest, notFound, sendJson, type SimControl } from './control-routes.js';
+import { Market } from './market.js';
+import { BatchFrames, ClientConnection } from './sim-connection.js';
+import type { SimStats, SimSymbolStats } from './sim-stats.js';
+import { validateSimulatorOptions, type SimulatorInput, type SimulatorOptions } from './simulator-options.js';
+
+export type { SimStats } from './sim-stats.js';
+export {
+  DEFAULT_SIMULATOR_OPTIONS,
+  type SimulatorInput,
+  type SimulatorOptions,
+} from './simulator-options.js';
+
+export interface RunningSimulator {
+  readonly port: number;
+  /** Where a client of `protocol` connects, e.g. `ws://127.0.0.1:PORT/stocks` for Polygon. */
+  readonly wsUrl: string;
+  /** `http://host:port`, where `/sim/*` control routes live. */
+  readonly httpUrl: string;
+  stats(): SimStats;
+  pause(): void;
+  resume(): void;
+  /** Generates and sends exactly `count` trades now, whether or not the market is paused. */
+  emit(count: number): void;
+  /** Fault injection: terminates every client socket; returns how many there were. */
+  dropConnections(): number;
+  /** Idempotent: stops the timer, terminates sockets and closes the server. */
+  close(): Promise<void>;
+}
+
+/** Trades are generated and fanned out in slices of this many, bounding memory for large `emit`s. */
+const GENERATE_CHUNK = 10_000;
+
+/** Starts a simulator and resolves once it listens. */
+export async function startSimulator(input: SimulatorInput): Promise<RunningSimulator> {
+  const options = validateSimulatorOptions(input);
+  const sim = new Simulator(options);
+  await sim.listen();
+  return sim;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+class Simulator implements RunningSimulator, SimControl {
+  private readonly market: Market;
+  private readonly log: Logger;
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Map<number, ClientConnection>();
+  /** Reused buffer for each generated slice of trades. */
+  private readonly batch: Trade[] = [];
+  private readonly frames: BatchFrames;
+  private nextConnectionId = 0;
+  private slowConsumerDrops = 0;
+  private paused: boolean;
+  private timer: NodeJS.Timeout | undefined;
+  private lastTickAt = 0;
+  private carry = 0;
+  private closing: Promise<void> | undefined;
+  private boundPort = 0;
+
+  constructor(private readonly options: SimulatorOptions) {
+    this.market = new Market({ symbols: options.symbols, seed: options.seed, skew: options.skew });
+    this.log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'sim' });
+    this.paused = options.paused;
+    this.frames = new BatchFrames(options.protocol.server, options.maxTradesPerFrame);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+    this.server = createServer((req, res) => {
+      this.onRequest(req, res);
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.onUpgrade(req, socket, head);
+    });
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get httpUrl(): string {
+    return `http://${hostForUrl(this.options.host)}:${this.boundPort}`;
+  }
+
+  get wsUrl(): string {
+    // The protocol's canonical path is the path of the provider's production URL (`/stocks`, `/ws`, `/`).
+    const path = new URL(this.options.protocol.defaultUrl).pathname;
+    return `ws://${hostForUrl(this.options.host)}:${this.boundPort}${path}`;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    this.boundPort = typeof address === 'object' && address !== null ? address.port : this.options.port;
+    this.server.on('error', (err) => {
+      this.log.error({ err }, 'simulator server error');
+    });
+    if (!this.paused) this.startTimer();
+    this.log.info(
+      { url: this.wsUrl, protocol: this.options.protocol.name, symbols: this.options.symbols.length },
+      'simulator listening',
+    );
+  }
+
+  stats(): SimStats {
+    const symbols: Record<string, SimSymbolStats> = {};
+    this.options.symbols.forEach((symbol, index) => {
+      symbols[symbol] = this.market.totalsOf(index);
+    });
+    return {
+      running: !this.paused && this.closing === undefined,
+      totals: { trades: this.market.totalTrades, volume: this.market.totalVolumeTraded },
+      symbols,
+      connections: [...this.connections.values()].map((conn) => conn.snapshot()),
+      slowConsumerDrops: this.slowConsumerDrops,
+    };
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.stopTimer();
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (this.closing === undefined) this.startTimer();
+  }
+
+  emit(count: number): void {
+    if (!Number.isSafeInteger(count) || count < 0)
+      throw new RangeError(`emit count must be an integer >= 0, got ${count}`);
+    if (this.closing !== undefined) return;
+    const batch = this.batch;
+    for (let left = count; left > 0; left -= GENERATE_CHUNK) {
+      batch.length = 0;
+      this.market.generate(Math.min(left, GENERATE_CHUNK), Date.now(), batch);
+      this.fanOut(batch);
+    }
+    batch.length = 0;
+    this.frames.reset(batch);
+  }
+
+  dropConnections(): number {
+    const count = this.connections.size;
+    for (const conn of this.connections.values()) conn.ws.terminate();
+    this.connections.clear();
+    if (count > 0) this.log.warn({ count }, 'dropped every connection');
+    return count;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopTimer();
+    // Every step runs even if an earlier one fails; the server must not be left listening.
+    try {
+      this.dropConnections();
+    } catch (err: unknown) {
+      this.log.error({ err }, 'terminating connections failed');
+    }
+    await new Promise<void>((resolve) => {
+      this.wss.close(() => {
+        resolve();
+      });
+    });
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
+    this.log.info('simulator closed');
+  }
+
+  private fanOut(batch: readonly Trade[]): void {
+    const frames = this.frames;
+    frames.reset(batch);
+    for (const conn of this.connections.values()) {
+      if (conn.deliver(frames, this.options.maxBufferedBytes) !== 'slow-consumer') continue;
+      this.slowConsumerDrops++;
+      this.connections.delete(conn.id);
+      conn.ws.terminate();
+      this.log.warn({ connection: conn.id, userAgent: conn.userAgent }, 'slow consumer dropped');
+    }
+  }
+
+  private startTimer(): void {
+    if (this.timer !== undefined || this.options.rate <= 0) return;
+    this.lastTickAt = performance.now();
+    this.carry = 0;
+    this.timer = setInterval(() => {
+      this.tick();
+    }, this.options.tickMs);
+    // The server keeps the process alive; the timer alone must not.
+    this.timer.unref();
+  }
+
+  private stopTimer(): void {
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const elapsedMs = now - this.lastTickAt;
+    this.lastTickAt = now;
+    const rate = this.options.rate;
+    // After a long event-loop stall, emit at most one second's worth rather than a burst of everything owed.
+    const due = Math.min(this.carry + (rate * elapsedMs) / 1000, Math.max(rate, 1));
+    const count = Math.floor(due);
+    this.carry = due - count;
+    if (count > 0) this.emit(count);
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    req.resume(); // drain any body so keep-alive connections stay usable
+    const url = new URL(req.url ?? '/', 'http://sim.invalid');
+    if (url.pathname.startsWith('/sim/') && handleControlRequest(req, res, url, this)) return;
+    if (this.options.protocol.server.accepts(url)) {
+      sendJson(res, 426, {
+        error: { code: 'upgrade_required', message: `connect with WebSocket to ${this.wsUrl}` },
+      });
+      return;
+    }
+    notFound(res, url);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (err) => {
+      this.log.debug({ err }, 'upgrade socket error');
+    });
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'sim.invalid'}`);
+    if (this.closing !== undefined || !this.options.protocol.server.accepts(url)) {
+      const status = this.closing !== undefined ? '503 Service Unavailable' : '404 Not Found';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.onConnection(ws, req, url);
+    });
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage, url: URL): void {
+    const userAgent = req.headers['user-agent'] ?? '';
+    const conn = new ClientConnection(++this.nextConnectionId, ws, url, userAgent, this.options.key);
+    this.connections.set(conn.id, conn);
+    const server = this.options.protocol.server;
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      try {
+        server.onMessage(conn, rawToString(data));
+      } catch (err: unknown) {
+        this.log.error({ err, connection: conn.id }, 'protocol failed on a client frame');
+      }
+    });
+    ws.on('close', () => {
+      this.connections.delete(conn.id);
+    });
+    ws.on('error', (err) => {
+      this.log.debug({ err, connection: conn.id }, 'client socket error');
+    });
+    this.log.debug({ connection: conn.id, userAgent }, 'client connected');
+    server.onOpen(conn);
+  }
+}
+
+/** ws hands over a Buffer with the default `binaryType`; the other shapes are handled for safety. */
+function rawToString(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  return (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8');
+}
