@@ -1,0 +1,152 @@
+/**
+ * Aggregate checkpoints in Redis, fenced per symbol by epoch (see `lua/checkpoint-3.lua` and
+ * `lua/claim-3.lua`): a worker writes only while its lease is live, and never over a symbol that a
+ * newer epoch has claimed, so a paused or partitioned zombie cannot overwrite its successor.
+ *
+ * A checkpoint record carries the aggregate, the epoch and owner that wrote it, Redis-independent
+ * wall time for staleness display, and the watermark: the de-duplication key of the last trade
+ * applied, so a new owner replays only what came after it.
+ */
+import type { Redis } from 'ioredis';
+import { TickringError } from '../errors.js';
+import type { ClusterKeys } from '../redis/keys.js';
+import { scriptError, SCRIPT_CODES } from '../redis/scripts.js';
+
+export interface CheckpointRecord<A = unknown> {
+  readonly v: 1;
+  readonly owner: string;
+  readonly epoch: number;
+  /** Writer's wall-clock time (ms), to tell readers how old the data is. */
+  readonly writtenAt: number;
+  /** De-duplication key of the last trade applied; `''` when unknown. */
+  readonly watermark: string;
+  /** True when written by an owner handing the symbol over. */
+  readonly final: boolean;
+  readonly aggregate: A;
+}
+
+export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new TickringError('TICKRING_ERR_CORRUPT_STATE', `checkpoint of ${symbol} is not JSON`, {
+      cause: err,
+    });
+  }
+  if (typeof value !== 'object' || value === null) {
+    throw new TickringError('TICKRING_ERR_CORRUPT_STATE', `checkpoint of ${symbol} is not an object`);
+  }
+  const record = value as Record<string, unknown>;
+  if (
+    record['v'] !== 1 ||
+    typeof record['owner'] !== 'string' ||
+    typeof record['epoch'] !== 'number' ||
+    typeof record['writtenAt'] !== 'number' ||
+    typeof record['watermark'] !== 'string' ||
+    typeof record['aggregate'] !== 'object'
+  ) {
+    throw new TickringError('TICKRING_ERR_CORRUPT_STATE', `checkpoint of ${symbol} has an unknown shape`);
+  }
+  return {
+    v: 1,
+    owner: record['owner'],
+    epoch: record['epoch'],
+    writtenAt: record['writtenAt'],
+    watermark: record['watermark'],
+    final: record['final'] === true,
+    aggregate: record['aggregate'],
+  };
+}
+
+export class CheckpointStore {
+  /** Redis commands issued, for the cost figures. */
+  writes = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ClusterKeys,
+    private readonly workerId: string,
+  ) {}
+
+  /**
+   * Writes the given checkpoints in one fenced script call. Returns the symbols refused because a
+   * newer epoch owns them; throws `TICKRING_ERR_LEASE_LOST` when this worker holds no live lease.
+   */
+  async write(epoch: number, entries: ReadonlyMap<string, CheckpointRecord>): Promise<string[]> {
+    if (entries.size === 0) return [];
+    const args: string[] = [];
+    for (const [symbol, record] of entries) args.push(symbol, JSON.stringify(record));
+    this.writes++;
+    const reply = await this.redis.tickringCheckpoint(
+      this.keys.leases,
+      this.keys.checkpointEpochs,
+      this.keys.checkpoints,
+      this.workerId,
+      epoch,
+      ...args,
+    );
+    const [code, ...refused] = reply;
+    if (code === SCRIPT_CODES.LEASE_LOST) throw scriptError(SCRIPT_CODES.LEASE_LOST, 'checkpoint');
+    return refused.map(String);
+  }
+
+  /**
+   * Fences the symbols at `epoch` and returns their last checkpoints (`null`: none, or claimed by a
+   * newer epoch already). Corrupt values are reported through `onCorrupt` and treated as absent.
+   */
+  async claim(
+    epoch: number,
+    symbols: readonly string[],
+    onCorrupt: (symbol: string, err: unknown) => void,
+  ): Promise<Map<string, CheckpointRecord | null>> {
+    const result = new Map<string, CheckpointRecord | null>();
+    if (symbols.length === 0) return result;
+    const reply = await this.redis.tickringClaim(
+      this.keys.leases,
+      this.keys.checkpointEpochs,
+      this.keys.checkpoints,
+      this.workerId,
+      epoch,
+      ...symbols,
+    );
+    const [code, ...values] = reply;
+    if (code === SCRIPT_CODES.LEASE_LOST) throw scriptError(SCRIPT_CODES.LEASE_LOST, 'claim');
+    symbols.forEach((symbol, i) => {
+      const raw = values[i];
+      if (typeof raw !== 'string') {
+        result.set(symbol, null);
+        return;
+      }
+      try {
+        result.set(symbol, parseCheckpointRecord(raw, symbol));
+      } catch (err) {
+        onCorrupt(symbol, err);
+        result.set(symbol, null);
+      }
+    });
+    return result;
+  }
+
+  /**
+   * Waits until every symbol's fence reached `epoch` (its previous owner wrote its final checkpoint at
+   * the new epoch) or the timeout passes. Returns the symbols that never got there.
+   */
+  async waitForHandover(epoch: number, symbols: readonly string[], timeoutMs: number): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    let pending = [...symbols];
+    while (pending.length > 0) {
+      const fences = await this.redis.hmget(this.keys.checkpointEpochs, ...pending);
+      pending = pending.filter((_, i) => Number(fences[i] ?? 0) < epoch);
+      if (pending.length === 0 || Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return pending;
+  }
+
+  /** Reads one symbol's checkpoint without fencing (for answering queries). */
+  async read(symbol: string): Promise<CheckpointRecord | null> {
+    const raw = await this.redis.hget(this.keys.checkpoints, symbol);
+    return raw === null ? null : parseCheckpointRecord(raw, symbol);
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * A worker's membership in the ring: it joins with a lease, renews it by heartbeat, learns of new
+ * epochs through pub/sub and a polling safety net, and fences itself before its lease can have
+ * lapsed.
+ *
+ * Self-fencing uses only this process's monotonic clock: a heartbeat sent at local time T extends the
+ * lease to (Redis time when it ran) + leaseMs, which is no earlier than T + leaseMs; so the lease is
+ * surely valid until T + leaseMs, less a margin for clock-rate drift. When that moment passes
+ * without a newer successful heartbeat, the worker stops ingesting and writing on its own, without
+ * waiting to be told, and keeps trying to rejoin.
+ */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
+import { SCRIPT_CODES } from '../redis/scripts.js';
+import { Assignment } from './ring.js';
+import { parseRingRecord, type RingRecord } from './ring-record.js';
+import { DEFAULT_VNODES } from './ring.js';
+
+export interface MembershipOptions {
+  /** Stable member id. */
+  readonly id: string;
+  /** Base URL of this member's HTTP API, stored in the ring record for forwarding. */
+  readonly address: string;
+  /** Integer weight. Default 1. */
+  readonly weight: number;
+  /** Lease length (ms). Default 5000: a crash is noticed in seconds, not Kafka's 45 s. */
+  readonly leaseMs: number;
+  /** Heartbeat period (ms). Default 1000: five chances to renew within one lease. */
+  readonly heartbeatMs: number;
+  /** Ring re-read period (ms), the safety net under pub/sub. Default 1000. */
+  readonly pollMs: number;
+  /** Virtual nodes per unit of weight. Default 500. */
+  readonly vnodes: number;
+}
+
+export const DEFAULT_MEMBERSHIP_OPTIONS = {
+  weight: 1,
+  leaseMs: 5_000,
+  heartbeatMs: 1_000,
+  pollMs: 1_000,
+  vnodes: DEFAULT_VNODES,
+} as const satisfies Partial<MembershipOptions>;
+
+/** Share of the lease kept back for clock-rate drift between this process and Redis. */
+const DRIFT_MARGIN = 0.1;
+
+export type MembershipStatus = 'starting' | 'member' | 'fenced' | 'leaving' | 'closed';
+
+export interface MembershipEvents {
+  /** A newer epoch was read; the assignment covers the whole symbol universe. */
+  assignment: [Assignment];
+  /** The lease can no longer be trusted: stop ingesting and writing now. */
+  fenced: [string];
+  /** The member holds a lease again. */
+  rejoined: [];
+}
+
+export class Membership extends EventEmitter<MembershipEvents> {
+  status: MembershipStatus = 'starting';
+  private readonly options: MembershipOptions;
+  private current: Assignment | undefined;
+  private leaseValidUntil = 0;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private fenceTimer: NodeJS.Timeout | undefined;
+  private heartbeatInFlight = false;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  /** Redis time (ms) of this member's current lease deadline, as the last renewal reported it. */
+  leaseDeadline = 0;
+  /** Base URL of this member's HTTP API; may be set until `start` (a port 0 listener learns it late). */
+  address: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    private readonly keys: ClusterKeys,
+    options: Pick<MembershipOptions, 'id' | 'address'> & Partial<MembershipOptions>,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.options = { ...DEFAULT_MEMBERSHIP_OPTIONS, ...options };
+    this.address = options.address;
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  get assignment(): Assignment | undefined {
+    return this.current;
+  }
+
+  get epoch(): number {
+    return this.current?.epoch ?? 0;
+  }
+
+  /** True while this member may ingest and write shared state. */
+  get leaseValid(): boolean {
+    return this.status === 'member' && performance.now() < this.leaseValidUntil;
+  }
+
+  async start(): Promise<void> {
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.keys.events) return;
+      const epoch = Number(message);
+      if (!Number.isSafeInteger(epoch)) {
+        this.log.warn({ message: message.slice(0, 40) }, 'malformed ring event ignored');
+        return;
+      }
+      if (epoch > this.epoch) this.requestRefresh();
+    });
+    // After any reconnect, pub/sub may have lost messages: re-read before acting.
+    this.subscriber.on('ready', () => this.requestRefresh());
+    this.redis.on('ready', () => this.requestRefresh());
+    await this.subscriber.subscribe(this.keys.events);
+    await this.join();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    this.pollTimer = setInterval(() => this.requestRefresh(), this.options.pollMs);
+    this.requestRefresh();
+    await this.refreshing;
+  }
+
+  private memberInfo(): string {
+    return JSON.stringify({ address: this.address, weight: this.options.weight });
+  }
+
+  private async join(): Promise<void> {
+    const sentAt = performance.now();
+    const [epoch, deadline] = await this.redis.tickringJoin(
+      ...ringScriptKeys(this.keys),
+      this.options.id,
+      this.options.leaseMs,
+      this.memberInfo(),
+      this.options.vnodes,
+    );
+    this.renewed(sentAt, deadline ?? 0);
+    const wasFenced = this.status === 'fenced';
+    this.status = 'member';
+    this.log.info(
+      { epoch, leaseMs: this.options.leaseMs },
+      wasFenced ? 'rejoined the ring' : 'joined the ring',
+    );
+    if (wasFenced) this.emit('rejoined');
+  }
+
+  private renewed(sentAt: number, deadline: number): void {
+    this.leaseDeadline = deadline;
+    this.leaseValidUntil = sentAt + this.options.leaseMs * (1 - DRIFT_MARGIN);
+    clearTimeout(this.fenceTimer);
+    this.fenceTimer = setTimeout(
+      () => this.fence('lease not renewed in time'),
+      this.leaseValidUntil - performance.now(),
+    );
+  }
+
+  private fence(reason: string): void {
+    if (this.status !== 'member') return;
+    this.status = 'fenced';
+    this.log.warn({ reason }, 'fenced: stopped ingesting and writing until the lease is renewed');
+    this.emit('fenced', reason);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.heartbeatInFlight || this.status === 'leaving' || this.status === 'closed') return;
+    this.heartbeatInFlight = true;
+    const sentAt = performance.now();
+    try {
+      if (this.status === 'fenced') {
+        await this.join();
+        this.requestRefresh();
+        return;
+      }
+      const reply = await this.redis.tickringHeartbeat(
+        ...ringScriptKeys(this.keys),
+        this.options.id,
+        this.options.leaseMs,
+        this.options.vnodes,
+      );
+      const [epoch, deadline] = reply;
+      if (epoch === SCRIPT_CODES.LEASE_LOST) {
+        this.fence('lease lapsed in Redis');
+        return;
+      }
+      this.renewed(sentAt, deadline ?? 0);
+      if ((epoch ?? 0) > this.epoch) this.requestRefresh();
+    } catch (err) {
+      this.log.debug({ err }, 'heartbeat failed');
+    } finally {
+      this.heartbeatInFlight = false;
+    }
+  }
+
+  /** Coalesces refresh requests: at most one read runs, and one more follows if asked meanwhile. */
+  requestRefresh(): void {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = this.refresh()
+      .catch((err: unknown) => this.log.warn({ err }, 'ring refresh failed'))
+      .finally(() => {
+        this.refreshing = undefined;
+        if (this.refreshAgain) {
+          this.refreshAgain = false;
+          this.requestRefresh();
+        }
+      });
+  }
+
+  /** Re-reads the ring now and resolves once no read is pending. */
+  async refreshNow(): Promise<void> {
+    this.requestRefresh();
+    while (this.refreshing) await this.refreshing;
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.status === 'closed') return;
+    const record = await readRingRecord(this.redis, this.keys);
+    if (record.epoch <= this.epoch) return;
+    const symbols = await this.redis.smembers(this.keys.symbols);
+    // Re-check: a newer record may have arrived while the symbols were read.
+    if (record.epoch <= this.epoch) return;
+    this.current = new Assignment(record, symbols);
+    this.emit('assignment', this.current);
+  }
+
+  /** Leaves the ring at once so the others take over without waiting for the lease to lapse. */
+  async leave(): Promise<void> {
+    if (this.status === 'leaving' || this.status === 'closed') return;
+    this.status = 'leaving';
+    this.stopTimers();
+    try {
+      await this.redis.tickringLeave(...ringScriptKeys(this.keys), this.options.id, this.options.vnodes);
+      this.log.info('left the ring');
+    } catch (err) {
+      this.log.warn({ err }, 'could not leave the ring; the lease will lapse instead');
+    }
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.pollTimer);
+    clearTimeout(this.fenceTimer);
+  }
+
+  close(): void {
+    this.stopTimers();
+    this.status = 'closed';
+    this.removeAllListeners();
+  }
+}
+
+export async function readRingRecord(redis: Redis, keys: ClusterKeys): Promise<RingRecord> {
+  return parseRingRecord(await redis.get(keys.ring));
+}
+
+export type { RingRecord };

@@ -1,0 +1,83 @@
+/**
+ * The ring record: the one value in Redis every worker builds its ring from. Membership scripts
+ * rewrite it atomically with the epoch; readers validate it, since Redis content is not trusted.
+ */
+import { TickringError } from '../errors.js';
+
+export interface RingMember {
+  readonly id: string;
+  /** Integer weight: fractional weights make the ring depend on member order. */
+  readonly weight: number;
+  /** Base URL of the member's HTTP API, e.g. `http://127.0.0.1:8080`. */
+  readonly address: string;
+}
+
+export interface RingRecord {
+  readonly epoch: number;
+  /** Sorted by id. */
+  readonly members: readonly RingMember[];
+  /** symbol → member id; a pin overrides the ring. */
+  readonly pins: Readonly<Record<string, string>>;
+  /** Virtual nodes per unit of weight. */
+  readonly vnodes: number;
+  /** Redis time (ms) of the change. */
+  readonly changedAt: number;
+  readonly reason: string;
+}
+
+export const EMPTY_RING: RingRecord = Object.freeze({
+  epoch: 0,
+  members: [],
+  pins: {},
+  vnodes: 0,
+  changedAt: 0,
+  reason: 'none',
+});
+
+function corrupt(detail: string): TickringError {
+  return new TickringError('TICKRING_ERR_CORRUPT_STATE', `ring record: ${detail}`);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseMember(value: unknown): RingMember {
+  if (!isObject(value)) throw corrupt('a member is not an object');
+  const { id, weight, address } = value;
+  if (typeof id !== 'string' || id === '') throw corrupt('a member has no id');
+  if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1) {
+    throw corrupt(`member ${id} has weight ${String(weight)}`);
+  }
+  return { id, weight, address: typeof address === 'string' ? address : '' };
+}
+
+/** Parses the JSON stored under the ring key; `null` (no key yet) is the empty ring. */
+export function parseRingRecord(raw: string | null): RingRecord {
+  if (raw === null) return EMPTY_RING;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw corrupt('not JSON');
+  }
+  if (!isObject(value)) throw corrupt('not an object');
+  const { epoch, members, pins, vnodes, changedAt, reason } = value;
+  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0) throw corrupt('bad epoch');
+  if (typeof vnodes !== 'number' || !Number.isInteger(vnodes) || vnodes < 1) throw corrupt('bad vnodes');
+  // Lua's cjson writes an empty list as `{}`.
+  const memberList = Array.isArray(members) ? members.map(parseMember) : isObject(members) ? [] : null;
+  if (memberList === null) throw corrupt('members is not a list');
+  const pinMap: Record<string, string> = {};
+  if (isObject(pins)) {
+    for (const [symbol, id] of Object.entries(pins)) if (typeof id === 'string') pinMap[symbol] = id;
+  }
+  return {
+    epoch,
+    members: memberList.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    pins: pinMap,
+    vnodes,
+    changedAt: typeof changedAt === 'number' ? changedAt : 0,
+    reason: typeof reason === 'string' ? reason : '',
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Symbol placement: `owner(symbol) = pin(symbol) ?? ring(symbol)`.
+ *
+ * Every worker builds the same `hashring` from the same ring record, whatever order members joined
+ * in: members are added in sorted order (two members hashing to the same 32-bit point resolve the
+ * same way everywhere), weights are integers, and each member gets an explicit virtual-node count.
+ * The explicit count matters: hashring 3.2.0 otherwise floors each member's share of virtual nodes
+ * (its issue #43), so adding one member would move symbols between members that both stayed.
+ *
+ * Building a ring costs tens of milliseconds, so an `Assignment` is computed once per epoch and
+ * lookups on the trade path are a Map read.
+ */
+import HashRing from 'hashring';
+import type { RingRecord } from './ring-record.js';
+
+export const DEFAULT_VNODES = 500;
+
+export function buildHashRing(record: RingRecord): HashRing | undefined {
+  if (record.members.length === 0) return undefined;
+  const servers: Record<string, { vnodes: number }> = {};
+  const sorted = [...record.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const member of sorted) servers[member.id] = { vnodes: record.vnodes * member.weight };
+  // 'vnode count' 0 makes every member's explicit count win over hashring's computed share.
+  return new HashRing(servers, 'md5', { 'vnode count': 0 });
+}
+
+/** The owner of every symbol of the universe at one epoch. */
+export class Assignment {
+  private readonly owners = new Map<string, string>();
+  private readonly bySymbolCount = new Map<string, number>();
+
+  constructor(
+    readonly record: RingRecord,
+    symbols: Iterable<string>,
+  ) {
+    const ring = buildHashRing(record);
+    const live = new Set(record.members.map((m) => m.id));
+    for (const member of live) this.bySymbolCount.set(member, 0);
+    for (const symbol of symbols) {
+      const pinned = record.pins[symbol];
+      const owner = pinned !== undefined && live.has(pinned) ? pinned : ring?.get(symbol);
+      if (owner === undefined) continue;
+      this.owners.set(symbol, owner);
+      this.bySymbolCount.set(owner, (this.bySymbolCount.get(owner) ?? 0) + 1);
+    }
+  }
+
+  get epoch(): number {
+    return this.record.epoch;
+  }
+
+  ownerOf(symbol: string): string | undefined {
+    return this.owners.get(symbol);
+  }
+
+  symbolsOf(memberId: string): string[] {
+    const owned: string[] = [];
+    for (const [symbol, owner] of this.owners) if (owner === memberId) owned.push(symbol);
+    return owned.sort();
+  }
+
+  symbolCount(memberId: string): number {
+    return this.bySymbolCount.get(memberId) ?? 0;
+  }
+
+  symbols(): IterableIterator<string> {
+    return this.owners.keys();
+  }
+
+  get size(): number {
+    return this.owners.size;
+  }
+}

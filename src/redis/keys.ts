@@ -1,0 +1,55 @@
+/**
+ * Every Redis key and channel name tickring uses, built in this one place from the key prefix and the
+ * cluster name. All of a cluster's keys share one hash tag, `{prefix:cluster}`, so every Lua script's
+ * keys live in one slot and the same scripts run on Redis Cluster.
+ */
+export interface ClusterKeys {
+  /** ZSET member id → lease deadline (Redis time, ms). */
+  readonly leases: string;
+  /** HASH member id → member JSON (address, weight). */
+  readonly members: string;
+  /** STRING: the ring record JSON (epoch, sorted members, weights, vnodes, pins). */
+  readonly ring: string;
+  /** HASH symbol → pinned member id. */
+  readonly pins: string;
+  /** SET: the symbol universe. */
+  readonly symbols: string;
+  /** HASH symbol → the epoch that last claimed or wrote the symbol's checkpoint (the fence). */
+  readonly checkpointEpochs: string;
+  /** HASH symbol → checkpoint JSON. */
+  readonly checkpoints: string;
+  /** Pub/sub channel: a new epoch is published here (a wake-up call, not a log). */
+  readonly events: string;
+}
+
+export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
+  const tag = `{${prefix}:${cluster}}`;
+  return Object.freeze({
+    leases: `${tag}:leases`,
+    members: `${tag}:members`,
+    ring: `${tag}:ring`,
+    pins: `${tag}:pins`,
+    symbols: `${tag}:symbols`,
+    checkpointEpochs: `${tag}:checkpoint-epochs`,
+    checkpoints: `${tag}:checkpoints`,
+    events: `${tag}:events`,
+  });
+}
+
+/** The keys the membership scripts take, in the order `ring-lib.lua` expects them. */
+export function ringScriptKeys(keys: ClusterKeys): string[] {
+  return [keys.leases, keys.members, keys.ring, keys.pins, keys.events];
+}
+
+/** Every key of a cluster, for tests and `tickring reset`. */
+export function allKeys(keys: ClusterKeys): string[] {
+  return [
+    keys.leases,
+    keys.members,
+    keys.ring,
+    keys.pins,
+    keys.symbols,
+    keys.checkpointEpochs,
+    keys.checkpoints,
+  ];
+}
