@@ -1,0 +1,315 @@
+/**
+ * One WebSocket connection to one upstream, driven by a provider adapter. The client keeps the set
+ * of symbols the worker wants and subscribes or unsubscribes the difference on the open connection,
+ * paced to the provider's frame rate; it never reconnects to rebalance. When the connection drops or
+ * goes silent it reconnects with jittered exponential back-off and resubscribes exactly the symbols
+ * wanted at that moment.
+ */
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import type {
+  Credentials,
+  DecodeSink,
+  FeedAdapter,
+  FeedEvent,
+  FeedSession,
+  RejectReason,
+} from '../../feeds/adapter.js';
+import type { Trade } from '../../feeds/trade.js';
+import type { Logger } from '../log.js';
+import { Backoff, DEFAULT_BACKOFF_OPTIONS, type BackoffOptions } from './backoff.js';
+import { RateLimitedLog } from './rate-limited-log.js';
+
+export interface FeedClientOptions {
+  readonly adapter: FeedAdapter;
+  /** Base URL; the adapter adds what the provider wants (tokens, paths). */
+  readonly url: string;
+  readonly credentials: Credentials;
+  /** Sent as the User-Agent header; identifies the worker to relays and simulators. */
+  readonly userAgent: string;
+  /** Reconnect when nothing (no frame, no pong) arrived for this long (ms). Default 15 000. */
+  readonly silenceMs: number;
+  /** Give up on a connection attempt or handshake after this long (ms). Default 10 000. */
+  readonly handshakeTimeoutMs: number;
+  /** Least back-off after the provider says "connection limit" (ms). Default 30 000. */
+  readonly connectionLimitBackoffMs: number;
+  readonly backoff: BackoffOptions;
+}
+
+export const DEFAULT_FEED_CLIENT_OPTIONS = {
+  silenceMs: 15_000,
+  handshakeTimeoutMs: 10_000,
+  connectionLimitBackoffMs: 30_000,
+  backoff: DEFAULT_BACKOFF_OPTIONS,
+} as const satisfies Partial<FeedClientOptions>;
+
+export type FeedClientStatus = 'idle' | 'connecting' | 'handshake' | 'ready' | 'backoff' | 'closed';
+
+export interface FeedClientEvents {
+  ready: [];
+  disconnected: [string];
+  event: [FeedEvent];
+}
+
+export interface FeedClientStats {
+  connects: number;
+  reconnects: number;
+  frames: number;
+  trades: number;
+  rejects: Record<RejectReason, number>;
+  lastFrameAt: number;
+}
+
+function emptyRejects(): Record<RejectReason, number> {
+  return {
+    oversized: 0,
+    'invalid-json': 0,
+    'bad-shape': 0,
+    'bad-symbol': 0,
+    'bad-price': 0,
+    'bad-size': 0,
+    'bad-time': 0,
+    'bad-id': 0,
+    'unknown-event': 0,
+  };
+}
+
+export class FeedClient extends EventEmitter<FeedClientEvents> implements DecodeSink {
+  status: FeedClientStatus = 'idle';
+  readonly stats: FeedClientStats = {
+    connects: 0,
+    reconnects: 0,
+    frames: 0,
+    trades: 0,
+    rejects: emptyRejects(),
+    lastFrameAt: 0,
+  };
+  private readonly options: FeedClientOptions;
+  private readonly wanted = new Set<string>();
+  /** Symbols subscribed (or asked for) on the current connection. */
+  private readonly subscribed = new Set<string>();
+  private readonly outbox: string[] = [];
+  private socket: WebSocket | undefined;
+  private session: FeedSession | undefined;
+  private readonly backoff: Backoff;
+  private timers = new Set<NodeJS.Timeout>();
+  private pacer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastActivity = 0;
+  private backoffFloorMs = 0;
+  private readonly rejectLog: RateLimitedLog;
+
+  constructor(
+    options: Pick<FeedClientOptions, 'adapter' | 'url' | 'credentials' | 'userAgent'> &
+      Partial<FeedClientOptions>,
+    private readonly onTrade: (trade: Trade) => void,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.options = { ...DEFAULT_FEED_CLIENT_OPTIONS, ...options };
+    this.backoff = new Backoff(this.options.backoff);
+    this.rejectLog = new RateLimitedLog(log, 10_000);
+  }
+
+  /** The symbols currently subscribed on a ready connection. */
+  subscriptions(): string[] {
+    return this.status === 'ready' ? [...this.subscribed].sort() : [];
+  }
+
+  start(): void {
+    if (this.status !== 'idle') return;
+    this.connect();
+  }
+
+  /** Declares the symbols wanted; the difference is sent on the open connection. */
+  setSymbols(symbols: Iterable<string>): void {
+    this.wanted.clear();
+    for (const symbol of symbols) this.wanted.add(symbol);
+    this.sync();
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private connect(): void {
+    if (this.status === 'closed') return;
+    const { adapter } = this.options;
+    const url = adapter.connectUrl(this.options.url, this.options.credentials);
+    this.status = 'connecting';
+    this.session = adapter.createSession(this.options.credentials);
+    this.subscribed.clear();
+    this.outbox.length = 0;
+    const socket = new WebSocket(url, {
+      headers: { 'user-agent': this.options.userAgent },
+      handshakeTimeout: this.options.handshakeTimeoutMs,
+      perMessageDeflate: false,
+      maxPayload: 16 * 1024 * 1024,
+    });
+    this.socket = socket;
+    const handshakeTimer = setTimeout(() => {
+      if (this.socket === socket && this.status !== 'ready') this.drop(socket, 'handshake timed out');
+    }, this.options.handshakeTimeoutMs);
+    socket.on('open', () => {
+      this.stats.connects++;
+      this.status = 'handshake';
+      this.lastActivity = Date.now();
+      this.log.info({ url: adapter.redactUrl(url) }, 'feed connected');
+      for (const frame of this.session?.opening() ?? []) this.send(frame);
+      this.checkReady();
+      this.startWatchdog(socket);
+    });
+    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      if (this.socket !== socket) return;
+      this.lastActivity = Date.now();
+      this.stats.frames++;
+      this.stats.lastFrameAt = this.lastActivity;
+      this.session?.decode(isBinary ? 'binary frame' : rawToString(data), this);
+    });
+    socket.on('pong', () => {
+      this.lastActivity = Date.now();
+    });
+    socket.on('close', (code: number, reason: Buffer) => {
+      clearTimeout(handshakeTimer);
+      if (this.socket === socket) this.scheduleReconnect(`closed ${code} ${reason.toString().slice(0, 80)}`);
+    });
+    socket.on('error', (err: Error) => {
+      this.log.warn({ err: { message: err.message } }, 'feed socket error');
+    });
+  }
+
+  private startWatchdog(socket: WebSocket): void {
+    clearInterval(this.watchdog);
+    const period = Math.max(50, Math.floor(this.options.silenceMs / 3));
+    this.watchdog = setInterval(() => {
+      if (this.socket !== socket) return;
+      if (Date.now() - this.lastActivity > this.options.silenceMs) {
+        this.drop(socket, `silent for ${this.options.silenceMs} ms`);
+        return;
+      }
+      // A quiet symbol set sends nothing for a while; a ping tells silence from a dead link.
+      if (socket.readyState === WebSocket.OPEN) socket.ping();
+    }, period);
+  }
+
+  private drop(socket: WebSocket, reason: string): void {
+    socket.terminate();
+    if (this.socket === socket) this.scheduleReconnect(reason);
+  }
+
+  private scheduleReconnect(reason: string): void {
+    if (this.status === 'closed') return;
+    const wasReady = this.status === 'ready';
+    this.socket = undefined;
+    clearInterval(this.watchdog);
+    clearInterval(this.pacer);
+    this.pacer = undefined;
+    this.subscribed.clear();
+    this.status = 'backoff';
+    const delay = this.backoff.next(this.backoffFloorMs);
+    this.backoffFloorMs = 0;
+    this.log.warn({ reason, retryInMs: delay }, 'feed disconnected');
+    if (wasReady) this.emit('disconnected', reason);
+    this.later(delay, () => {
+      this.stats.reconnects++;
+      this.connect();
+    });
+  }
+
+  private checkReady(): void {
+    if (this.status !== 'handshake' || !this.session?.ready) return;
+    this.status = 'ready';
+    this.backoff.reset();
+    this.emit('ready');
+    this.sync();
+  }
+
+  /** Sends subscribe frames for wanted symbols not yet subscribed and unsubscribe for the rest. */
+  private sync(): void {
+    if (this.status !== 'ready' || !this.session) return;
+    const add: string[] = [];
+    const remove: string[] = [];
+    for (const symbol of this.wanted) if (!this.subscribed.has(symbol)) add.push(symbol);
+    for (const symbol of this.subscribed) if (!this.wanted.has(symbol)) remove.push(symbol);
+    for (const symbol of remove) this.subscribed.delete(symbol);
+    for (const symbol of add) this.subscribed.add(symbol);
+    if (remove.length > 0) for (const frame of this.session.unsubscribe(remove.sort())) this.send(frame);
+    if (add.length > 0) for (const frame of this.session.subscribe(add.sort())) this.send(frame);
+    if (add.length + remove.length > 0) {
+      this.log.debug({ subscribed: add.length, unsubscribed: remove.length }, 'feed subscriptions changed');
+    }
+  }
+
+  /** Queues a client frame; frames leave at most at the provider's rate. */
+  private send(frame: string): void {
+    this.outbox.push(frame);
+    if (this.pacer) return;
+    const interval = Math.ceil(1000 / this.options.adapter.limits.framesPerSecond);
+    const flush = (): void => {
+      const next = this.outbox.shift();
+      if (next === undefined || !this.socket || this.socket.readyState !== WebSocket.OPEN) {
+        clearInterval(this.pacer);
+        this.pacer = undefined;
+        return;
+      }
+      this.socket.send(next);
+    };
+    flush();
+    this.pacer = setInterval(flush, interval);
+  }
+
+  trade(trade: Trade): void {
+    this.stats.trades++;
+    this.onTrade(trade);
+  }
+
+  event(event: FeedEvent): void {
+    for (const frame of this.session?.reply(event) ?? []) this.send(frame);
+    switch (event.type) {
+      case 'authenticated':
+      case 'hello':
+        this.checkReady();
+        break;
+      case 'auth-failed':
+        this.log.error({ message: event.message }, 'feed refused the credentials');
+        this.backoffFloorMs = this.options.connectionLimitBackoffMs;
+        break;
+      case 'disconnect':
+        this.log.warn({ reason: event.reason, message: event.message }, 'feed is dropping the connection');
+        if (event.reason === 'connection-limit') this.backoffFloorMs = this.options.connectionLimitBackoffMs;
+        break;
+      case 'error':
+        this.log.warn({ message: event.message }, 'feed error');
+        break;
+      default:
+        break;
+    }
+    this.emit('event', event);
+  }
+
+  reject(reason: RejectReason, detail: string): void {
+    this.stats.rejects[reason]++;
+    this.rejectLog.warn(reason, { reason, detail: detail.slice(0, 120) }, 'feed frame rejected');
+  }
+
+  close(): void {
+    if (this.status === 'closed') return;
+    this.status = 'closed';
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    clearInterval(this.watchdog);
+    clearInterval(this.pacer);
+    this.socket?.terminate();
+    this.socket = undefined;
+  }
+}
+
+function rawToString(data: WebSocket.RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}

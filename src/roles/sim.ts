@@ -1,0 +1,155 @@
+/**
+ * `tickring sim`: the market simulator as a process.
+ */
+import { z } from 'zod';
+import { FEED_NAMES, getFeed } from '../../feeds/index.js';
+import { isValidSymbol, SYMBOL_RULE } from '../../feeds/symbol.js';
+import { defineOption, type OptionValues } from '../config/option-spec.js';
+import { intSchema, logOptions, numberSchema, portSchema, splitList } from '../config/options.js';
+import { createLogger } from '../log.js';
+import { startSimulator } from '../sim/simulator.js';
+import { generateSymbols } from '../sim/universe.js';
+import { onShutdown } from './lifecycle.js';
+import { readSymbolsFile } from './symbols-input.js';
+
+/** `--symbols`: a count of generated symbols, or a list. */
+const symbolsArgSchema = z.preprocess(
+  (value) => (typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value),
+  z.union([
+    z.number().int().min(1).max(100_000),
+    z.preprocess(
+      (value) => (typeof value === 'string' ? splitList(value) : value),
+      z.array(z.string().refine(isValidSymbol, { message: `a symbol is ${SYMBOL_RULE}` })).min(1),
+    ),
+  ]),
+);
+
+export const SIM_OPTIONS = {
+  ...logOptions,
+  protocol: defineOption({
+    flag: '--protocol <name>',
+    env: ['TICKRING_SIM_PROTOCOL'],
+    description: 'provider protocol to speak',
+    form: FEED_NAMES.join(' | '),
+    schema: z.string().refine((name) => FEED_NAMES.includes(name), { message: 'unknown protocol' }),
+    default: 'polygon',
+  }),
+  host: defineOption({
+    flag: '--host <host>',
+    env: ['TICKRING_SIM_HOST'],
+    description: 'interface to listen on',
+    form: 'a host name or IP address',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+  }),
+  port: defineOption({
+    flag: '--port <port>',
+    env: ['TICKRING_SIM_PORT'],
+    description: 'port to listen on (0: any free port)',
+    form: 'an integer from 0 to 65535',
+    schema: portSchema,
+    default: 9001,
+  }),
+  symbols: defineOption<number | string[]>({
+    flag: '--symbols <count|list>',
+    env: ['TICKRING_SIM_SYMBOLS'],
+    description: 'how many symbols to trade (well-known tickers first), or a comma-separated list',
+    form: 'an integer from 1 to 100000, or a list such as AAPL,MSFT',
+    schema: symbolsArgSchema,
+    default: 200,
+  }),
+  symbolsFile: defineOption({
+    flag: '--symbols-file <path>',
+    env: ['TICKRING_SIM_SYMBOLS_FILE'],
+    description: 'file of symbols to trade instead of --symbols',
+    form: 'a readable file path',
+    schema: z.string().optional(),
+  }),
+  rate: defineOption({
+    flag: '--rate <trades-per-second>',
+    env: ['TICKRING_SIM_RATE'],
+    description: 'total trades per second over all symbols (0: only on demand, POST /sim/emit)',
+    form: 'a number from 0 to 10000000',
+    schema: numberSchema(0, 10_000_000),
+    default: 1_000,
+  }),
+  seed: defineOption({
+    flag: '--seed <n>',
+    env: ['TICKRING_SIM_SEED'],
+    description: 'same seed, same trades in the same order',
+    form: 'an integer',
+    schema: intSchema(-(2 ** 31), 2 ** 32),
+    default: 1,
+  }),
+  skew: defineOption({
+    flag: '--skew <s>',
+    env: ['TICKRING_SIM_SKEW'],
+    description: 'Zipf exponent of per-symbol trade rates (0: uniform)',
+    form: 'a number from 0 to 5',
+    schema: numberSchema(0, 5),
+    default: 1,
+  }),
+  batch: defineOption({
+    flag: '--batch <n>',
+    env: ['TICKRING_SIM_BATCH'],
+    description: 'most trades in one frame',
+    form: 'an integer from 1 to 100000',
+    schema: intSchema(1, 100_000),
+    default: 50,
+  }),
+  key: defineOption({
+    flag: '--key <key>',
+    env: ['TICKRING_SIM_KEY'],
+    description: 'API key clients must present (default: any non-empty key)',
+    form: 'text',
+    schema: z.string(),
+    default: '',
+    secret: true,
+  }),
+  paused: defineOption({
+    flag: '--paused',
+    env: ['TICKRING_SIM_PAUSED'],
+    description: 'start with the market paused (POST /sim/resume starts it)',
+    form: 'true or false',
+    schema: z.preprocess((v) => v === true || v === 'true' || v === '1', z.boolean()),
+    default: false,
+  }),
+} as const;
+
+export type SimConfig = OptionValues<typeof SIM_OPTIONS>;
+
+export function simSymbols(config: Pick<SimConfig, 'symbols' | 'symbolsFile'>): string[] {
+  if (config.symbolsFile) return readSymbolsFile(config.symbolsFile);
+  return typeof config.symbols === 'number' ? generateSymbols(config.symbols) : [...new Set(config.symbols)];
+}
+
+export async function runSim(config: SimConfig): Promise<void> {
+  const log = createLogger({ role: 'sim', level: config.logLevel });
+  const protocol = getFeed(config.protocol);
+  if (!protocol) throw new Error(`unknown protocol ${config.protocol}`);
+  const symbols = simSymbols(config);
+  const sim = await startSimulator({
+    protocol,
+    symbols,
+    host: config.host,
+    port: config.port,
+    rate: config.rate,
+    seed: config.seed,
+    skew: config.skew,
+    maxTradesPerFrame: config.batch,
+    key: config.key,
+    paused: config.paused,
+    logger: log,
+  });
+  onShutdown(log, () => sim.close());
+  log.info(
+    {
+      protocol: protocol.name,
+      url: sim.wsUrl,
+      control: `${sim.httpUrl}/sim/stats`,
+      symbols: symbols.length,
+      rate: config.rate,
+    },
+    'simulator listening',
+  );
+}

@@ -1,0 +1,189 @@
+/**
+ * `tickring up`: the embedded default. Uses REDIS_URL or spawns its own redis-server, starts the
+ * simulator and N worker processes, prints where to look, and stops everything on Ctrl-C.
+ */
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { polygon } from '../../feeds/polygon.js';
+import { addSymbols } from '../cluster/universe.js';
+import { defineOption, type OptionValues } from '../config/option-spec.js';
+import { intSchema, logOptions, numberSchema, portSchema, redisOptions } from '../config/options.js';
+import { TickringError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { connectRedis, createRedis, redactRedisUrl } from '../redis/connection.js';
+import { clusterKeys } from '../redis/keys.js';
+import { startSimulator } from '../sim/simulator.js';
+import { generateSymbols } from '../sim/universe.js';
+import { findOnPath, NO_REDIS_HELP, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
+import { closeAll, onShutdown } from './lifecycle.js';
+import { Supervisor } from './supervisor.js';
+
+export const UP_OPTIONS = {
+  ...redisOptions,
+  redisUrl: defineOption({
+    ...redisOptions.redisUrl,
+    description: 'Redis URL (default: spawn a private redis-server on a free port, nothing on disk)',
+    schema: redisOptions.redisUrl.schema.optional(),
+    default: undefined,
+  }),
+  ...logOptions,
+  workers: defineOption({
+    flag: '--workers <n>',
+    env: ['TICKRING_WORKERS'],
+    description: 'worker processes to run',
+    form: 'an integer from 1 to 64',
+    schema: intSchema(1, 64),
+    default: 3,
+  }),
+  httpHost: defineOption({
+    flag: '--http-host <host>',
+    env: ['TICKRING_HTTP_HOST'],
+    description: 'interface the workers listen on',
+    form: 'a host name or IP address',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+  }),
+  httpPort: defineOption({
+    flag: '--http-port <port>',
+    env: ['TICKRING_HTTP_PORT', 'PORT'],
+    description: "first worker's HTTP port; the others take the next ones",
+    form: 'an integer from 1 to 65535',
+    schema: portSchema.refine((port) => port > 0, 'must not be 0'),
+    default: 8080,
+  }),
+  symbols: defineOption({
+    flag: '--symbols <count>',
+    env: ['TICKRING_UP_SYMBOLS'],
+    description: 'symbols the simulated market trades (well-known tickers first)',
+    form: 'an integer from 1 to 100000',
+    schema: intSchema(1, 100_000),
+    default: 200,
+  }),
+  rate: defineOption({
+    flag: '--rate <trades-per-second>',
+    env: ['TICKRING_SIM_RATE'],
+    description: 'simulated trades per second over all symbols',
+    form: 'a number from 0 to 10000000',
+    schema: numberSchema(0, 10_000_000),
+    default: 1_000,
+  }),
+  seed: defineOption({
+    flag: '--seed <n>',
+    env: ['TICKRING_SIM_SEED'],
+    description: 'simulator seed',
+    form: 'an integer',
+    schema: intSchema(-(2 ** 31), 2 ** 32),
+    default: 1,
+  }),
+} as const;
+
+export type UpConfig = OptionValues<typeof UP_OPTIONS>;
+
+const DEMO_KEY = 'tickring-demo-key';
+const STOP_GRACE_MS = 3_000;
+
+async function resolveRedis(
+  config: UpConfig,
+  log: Logger,
+): Promise<{ url: string; embedded?: EmbeddedRedis }> {
+  if (config.redisUrl) return { url: config.redisUrl };
+  const binary = findOnPath('redis-server');
+  if (!binary) throw new TickringError('TICKRING_ERR_NO_REDIS_SERVER', NO_REDIS_HELP);
+  const embedded = await startEmbeddedRedis(binary);
+  log.info({ url: embedded.url }, 'embedded redis-server started');
+  return { url: embedded.url, embedded };
+}
+
+async function waitReady(url: string, deadlineMs: number): Promise<boolean> {
+  const deadline = Date.now() + deadlineMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
+      await response.body?.cancel();
+      if (response.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+export async function runUp(config: UpConfig): Promise<void> {
+  const log = createLogger({ role: 'up', level: config.logLevel });
+  const { url: redisUrl, embedded } = await resolveRedis(config, log);
+  const symbols = generateSymbols(config.symbols);
+  const sim = await startSimulator({
+    protocol: polygon,
+    symbols,
+    rate: config.rate,
+    seed: config.seed,
+    logger: log,
+  });
+  const keys = clusterKeys(config.keyPrefix, config.cluster);
+  const redis = createRedis({ url: redisUrl, name: 'tickring:up', logger: log });
+  const supervisor = new Supervisor(fileURLToPath(new URL('../cli.js', import.meta.url)), log);
+  onShutdown(
+    log,
+    () =>
+      closeAll([
+        () => supervisor.stopAll(STOP_GRACE_MS),
+        () => sim.close(),
+        () => redis.quit(),
+        () => embedded?.stop(),
+      ]),
+    STOP_GRACE_MS + 1_500,
+  );
+  await connectRedis(redis, redisUrl);
+  await addSymbols(redis, keys, symbols);
+
+  const addresses: string[] = [];
+  for (let i = 0; i < config.workers; i++) {
+    const id = `w${i + 1}`;
+    const port = config.httpPort + i;
+    addresses.push(`http://${config.httpHost}:${port}`);
+    supervisor.start({
+      id,
+      args: [
+        '--worker-id',
+        id,
+        '--http-host',
+        config.httpHost,
+        '--http-port',
+        String(port),
+        '--feed',
+        'polygon',
+        '--feed-url',
+        sim.wsUrl,
+      ],
+      env: {
+        TICKRING_REDIS_URL: redisUrl,
+        TICKRING_CLUSTER: config.cluster,
+        TICKRING_KEY_PREFIX: config.keyPrefix,
+        TICKRING_LOG_LEVEL: config.logLevel,
+        TICKRING_FEED_KEY: DEMO_KEY,
+      },
+    });
+  }
+  const ready = await Promise.all(addresses.map((address) => waitReady(address, 30_000)));
+  const first = addresses[0] ?? '';
+  const lines = [
+    '',
+    `tickring is running: ${config.workers} workers, a simulated Polygon feed of ${symbols.length} symbols at ${config.rate} trades/s,`,
+    `Redis at ${redactRedisUrl(redisUrl)}${embedded ? ' (embedded, nothing kept on disk)' : ''}.`,
+    '',
+    ...addresses.map((address, i) => `  worker w${i + 1}  ${address}${ready[i] ? '' : '  (not ready yet)'}`),
+    `  simulator  ${sim.wsUrl}  (stats: ${sim.httpUrl}/sim/stats)`,
+    '',
+    'Try:',
+    `  curl ${first}/v1/cluster                 # epoch, members and how many symbols each owns`,
+    `  curl ${first}/v1/symbols/AAPL            # any worker answers for any symbol`,
+    `  curl ${addresses.at(-1) ?? first}/v1/symbols`,
+    `  curl ${first}/metrics`,
+    `  npx tickring status --redis ${redactRedisUrl(redisUrl)}`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}

@@ -1,0 +1,157 @@
+/**
+ * `tickring worker` options. Defaults are justified where they are not obvious.
+ */
+import { z } from 'zod';
+import { defineOption, type OptionValues } from '../config/option-spec.js';
+import {
+  feedNameOption,
+  intSchema,
+  logOptions,
+  portSchema,
+  redisOptions,
+  symbolListSchema,
+  WORKER_ID_PATTERN,
+  wsUrlSchema,
+} from '../config/options.js';
+import { DEFAULT_MEMBERSHIP_OPTIONS } from '../cluster/membership.js';
+import { DEFAULT_VNODES } from '../cluster/ring.js';
+
+const optionalText = z.string().optional();
+
+export const WORKER_OPTIONS = {
+  ...redisOptions,
+  ...logOptions,
+  workerId: defineOption({
+    flag: '--worker-id <id>',
+    env: ['TICKRING_WORKER_ID'],
+    description:
+      'stable member id; a worker restarting with the same id within its lease causes no rebalance (default: generated)',
+    form: '1-64 characters: letters, digits, _ . -, starting with a letter or digit',
+    schema: z.string().regex(WORKER_ID_PATTERN).optional(),
+  }),
+  feed: feedNameOption,
+  feedUrl: defineOption({
+    flag: '--feed-url <url>',
+    env: ['TICKRING_FEED_URL'],
+    description: "feed WebSocket URL (default: the provider's production URL)",
+    form: 'a ws:// or wss:// URL',
+    schema: wsUrlSchema.optional(),
+  }),
+  feedKey: defineOption({
+    flag: '--feed-key <key>',
+    env: ['TICKRING_FEED_KEY'],
+    description: 'feed API key (prefer the environment variable: flags show in `ps`); never logged',
+    form: 'text',
+    schema: optionalText,
+    secret: true,
+  }),
+  feedSecret: defineOption({
+    flag: '--feed-secret <secret>',
+    env: ['TICKRING_FEED_SECRET'],
+    description: 'feed API secret (Alpaca); never logged',
+    form: 'text',
+    schema: optionalText,
+    secret: true,
+  }),
+  httpHost: defineOption({
+    flag: '--http-host <host>',
+    env: ['TICKRING_HTTP_HOST'],
+    description: 'interface the HTTP API listens on',
+    form: 'a host name or IP address',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+  }),
+  httpPort: defineOption({
+    flag: '--http-port <port>',
+    env: ['TICKRING_HTTP_PORT', 'PORT'],
+    description: 'HTTP API port (0: any free port)',
+    form: 'an integer from 0 to 65535',
+    schema: portSchema,
+    default: 8080,
+  }),
+  advertiseUrl: defineOption({
+    flag: '--advertise-url <url>',
+    env: ['TICKRING_ADVERTISE_URL'],
+    description: 'base URL other workers use to reach this one (default: http://<http-host>:<port>)',
+    form: 'an http:// URL',
+    schema: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+$/, 'not an http:// base URL without a path')
+      .optional(),
+  }),
+  symbols: defineOption({
+    flag: '--symbols <list>',
+    env: ['TICKRING_SYMBOLS'],
+    description: 'symbols to add to the universe at start, comma separated',
+    form: 'a comma-separated list of symbols such as AAPL,MSFT,BRK.B',
+    schema: symbolListSchema,
+    default: [],
+  }),
+  symbolsFile: defineOption({
+    flag: '--symbols-file <path>',
+    env: ['TICKRING_SYMBOLS_FILE'],
+    description: 'file of symbols to add to the universe at start (comma or newline separated)',
+    form: 'a readable file path',
+    schema: optionalText,
+  }),
+  weight: defineOption({
+    flag: '--weight <n>',
+    env: ['TICKRING_WEIGHT'],
+    description: 'share of symbols relative to other workers, for unequal machines',
+    form: 'an integer from 1 to 100',
+    schema: intSchema(1, 100),
+    default: 1,
+  }),
+  leaseMs: defineOption({
+    flag: '--lease-ms <ms>',
+    env: ['TICKRING_LEASE_MS'],
+    description: "lease length: a crashed worker's symbols move after at most this long",
+    form: 'an integer from 500 to 600000',
+    schema: intSchema(500, 600_000),
+    default: DEFAULT_MEMBERSHIP_OPTIONS.leaseMs,
+  }),
+  heartbeatMs: defineOption({
+    flag: '--heartbeat-ms <ms>',
+    env: ['TICKRING_HEARTBEAT_MS'],
+    description: 'lease renewal period; at most a third of the lease',
+    form: 'an integer from 50 to 200000',
+    schema: intSchema(50, 200_000),
+    default: DEFAULT_MEMBERSHIP_OPTIONS.heartbeatMs,
+  }),
+  pollMs: defineOption({
+    flag: '--poll-ms <ms>',
+    env: ['TICKRING_POLL_MS'],
+    description: 'ring re-read period, the safety net under pub/sub',
+    form: 'an integer from 50 to 600000',
+    schema: intSchema(50, 600_000),
+    default: DEFAULT_MEMBERSHIP_OPTIONS.pollMs,
+  }),
+  checkpointMs: defineOption({
+    flag: '--checkpoint-ms <ms>',
+    env: ['TICKRING_CHECKPOINT_MS'],
+    description: 'checkpoint period for changed symbols; a crash loses at most this much without standbys',
+    form: 'an integer from 50 to 600000',
+    schema: intSchema(50, 600_000),
+    default: 1_000,
+  }),
+  vnodes: defineOption({
+    flag: '--vnodes <n>',
+    env: ['TICKRING_VNODES'],
+    description: 'virtual nodes per unit of weight; fixed by the first worker of a cluster',
+    form: 'an integer from 1 to 10000',
+    schema: intSchema(1, 10_000),
+    default: DEFAULT_VNODES,
+  }),
+} as const;
+
+export type WorkerConfig = OptionValues<typeof WORKER_OPTIONS>;
+
+export function workerCrossChecks(config: WorkerConfig): string[] {
+  const problems: string[] = [];
+  if (config.heartbeatMs * 3 > config.leaseMs) {
+    problems.push(
+      `--heartbeat-ms ${config.heartbeatMs} with --lease-ms ${config.leaseMs}: the lease must last at least three heartbeats`,
+    );
+  }
+  return problems;
+}
