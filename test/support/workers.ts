@@ -1,0 +1,105 @@
+/**
+ * Worker processes for scenario tests: the built CLI (`dist/src/cli.js`, made by `npm run build`,
+ * which `npm test` runs first), each a real child process against real Redis and a real feed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { REDIS_URL } from './redis.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+
+export interface WorkerProcess {
+  readonly id: string;
+  readonly child: ChildProcess;
+  /** Everything the worker logged (JSON lines). */
+  readonly output: string[];
+  readonly exited: Promise<number | null>;
+}
+
+/** Fast settings so scenarios settle in well under a second. */
+export const FAST_TIMINGS = [
+  '--lease-ms',
+  '1500',
+  '--heartbeat-ms',
+  '250',
+  '--poll-ms',
+  '250',
+  '--checkpoint-ms',
+  '200',
+];
+
+export function startWorker(
+  id: string,
+  options: { prefix: string; cluster: string; feedUrl: string; feed?: string; extraArgs?: readonly string[] },
+): WorkerProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'worker',
+      '--worker-id',
+      id,
+      '--redis',
+      REDIS_URL,
+      '--key-prefix',
+      options.prefix,
+      '--cluster',
+      options.cluster,
+      '--feed',
+      options.feed ?? 'polygon',
+      '--feed-url',
+      options.feedUrl,
+      '--http-port',
+      '0',
+      '--log-level',
+      'info',
+      ...FAST_TIMINGS,
+      ...(options.extraArgs ?? []),
+    ],
+    { env: { ...process.env, TICKRING_FEED_KEY: 'test-key' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const output: string[] = [];
+  const collect = (chunk: Buffer): void => {
+    output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { id, child, output, exited };
+}
+
+export async function stopAll(workers: readonly WorkerProcess[]): Promise<void> {
+  for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+  await Promise.all(workers.map((worker) => worker.exited));
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails with the last reason. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
+      throw new Error(`timed out waiting for ${what}${reason}`, { cause: lastError });
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** GETs JSON; the caller states the shape it expects (the test then asserts on it). */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape
+export async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  return { status: response.status, body: (await response.json()) as T };
+}
