@@ -60,12 +60,13 @@ export class ClientConnection implements SimConnection {
   }
 
   /**
-   * Sends the trades of `batch` this client subscribed to, in frames of at most `maxPerFrame` trades.
+   * Sends the trades of `batch` this client subscribed to, in frames of at most `batch.maxPerFrame` trades.
    * Stops and reports `slow-consumer` as soon as the socket's unsent bytes pass `maxBuffered`.
    */
   deliver(batch: BatchFrames, maxBuffered: number): DeliveryResult {
-    if (!this.isAuthenticated || this.subs.size === 0 || this.ws.readyState !== this.ws.OPEN)
+    if (!this.isAuthenticated || this.subs.size === 0 || this.ws.readyState !== this.ws.OPEN) {
       return 'skipped';
+    }
     if (this.subs.has(WILDCARD)) {
       // Every wildcard subscriber gets the same bytes: encoded once per batch, not once per client.
       for (const frame of batch.all()) {
@@ -81,8 +82,9 @@ export class ClientConnection implements SimConnection {
     for (const trade of batch.trades) {
       if (!this.subs.has(trade.symbol)) continue;
       pending.push(trade);
-      if (pending.length === maxPerFrame && !this.sendTrades(batch.protocol, maxBuffered))
+      if (pending.length === maxPerFrame && !this.sendTrades(batch.protocol, maxBuffered)) {
         return 'slow-consumer';
+      }
     }
     if (pending.length > 0 && !this.sendTrades(batch.protocol, maxBuffered)) return 'slow-consumer';
     return 'sent';
