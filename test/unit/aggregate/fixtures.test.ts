@@ -9,7 +9,7 @@ import { conditionRulesFor } from '../../../src/aggregate/conditions.js';
 import { SymbolAggregate } from '../../../src/aggregate/symbol-aggregate.js';
 import { ALL, combine, RefBucket, relErr, toFixed, VOLUME_ONLY, type RefFlags } from './reference.js';
 
-const FIXTURES = new URL('../../../../shared/fixtures/', import.meta.url);
+const FIXTURES = new URL('../feeds/fixtures/', import.meta.url);
 const SCALE = 8; // every fixture price and size has at most 8 decimals
 
 interface Decoded {
