@@ -106,7 +106,7 @@ describe('tickring up', () => {
 
   it('explains how to get Redis when there is neither REDIS_URL nor a redis-server binary', () => {
     // Node is started by its full path; the PATH holds nothing, so no redis-server is found.
-    const env = { ...process.env, PATH: mkdtempSync(join(tmpdir(), 'tickring-empty-path-')) };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: mkdtempSync(join(tmpdir(), 'tickring-empty-path-')) };
     delete env['REDIS_URL'];
     delete env['TICKRING_REDIS_URL'];
     const result = spawnSync(process.execPath, [CLI, 'up'], { env, encoding: 'utf8', timeout: 15_000 });
