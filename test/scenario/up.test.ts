@@ -43,7 +43,7 @@ function alive(pid: number): boolean {
 async function runUp(signal: NodeJS.Signals): Promise<void> {
   // Three consecutive free ports for the workers.
   const base = (await freePort()) + 100;
-  const env = { ...process.env, TICKRING_LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TICKRING_LOG_LEVEL: 'warn' };
   delete env['REDIS_URL'];
   delete env['TICKRING_REDIS_URL'];
   const up = spawn(
@@ -106,7 +106,10 @@ describe('tickring up', () => {
 
   it('explains how to get Redis when there is neither REDIS_URL nor a redis-server binary', () => {
     // Node is started by its full path; the PATH holds nothing, so no redis-server is found.
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: mkdtempSync(join(tmpdir(), 'tickring-empty-path-')) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: mkdtempSync(join(tmpdir(), 'tickring-empty-path-')),
+    };
     delete env['REDIS_URL'];
     delete env['TICKRING_REDIS_URL'];
     const result = spawnSync(process.execPath, [CLI, 'up'], { env, encoding: 'utf8', timeout: 15_000 });
