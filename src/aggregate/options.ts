@@ -11,7 +11,11 @@ export const DAY_MS = 86_400_000;
 export interface AggregateOptions {
   /** Bar intervals in ms, each a positive integer. Default `[1_000, 60_000, 300_000]`. */
   readonly barIntervalsMs: readonly number[];
-  /** Completed bars kept per interval (the open bar comes on top). Default `120`. */
+  /**
+   * Completed bars kept in memory per interval (the open bar comes on top): how late a trade may be and
+   * still amend its bar. Default `10` (10 s of 1 s bars, 50 min of 5 min bars). History beyond lives in
+   * Redis; the kept bars ride in every checkpoint, so this also sets checkpoint size.
+   */
   readonly barCap: number;
   /**
    * Where a session starts, as an offset from UTC midnight in ms (e.g. `9 * 3_600_000` for 04:00 in
@@ -33,7 +37,7 @@ export interface AggregateOptions {
 
 export const DEFAULT_AGGREGATE_OPTIONS: AggregateOptions = Object.freeze({
   barIntervalsMs: Object.freeze([1_000, 60_000, 300_000]),
-  barCap: 120,
+  barCap: 10,
   sessionStartUtcOffsetMs: 0,
   sessionStartOf: null,
   conditionRules: conditionRulesFor(''),

@@ -49,7 +49,7 @@ interface Applied {
 describe('a simulated day of 1,000,000 trades', () => {
   it('matches the exact bigint model: session, every bar, and the counters', () => {
     const random = mulberry32(20240304);
-    const agg = new SymbolAggregate('SIM', { conditionRules: conditionRulesFor('polygon') });
+    const agg = new SymbolAggregate('SIM', { conditionRules: conditionRulesFor('polygon'), barCap: 120 });
     const session = new RefBucket();
     // Reference bars per interval, indexed by bar number since the start of the day.
     const bars = INTERVALS.map((): RefBucket[] => []);
