@@ -12,6 +12,7 @@ import {
   type OptionValues,
 } from './config/option-spec.js';
 import { TickringError } from './errors.js';
+import { registerAdminCommands } from './roles/admin.js';
 import { runSim, SIM_OPTIONS } from './roles/sim.js';
 import { runStatus, STATUS_OPTIONS } from './roles/status.js';
 import { runUp, UP_OPTIONS } from './roles/up.js';
@@ -76,5 +77,6 @@ role(
   runSim,
 );
 role(program, 'status', 'show the ring: epoch, members, leases, symbols owned', STATUS_OPTIONS, runStatus);
+registerAdminCommands(program, fail);
 
 program.parseAsync(process.argv).catch(fail);

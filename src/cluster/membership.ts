@@ -8,6 +8,13 @@
  * surely valid until T + leaseMs, less a margin for clock-rate drift. When that moment passes
  * without a newer successful heartbeat, the worker stops ingesting and writing on its own, without
  * waiting to be told, and keeps trying to rejoin.
+ *
+ * Calm rebalancing: a new member holds a lease but waits (`joining`) until nobody else asked to join
+ * for `settleMs`, or until the first of them waited `settleMaxMs`; then every joining member is
+ * admitted in one epoch (Kafka's initial rebalance delay, applied to every burst of joins). Crashes
+ * and leaves still change the ring at once. A member restarting with the same id and address before
+ * its lease lapsed changes nothing (static membership); with `staticMembership` a stopping worker
+ * keeps its place for that purpose instead of leaving.
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -34,6 +41,25 @@ export interface MembershipOptions {
   readonly pollMs: number;
   /** Virtual nodes per unit of weight. Default 500. */
   readonly vnodes: number;
+  /**
+   * Joins are admitted once nobody else asked to join for this long (ms). Default 1000: workers
+   * started together by a deploy or `tickring up` arrive within a second of each other, and one
+   * second more before a new worker takes load costs little. 0 admits every join at once.
+   */
+  readonly settleMs: number;
+  /** Longest a joining member waits while joins keep coming (ms). Default 5000. */
+  readonly settleMaxMs: number;
+  /**
+   * When stopping, keep this member's place in the ring until its lease lapses instead of leaving,
+   * so a restart with the same id and address within the lease moves no symbol. Default false:
+   * leave at once so the others take over without waiting for the lease.
+   */
+  readonly staticMembership: boolean;
+  /**
+   * Symbols to put back into the universe when the member joins a cluster without a ring record
+   * (new, or a Redis that lost its data). Default none.
+   */
+  readonly seedSymbols: readonly string[];
 }
 
 export const DEFAULT_MEMBERSHIP_OPTIONS = {
@@ -42,6 +68,10 @@ export const DEFAULT_MEMBERSHIP_OPTIONS = {
   heartbeatMs: 1_000,
   pollMs: 1_000,
   vnodes: DEFAULT_VNODES,
+  settleMs: 1_000,
+  settleMaxMs: 5_000,
+  staticMembership: false,
+  seedSymbols: [],
 } as const satisfies Partial<MembershipOptions>;
 
 /** Share of the lease kept back for clock-rate drift between this process and Redis. */
@@ -56,6 +86,20 @@ export interface MembershipEvents {
   fenced: [string];
   /** The member holds a lease again. */
   rejoined: [];
+}
+
+/** Checks the options' rules; each message names the option and the rule. */
+export function membershipOptionProblems(options: MembershipOptions): string[] {
+  const problems: string[] = [];
+  if (!Number.isInteger(options.weight) || options.weight < 1)
+    problems.push(`weight ${options.weight}: must be an integer of at least 1`);
+  if (options.heartbeatMs * 3 > options.leaseMs)
+    problems.push(
+      `heartbeatMs ${options.heartbeatMs}: the lease (${options.leaseMs}) must last three heartbeats`,
+    );
+  if (options.settleMaxMs < options.settleMs)
+    problems.push(`settleMaxMs ${options.settleMaxMs}: must be at least settleMs (${options.settleMs})`);
+  return problems;
 }
 
 export class Membership extends EventEmitter<MembershipEvents> {
@@ -73,6 +117,14 @@ export class Membership extends EventEmitter<MembershipEvents> {
   leaseDeadline = 0;
   /** Base URL of this member's HTTP API; may be set until `start` (a port 0 listener learns it late). */
   address: string;
+  /** True while this member holds a lease but waits to be admitted to the ring. */
+  waiting = false;
+  /** The highest epoch seen, kept across fences: a rejoin passes it so epochs never go back. */
+  highestEpoch = 0;
+  /** True once a ring record marked this member draining: it must leave even if static. */
+  drained = false;
+  /** `performance.now()` of the heartbeat or join that last renewed the lease, for status. */
+  lastRenewedAt = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -83,6 +135,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   ) {
     super();
     this.options = { ...DEFAULT_MEMBERSHIP_OPTIONS, ...options };
+    const problems = membershipOptionProblems(this.options);
+    if (problems.length > 0) throw new Error(`membership options: ${problems.join('; ')}`);
     this.address = options.address;
   }
 
@@ -125,29 +179,44 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   private memberInfo(): string {
-    return JSON.stringify({ address: this.address, weight: this.options.weight });
+    // leaseMs lets `tickring status` tell how long ago the lease was renewed.
+    return JSON.stringify({
+      address: this.address,
+      weight: this.options.weight,
+      leaseMs: this.options.leaseMs,
+    });
   }
 
   private async join(): Promise<void> {
     const sentAt = performance.now();
-    const [epoch, deadline] = await this.redis.tickringJoin(
+    const [epoch = 0, deadline = 0, changed, waiting] = await this.redis.tickringJoin(
       ...ringScriptKeys(this.keys),
+      this.keys.symbols,
       this.options.id,
       this.options.leaseMs,
       this.memberInfo(),
       this.options.vnodes,
+      this.options.settleMs,
+      this.options.settleMaxMs,
+      this.highestEpoch,
+      ...this.options.seedSymbols,
     );
-    this.renewed(sentAt, deadline ?? 0);
+    this.renewed(sentAt, deadline);
+    this.highestEpoch = Math.max(this.highestEpoch, epoch);
+    this.waiting = waiting === 1;
     const wasFenced = this.status === 'fenced';
     this.status = 'member';
+    // After a fence the worker dropped everything: hand it the ring again even at the same epoch.
+    if (wasFenced) this.current = undefined;
     this.log.info(
-      { epoch, leaseMs: this.options.leaseMs },
-      wasFenced ? 'rejoined the ring' : 'joined the ring',
+      { epoch, leaseMs: this.options.leaseMs, ringChanged: changed === 1, waiting: this.waiting },
+      `${wasFenced ? 'rejoined the ring' : 'joined the ring'}${this.waiting ? '; waiting for the cluster to settle' : ''}`,
     );
     if (wasFenced) this.emit('rejoined');
   }
 
   private renewed(sentAt: number, deadline: number): void {
+    this.lastRenewedAt = sentAt;
     this.leaseDeadline = deadline;
     this.leaseValidUntil = sentAt + this.options.leaseMs * (1 - DRIFT_MARGIN);
     clearTimeout(this.fenceTimer);
@@ -179,14 +248,19 @@ export class Membership extends EventEmitter<MembershipEvents> {
         this.options.id,
         this.options.leaseMs,
         this.options.vnodes,
+        this.options.settleMs,
+        this.options.settleMaxMs,
       );
-      const [epoch, deadline] = reply;
+      const [epoch = 0, deadline = 0] = reply;
       if (epoch === SCRIPT_CODES.LEASE_LOST) {
         this.fence('lease lapsed in Redis');
         return;
       }
-      this.renewed(sentAt, deadline ?? 0);
-      if ((epoch ?? 0) > this.epoch) this.requestRefresh();
+      // A fence may have struck while this heartbeat was in flight: its status stays fenced, and
+      // the next heartbeat rejoins.
+      this.renewed(sentAt, deadline);
+      this.highestEpoch = Math.max(this.highestEpoch, epoch);
+      if (epoch > this.epoch) this.requestRefresh();
     } catch (err) {
       this.log.debug({ err }, 'heartbeat failed');
     } finally {
@@ -220,19 +294,37 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private async refresh(): Promise<void> {
     if (this.status === 'closed') return;
     const record = await readRingRecord(this.redis, this.keys);
-    if (record.epoch <= this.epoch) return;
+    if (this.current && record.epoch <= this.current.epoch) return;
     const symbols = await this.redis.smembers(this.keys.symbols);
     // Re-check: a newer record may have arrived while the symbols were read.
-    if (record.epoch <= this.epoch) return;
+    if (this.current && record.epoch <= this.current.epoch) return;
+    this.highestEpoch = Math.max(this.highestEpoch, record.epoch);
+    const me = record.members.find((member) => member.id === this.options.id);
+    if (me) this.waiting = false;
+    if (me?.draining === true && !this.drained) {
+      this.drained = true;
+      this.log.info({ epoch: record.epoch }, 'drain requested: handing every symbol over, then leaving');
+    }
     this.current = new Assignment(record, symbols);
     this.emit('assignment', this.current);
   }
 
-  /** Leaves the ring at once so the others take over without waiting for the lease to lapse. */
+  /**
+   * Leaves the ring at once so the others take over without waiting for the lease to lapse; with
+   * `staticMembership` (and no drain requested) it only stops renewing, keeping its place for a
+   * restart with the same id within the lease.
+   */
   async leave(): Promise<void> {
     if (this.status === 'leaving' || this.status === 'closed') return;
     this.status = 'leaving';
     this.stopTimers();
+    if (this.options.staticMembership && !this.drained) {
+      this.log.info(
+        { leaseDeadline: this.leaseDeadline },
+        'stopped; keeping its place in the ring until the lease lapses (static membership)',
+      );
+      return;
+    }
     try {
       await this.redis.tickringLeave(...ringScriptKeys(this.keys), this.options.id, this.options.vnodes);
       this.log.info('left the ring');

@@ -10,6 +10,11 @@ export interface RingMember {
   readonly weight: number;
   /** Base URL of the member's HTTP API, e.g. `http://127.0.0.1:8080`. */
   readonly address: string;
+  /**
+   * Being drained (`tickring drain`): off the ring, so it owns nothing, but still listed so that the
+   * new owners wait for its final checkpoints and requests can still reach it. Absent: not draining.
+   */
+  readonly draining?: boolean;
 }
 
 export interface RingRecord {
@@ -44,12 +49,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function parseMember(value: unknown): RingMember {
   if (!isObject(value)) throw corrupt('a member is not an object');
-  const { id, weight, address } = value;
+  const { id, weight, address, draining } = value;
   if (typeof id !== 'string' || id === '') throw corrupt('a member has no id');
   if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1) {
     throw corrupt(`member ${id} has weight ${String(weight)}`);
   }
-  return { id, weight, address: typeof address === 'string' ? address : '' };
+  const member = { id, weight, address: typeof address === 'string' ? address : '' };
+  return draining === true ? { ...member, draining: true } : member;
+}
+
+/** The members that own symbols: on the ring and not draining. */
+export function activeMembers(record: RingRecord): RingMember[] {
+  return record.members.filter((member) => member.draining !== true);
 }
 
 /** Parses the JSON stored under the ring key; `null` (no key yet) is the empty ring. */

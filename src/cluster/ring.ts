@@ -11,14 +11,15 @@
  * lookups on the trade path are a Map read.
  */
 import HashRing from 'hashring';
-import type { RingRecord } from './ring-record.js';
+import { activeMembers, type RingRecord } from './ring-record.js';
 
 export const DEFAULT_VNODES = 500;
 
 export function buildHashRing(record: RingRecord): HashRing | undefined {
-  if (record.members.length === 0) return undefined;
+  const active = activeMembers(record);
+  if (active.length === 0) return undefined;
   const servers: Record<string, { vnodes: number }> = {};
-  const sorted = [...record.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = active.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const member of sorted) servers[member.id] = { vnodes: record.vnodes * member.weight };
   // 'vnode count' 0 makes every member's explicit count win over hashring's computed share.
   return new HashRing(servers, 'md5', { 'vnode count': 0 });
@@ -34,8 +35,9 @@ export class Assignment {
     symbols: Iterable<string>,
   ) {
     const ring = buildHashRing(record);
-    const live = new Set(record.members.map((m) => m.id));
-    for (const member of live) this.bySymbolCount.set(member, 0);
+    // A pin to a draining member is ignored like one to a departed member: the ring places it.
+    const live = new Set(activeMembers(record).map((m) => m.id));
+    for (const member of record.members) this.bySymbolCount.set(member.id, 0);
     for (const symbol of symbols) {
       const pinned = record.pins[symbol];
       const owner = pinned !== undefined && live.has(pinned) ? pinned : ring?.get(symbol);
@@ -47,6 +49,11 @@ export class Assignment {
 
   get epoch(): number {
     return this.record.epoch;
+  }
+
+  /** Whether `memberId` is listed in this epoch's record and marked draining. */
+  isDraining(memberId: string): boolean {
+    return this.record.members.some((member) => member.id === memberId && member.draining === true);
   }
 
   ownerOf(symbol: string): string | undefined {

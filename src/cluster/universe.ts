@@ -1,10 +1,27 @@
 /**
  * The symbol universe, stored in Redis. Changing it bumps the epoch like a membership change, so
- * every worker recomputes its share the same way.
+ * every worker recomputes its share the same way. Symbols are checked before anything is written:
+ * one malformed symbol rejects the whole change, naming it.
  */
 import type { Redis } from 'ioredis';
+import { isValidSymbol, SYMBOL_RULE } from '../../feeds/symbol.js';
+import { TickringError } from '../errors.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
 import { DEFAULT_VNODES } from './ring.js';
+
+/** Throws a `TICKRING_ERR_CONFIG` error naming the first few malformed symbols. */
+export function assertValidSymbols(symbols: readonly string[]): void {
+  const bad = symbols.filter((symbol) => !isValidSymbol(symbol));
+  if (bad.length === 0) return;
+  const shown = bad
+    .slice(0, 5)
+    .map((symbol) => JSON.stringify(symbol.slice(0, 40)))
+    .join(', ');
+  throw new TickringError(
+    'TICKRING_ERR_CONFIG',
+    `invalid symbol${bad.length > 1 ? 's' : ''} ${shown}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''}: a symbol is ${SYMBOL_RULE}`,
+  );
+}
 
 /** Symbols per script call: keeps one call's argument list and run time small. */
 const SYMBOLS_PER_CALL = 1_000;
@@ -16,6 +33,7 @@ async function change(
   symbols: readonly string[],
   vnodes: number,
 ): Promise<{ epoch: number; changed: number }> {
+  assertValidSymbols(symbols);
   let epoch = 0;
   let changed = 0;
   for (let i = 0; i < symbols.length; i += SYMBOLS_PER_CALL) {

@@ -52,19 +52,42 @@ export function createRedis(options: RedisConnectionOptions): Redis {
 
 /** Connects, failing with a clear message when Redis does not answer. */
 export async function connectRedis(redis: Redis, url: string): Promise<void> {
+  // ioredis rejects `connect()` with a bare "Connection is closed"; the socket error says why.
+  let socketError: Error | undefined;
+  const onError = (err: Error): void => {
+    socketError ??= err;
+  };
+  redis.on('error', onError);
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
+    const reason = socketError?.message ?? (err as Error).message;
     throw new TickringError(
       'TICKRING_ERR_REDIS_UNAVAILABLE',
-      `cannot reach Redis at ${redactRedisUrl(url)}: ${(err as Error).message}`,
-      { cause: err },
+      `cannot reach Redis at ${redactRedisUrl(url)}: ${reason}`,
+      { cause: socketError ?? err },
     );
+  } finally {
+    redis.off('error', onError);
   }
 }
 
 /** The URL with any password replaced, for logs and errors. */
 export function redactRedisUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:***@');
+}
+
+/**
+ * For one-shot commands (`tickring status`, `drain`, `pin`...): connects, runs `fn`, disconnects,
+ * failing with `TICKRING_ERR_REDIS_UNAVAILABLE` and the reason when Redis cannot be reached.
+ */
+export async function withRedis<T>(url: string, name: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = createRedis({ url, name });
+  try {
+    await connectRedis(redis, url);
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -12,6 +12,10 @@ export interface ClusterKeys {
   readonly ring: string;
   /** HASH symbol → pinned member id. */
   readonly pins: string;
+  /** ZSET member id → when it asked to join (Redis time, ms): holds a lease, not on the ring yet. */
+  readonly joining: string;
+  /** SET of member ids being drained: on the ring, owning nothing, about to leave. */
+  readonly draining: string;
   /** SET: the symbol universe. */
   readonly symbols: string;
   /** HASH symbol → the epoch that last claimed or wrote the symbol's checkpoint (the fence). */
@@ -20,6 +24,8 @@ export interface ClusterKeys {
   readonly checkpoints: string;
   /** Pub/sub channel: a new epoch is published here (a wake-up call, not a log). */
   readonly events: string;
+  /** Prefix of the completed-bar ZSETs, one per symbol and interval; see `barKey`. */
+  readonly bars: string;
 }
 
 export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
@@ -29,16 +35,24 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     members: `${tag}:members`,
     ring: `${tag}:ring`,
     pins: `${tag}:pins`,
+    joining: `${tag}:joining`,
+    draining: `${tag}:draining`,
     symbols: `${tag}:symbols`,
     checkpointEpochs: `${tag}:checkpoint-epochs`,
     checkpoints: `${tag}:checkpoints`,
     events: `${tag}:events`,
+    bars: `${tag}:bars`,
   });
+}
+
+/** ZSET of one symbol's completed bars of one interval, scored by bar start (Unix ms). */
+export function barKey(keys: ClusterKeys, symbol: string, intervalMs: number): string {
+  return `${keys.bars}:${intervalMs}:${symbol}`;
 }
 
 /** The keys the membership scripts take, in the order `ring-lib.lua` expects them. */
 export function ringScriptKeys(keys: ClusterKeys): string[] {
-  return [keys.leases, keys.members, keys.ring, keys.pins, keys.events];
+  return [keys.leases, keys.members, keys.ring, keys.pins, keys.events, keys.joining, keys.draining];
 }
 
 /** Every key of a cluster, for tests and `tickring reset`. */
@@ -48,6 +62,8 @@ export function allKeys(keys: ClusterKeys): string[] {
     keys.members,
     keys.ring,
     keys.pins,
+    keys.joining,
+    keys.draining,
     keys.symbols,
     keys.checkpointEpochs,
     keys.checkpoints,

@@ -17,6 +17,8 @@ declare module 'ioredis' {
     tickringSetSymbols(...args: ScriptArg[]): Result<number[], Context>;
     tickringCheckpoint(...args: ScriptArg[]): Result<(number | string)[], Context>;
     tickringClaim(...args: ScriptArg[]): Result<(number | string | null)[], Context>;
+    tickringPin(...args: ScriptArg[]): Result<number[], Context>;
+    tickringDrain(...args: ScriptArg[]): Result<number[], Context>;
   }
 }
 
@@ -31,6 +33,8 @@ const COMMANDS: Readonly<Record<string, string>> = {
   'set-symbols': 'tickringSetSymbols',
   checkpoint: 'tickringCheckpoint',
   claim: 'tickringClaim',
+  pin: 'tickringPin',
+  drain: 'tickringDrain',
 };
 
 interface LoadedScript {
@@ -47,6 +51,10 @@ function loadScripts(): LoadedScript[] {
     if (!match?.[1] || !match[2]) continue;
     const command = COMMANDS[match[1]];
     if (!command) throw new Error(`lua/${file} has no command name in scripts.ts`);
+    // Two files for one script (say join-5.lua left in dist/ by an older build) would register
+    // whichever came last: refuse instead of guessing.
+    const twin = scripts.find((script) => script.command === command);
+    if (twin) throw new Error(`lua/${file}: another file also defines ${command}; remove the stale one`);
     const source = readFileSync(new URL(file, LUA_DIR), 'utf8');
     const lua = source.replace(INCLUDE, (_, name: string) =>
       readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8'),
@@ -67,11 +75,41 @@ export function registerScripts(redis: Redis): void {
 }
 
 /** Script refusal codes, answered as the first element of the reply. */
-export const SCRIPT_CODES = { LEASE_LOST: -1 } as const;
+export const SCRIPT_CODES = {
+  LEASE_LOST: -1,
+  /** The member id holds no live lease, or is not active (joining or draining) where that matters. */
+  NOT_MEMBER: -2,
+  /** The symbol is not in the universe. */
+  UNKNOWN_SYMBOL: -3,
+  /** The only active member cannot be drained: nobody could take its symbols. */
+  LAST_MEMBER: -4,
+} as const;
 
+/** Maps a refusal code to a typed error; `context` says what was attempted, in an operator's words. */
 export function scriptError(code: number, context: string): TickringError {
-  if (code === SCRIPT_CODES.LEASE_LOST) {
-    return new TickringError('TICKRING_ERR_LEASE_LOST', `${context}: the lease had lapsed`);
+  switch (code) {
+    case SCRIPT_CODES.LEASE_LOST:
+      return new TickringError('TICKRING_ERR_LEASE_LOST', `${context}: the lease had lapsed`);
+    case SCRIPT_CODES.NOT_MEMBER:
+      return new TickringError(
+        'TICKRING_ERR_NOT_MEMBER',
+        `${context}: no such active worker in the ring (see tickring status)`,
+      );
+    case SCRIPT_CODES.UNKNOWN_SYMBOL:
+      // A dedicated code would be clearer; until errors.ts has one, this is an input problem.
+      return new TickringError(
+        'TICKRING_ERR_CONFIG',
+        `${context}: the symbol is not in the universe (see tickring symbols ls)`,
+      );
+    case SCRIPT_CODES.LAST_MEMBER:
+      return new TickringError(
+        'TICKRING_ERR_CONFIG',
+        `${context}: it is the only active worker, nobody could take its symbols; start another worker first or stop this one`,
+      );
+    default:
+      return new TickringError(
+        'TICKRING_ERR_UNKNOWN_SCRIPT_CODE',
+        `${context}: script answered code ${code}`,
+      );
   }
-  return new TickringError('TICKRING_ERR_UNKNOWN_SCRIPT_CODE', `${context}: script answered code ${code}`);
 }

@@ -1,14 +1,19 @@
 /**
- * `tickring status`: the ring as Redis holds it: epoch, members with lease time left, address and
- * symbols owned, pins, and a warning for anything unhealthy.
+ * `tickring status`: the ring as Redis holds it: epoch, members with their state, lease age (time
+ * since the last renewal) and time left, address, symbols owned and trades/s, pins, and a warning
+ * for anything unhealthy.
+ *
+ * Trades/s comes from each member's `/metrics` (`tickring_trades_ingested_total`) read twice,
+ * `--sample-ms` apart; it costs two small HTTP requests per member, and `--sample-ms 0` skips it.
  */
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { readRingRecord } from '../cluster/membership.js';
 import { Assignment } from '../cluster/ring.js';
 import { defineOption, type OptionValues } from '../config/option-spec.js';
-import { redisOptions } from '../config/options.js';
-import { connectRedis, createRedis, redactRedisUrl } from '../redis/connection.js';
-import { clusterKeys } from '../redis/keys.js';
+import { intSchema, redisOptions } from '../config/options.js';
+import { redactRedisUrl, withRedis } from '../redis/connection.js';
+import { clusterKeys, type ClusterKeys } from '../redis/keys.js';
 
 export const STATUS_OPTIONS = {
   ...redisOptions,
@@ -20,68 +25,194 @@ export const STATUS_OPTIONS = {
     schema: z.boolean(),
     default: false,
   }),
+  sampleMs: defineOption({
+    flag: '--sample-ms <ms>',
+    env: [],
+    description: "how long to watch each member's trade counter for trades/s (0: skip, no HTTP requests)",
+    form: 'an integer from 0 to 60000',
+    schema: intSchema(0, 60_000),
+    default: 1_000,
+  }),
 } as const;
 
 export type StatusConfig = OptionValues<typeof STATUS_OPTIONS>;
+
+export type MemberState = 'active' | 'draining' | 'joining';
+
+export interface MemberStatus {
+  readonly id: string;
+  readonly state: MemberState;
+  readonly address: string;
+  readonly weight: number;
+  readonly symbols: number;
+  /** Time since the lease was last renewed (ms); null when unknown. */
+  readonly leaseAgeMs: number | null;
+  /** Time until the lease lapses (ms, negative once lapsed); null when the member holds none. */
+  readonly leaseLeftMs: number | null;
+  /** Trades applied per second, from its `/metrics`; null when not sampled or unreachable. */
+  readonly tradesPerSecond: number | null;
+}
 
 export interface ClusterStatus {
   readonly epoch: number;
   readonly changedAt: number;
   readonly reason: string;
   readonly symbols: number;
-  readonly members: readonly {
-    id: string;
-    address: string;
-    weight: number;
-    symbols: number;
-    leaseLeftMs: number | null;
-  }[];
+  readonly members: readonly MemberStatus[];
   readonly pins: Readonly<Record<string, string>>;
   readonly warnings: readonly string[];
 }
 
-export async function readStatus(
-  config: Pick<StatusConfig, 'redisUrl' | 'cluster' | 'keyPrefix'>,
-): Promise<ClusterStatus> {
-  const redis = createRedis({ url: config.redisUrl, name: 'tickring:status' });
+interface MemberInfo {
+  address: string;
+  weight: number;
+  leaseMs: number | undefined;
+}
+
+function parseInfo(raw: string | undefined): MemberInfo {
   try {
-    await connectRedis(redis, config.redisUrl);
-    const keys = clusterKeys(config.keyPrefix, config.cluster);
-    const [record, symbols, leases, time] = await Promise.all([
-      readRingRecord(redis, keys),
-      redis.smembers(keys.symbols),
-      redis.zrange(keys.leases, 0, -1, 'WITHSCORES'),
-      redis.time(),
-    ]);
-    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    const deadlines = new Map<string, number>();
-    for (let i = 0; i + 1 < leases.length; i += 2) deadlines.set(leases[i] ?? '', Number(leases[i + 1]));
-    const assignment = new Assignment(record, symbols);
-    const warnings: string[] = [];
-    if (record.members.length === 0) warnings.push('no live workers: no symbol is being ingested');
-    const members = record.members.map((member) => {
-      const deadline = deadlines.get(member.id);
-      const leaseLeftMs = deadline === undefined ? null : deadline - now;
-      if (leaseLeftMs === null || leaseLeftMs < 0)
-        warnings.push(`${member.id}: lease lapsed; it will be reaped`);
-      return { ...member, symbols: assignment.symbolCount(member.id), leaseLeftMs };
-    });
-    for (const [symbol, id] of Object.entries(record.pins)) {
-      if (!deadlines.has(id))
-        warnings.push(`pin ${symbol} -> ${id}: that worker is not a member; the ring places it`);
-    }
+    const value = JSON.parse(raw ?? '{}') as Record<string, unknown>;
     return {
-      epoch: record.epoch,
-      changedAt: record.changedAt,
-      reason: record.reason,
-      symbols: symbols.length,
-      members,
-      pins: record.pins,
-      warnings,
+      address: typeof value['address'] === 'string' ? value['address'] : '',
+      weight: typeof value['weight'] === 'number' ? value['weight'] : 1,
+      leaseMs: typeof value['leaseMs'] === 'number' ? value['leaseMs'] : undefined,
     };
-  } finally {
-    redis.disconnect();
+  } catch {
+    return { address: '', weight: 1, leaseMs: undefined };
   }
+}
+
+async function tradesIngested(address: string): Promise<number | null> {
+  if (!address) return null;
+  try {
+    const response = await fetch(`${address}/metrics`, { signal: AbortSignal.timeout(1_000) });
+    if (!response.ok) return null;
+    const match = /^tickring_trades_ingested_total(?:\{[^}]*\})? (\S+)$/m.exec(await response.text());
+    return match?.[1] === undefined ? null : Number(match[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** Trades/s per address, from two reads of the counter `sampleMs` apart (null: unreachable). */
+async function sampleRates(
+  addresses: readonly string[],
+  sampleMs: number,
+): Promise<Map<string, number | null>> {
+  const rates = new Map<string, number | null>();
+  if (sampleMs === 0) return rates;
+  const first = await Promise.all(
+    addresses.map(async (a) => [a, await tradesIngested(a), performance.now()] as const),
+  );
+  await new Promise((resolve) => setTimeout(resolve, sampleMs));
+  await Promise.all(
+    first.map(async ([address, before, at]) => {
+      const after = await tradesIngested(address);
+      const seconds = (performance.now() - at) / 1000;
+      rates.set(address, before === null || after === null ? null : Math.max(0, (after - before) / seconds));
+    }),
+  );
+  return rates;
+}
+
+export async function collectStatus(redis: Redis, keys: ClusterKeys, sampleMs = 0): Promise<ClusterStatus> {
+  const [record, symbols, leases, joining, infos, time] = await Promise.all([
+    readRingRecord(redis, keys),
+    redis.smembers(keys.symbols),
+    redis.zrange(keys.leases, 0, -1, 'WITHSCORES'),
+    redis.zrange(keys.joining, 0, -1, 'WITHSCORES'),
+    redis.hgetall(keys.members),
+    redis.time(),
+  ]);
+  const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+  const deadlines = pairs(leases);
+  const joiningSince = pairs(joining);
+  const assignment = new Assignment(record, symbols);
+  const warnings: string[] = [];
+
+  const rows: Omit<MemberStatus, 'tradesPerSecond'>[] = [];
+  const lease = (id: string, info: MemberInfo): Pick<MemberStatus, 'leaseAgeMs' | 'leaseLeftMs'> => {
+    const deadline = deadlines.get(id);
+    if (deadline === undefined) return { leaseAgeMs: null, leaseLeftMs: null };
+    const leaseLeftMs = deadline - now;
+    return { leaseLeftMs, leaseAgeMs: info.leaseMs === undefined ? null : info.leaseMs - leaseLeftMs };
+  };
+  for (const member of record.members) {
+    const info = parseInfo(infos[member.id]);
+    const state: MemberState = member.draining === true ? 'draining' : 'active';
+    const row = {
+      id: member.id,
+      state,
+      address: member.address,
+      weight: member.weight,
+      symbols: assignment.symbolCount(member.id),
+      ...lease(member.id, info),
+    };
+    rows.push(row);
+    if (row.leaseLeftMs === null)
+      warnings.push(`${member.id}: on the ring but holds no lease; it will be reaped`);
+    else if (row.leaseLeftMs < 0) warnings.push(`${member.id}: lease lapsed; it will be reaped`);
+    if (state === 'draining')
+      warnings.push(`${member.id}: draining; it leaves once it has handed its symbols over`);
+  }
+  for (const [id, since] of joiningSince) {
+    const info = parseInfo(infos[id]);
+    rows.push({
+      id,
+      state: 'joining',
+      address: info.address,
+      weight: info.weight,
+      symbols: 0,
+      ...lease(id, info),
+    });
+    const waited = now - since;
+    if (waited > 30_000)
+      warnings.push(`${id}: waiting to join for ${Math.round(waited / 1000)} s; are joins still coming?`);
+  }
+  if (rows.filter((r) => r.state === 'active').length === 0 && symbols.length > 0)
+    warnings.push(`no active workers: none of the ${symbols.length} symbols is being ingested`);
+  for (const [symbol, id] of Object.entries(record.pins)) {
+    if (!record.members.some((m) => m.id === id && m.draining !== true))
+      warnings.push(`pin ${symbol} -> ${id}: that worker is not an active member; the ring places it`);
+  }
+
+  const rates = await sampleRates(
+    rows.map((r) => r.address).filter((a) => a !== ''),
+    sampleMs,
+  );
+  const members = rows.map((row) => {
+    const tradesPerSecond = rates.get(row.address) ?? null;
+    if (sampleMs > 0 && row.address !== '' && tradesPerSecond === null)
+      warnings.push(`${row.id}: no answer from ${row.address}/metrics`);
+    return { ...row, tradesPerSecond };
+  });
+  return {
+    epoch: record.epoch,
+    changedAt: record.changedAt,
+    reason: record.reason,
+    symbols: symbols.length,
+    members,
+    pins: record.pins,
+    warnings,
+  };
+}
+
+function pairs(flat: readonly string[]): Map<string, number> {
+  const map = new Map<string, number>();
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i] ?? '', Number(flat[i + 1]));
+  return map;
+}
+
+export function readStatus(
+  config: Pick<StatusConfig, 'redisUrl' | 'cluster' | 'keyPrefix'> & { sampleMs?: number },
+): Promise<ClusterStatus> {
+  return withRedis(config.redisUrl, 'tickring:status', (redis) =>
+    collectStatus(redis, clusterKeys(config.keyPrefix, config.cluster), config.sampleMs ?? 0),
+  );
+}
+
+function seconds(ms: number | null): string {
+  return ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`;
 }
 
 export function formatStatus(status: ClusterStatus, redisUrl: string): string {
@@ -90,12 +221,21 @@ export function formatStatus(status: ClusterStatus, redisUrl: string): string {
     `epoch    ${status.epoch}  (${status.reason || 'no change yet'})`,
     `symbols  ${status.symbols}`,
     '',
-    'member'.padEnd(24) + 'symbols'.padStart(8) + 'lease left'.padStart(12) + '  address',
+    'member'.padEnd(20) +
+      'state'.padEnd(10) +
+      'symbols'.padStart(8) +
+      'trades/s'.padStart(10) +
+      'renewed'.padStart(10) +
+      'lease left'.padStart(12) +
+      '  address',
     ...status.members.map(
       (m) =>
-        m.id.padEnd(24) +
+        m.id.padEnd(20) +
+        m.state.padEnd(10) +
         String(m.symbols).padStart(8) +
-        (m.leaseLeftMs === null ? '-' : `${(m.leaseLeftMs / 1000).toFixed(1)} s`).padStart(12) +
+        (m.tradesPerSecond === null ? '-' : m.tradesPerSecond.toFixed(0)).padStart(10) +
+        (m.leaseAgeMs === null ? '-' : `${seconds(m.leaseAgeMs)} ago`).padStart(10) +
+        seconds(m.leaseLeftMs).padStart(12) +
         `  ${m.address}`,
     ),
   ];

@@ -79,6 +79,26 @@ export const WORKER_OPTIONS = {
       .regex(/^https?:\/\/[^\s/]+$/, 'not an http:// base URL without a path')
       .optional(),
   }),
+  adminToken: defineOption({
+    flag: '--admin-token <token>',
+    env: ['TICKRING_ADMIN_TOKEN'],
+    description:
+      'bearer token for admin writes (POST/DELETE /v1/symbols); unset turns them off. Prefer the environment variable: flags show in `ps`; never logged',
+    form: 'at least 16 characters without spaces',
+    schema: z
+      .string()
+      .regex(/^\S{16,}$/, 'shorter than 16 characters or contains spaces')
+      .optional(),
+    secret: true,
+  }),
+  barHistory: defineOption({
+    flag: '--bar-history <n>',
+    env: ['TICKRING_BAR_HISTORY'],
+    description: 'completed bars kept in Redis per symbol and interval',
+    form: 'an integer from 1 to 100000',
+    schema: intSchema(1, 100_000),
+    default: 1_000,
+  }),
   symbols: defineOption({
     flag: '--symbols <list>',
     env: ['TICKRING_SYMBOLS'],
@@ -142,6 +162,35 @@ export const WORKER_OPTIONS = {
     schema: intSchema(1, 10_000),
     default: DEFAULT_VNODES,
   }),
+  settleMs: defineOption({
+    flag: '--settle-ms <ms>',
+    env: ['TICKRING_SETTLE_MS'],
+    description:
+      'a joining worker is admitted once nobody else asked to join for this long, so workers started together cause one rebalance (0: at once)',
+    form: 'an integer from 0 to 60000',
+    schema: intSchema(0, 60_000),
+    default: DEFAULT_MEMBERSHIP_OPTIONS.settleMs,
+  }),
+  settleMaxMs: defineOption({
+    flag: '--settle-max-ms <ms>',
+    env: ['TICKRING_SETTLE_MAX_MS'],
+    description: 'longest a joining worker waits while joins keep coming',
+    form: 'an integer from 0 to 600000, at least --settle-ms',
+    schema: intSchema(0, 600_000),
+    default: DEFAULT_MEMBERSHIP_OPTIONS.settleMaxMs,
+  }),
+  staticMembership: defineOption({
+    flag: '--static-membership',
+    env: ['TICKRING_STATIC_MEMBERSHIP'],
+    description:
+      "on stop, keep this worker's place until its lease lapses instead of leaving: a restart with the same --worker-id and address within --lease-ms moves no symbol",
+    form: 'a flag (environment: true or false)',
+    schema: z.preprocess(
+      (value) => (value === 'true' ? true : value === 'false' ? false : value),
+      z.boolean(),
+    ),
+    default: false,
+  }),
 } as const;
 
 export type WorkerConfig = OptionValues<typeof WORKER_OPTIONS>;
@@ -151,6 +200,11 @@ export function workerCrossChecks(config: WorkerConfig): string[] {
   if (config.heartbeatMs * 3 > config.leaseMs) {
     problems.push(
       `--heartbeat-ms ${config.heartbeatMs} with --lease-ms ${config.leaseMs}: the lease must last at least three heartbeats`,
+    );
+  }
+  if (config.settleMaxMs < config.settleMs) {
+    problems.push(
+      `--settle-max-ms ${config.settleMaxMs} with --settle-ms ${config.settleMs}: the longest wait must be at least the quiet window`,
     );
   }
   return problems;
