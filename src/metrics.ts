@@ -1,9 +1,45 @@
 /**
  * Prometheus metrics for one process, with prom-client. Counters on the per-trade path are plain
  * numbers kept by their components and read at scrape time through `collect`, so ingesting a trade
- * never touches prom-client. No per-symbol labels: cardinality stays bounded.
+ * never touches prom-client; the ingest lag is sampled on that path (`LagSampler`) and observed at
+ * scrape time too. No per-symbol labels: cardinality stays bounded.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Samples the ingest lag (arrival minus trade time) of one trade in `every`, keeping the newest
+ * `capacity` samples until a scrape drains them. The per-trade cost is one decrement; a sampled
+ * trade adds one `Date.now()`.
+ */
+export class LagSampler {
+  private countdown: number;
+  private readonly samples: Float64Array;
+  private next = 0;
+  private held = 0;
+
+  constructor(
+    readonly every = 64,
+    capacity = 4_096,
+  ) {
+    this.countdown = 1;
+    this.samples = new Float64Array(capacity);
+  }
+
+  sample(tradeTimeMs: number): void {
+    if (--this.countdown > 0) return;
+    this.countdown = this.every;
+    this.samples[this.next] = Date.now() - tradeTimeMs;
+    this.next = (this.next + 1) % this.samples.length;
+    if (this.held < this.samples.length) this.held++;
+  }
+
+  /** Hands every held sample (ms) to `observe` and forgets them. */
+  drain(observe: (lagMs: number) => void): void {
+    const start = (this.next - this.held + this.samples.length) % this.samples.length;
+    for (let i = 0; i < this.held; i++) observe(this.samples[(start + i) % this.samples.length] ?? 0);
+    this.held = 0;
+  }
+}
 
 export interface WorkerMetricSources {
   tradesIngested(): number;
@@ -14,14 +50,38 @@ export interface WorkerMetricSources {
   epoch(): number;
   feedReconnects(): number;
   leaseValid(): boolean;
+  /** Sampled ingest lag; drained at each scrape. */
+  readonly ingestLag?: LagSampler;
+  /** Failed Redis calls, by operation (`checkpoint`, `bars`, `query`, `connection`, ...). */
+  redisErrors?(): Readonly<Record<string, number>>;
+  barsWritten?(): number;
+  /** Completed bars lost before they reached Redis (queue full, or never taken in time). */
+  barsDropped?(): number;
 }
 
 export interface WorkerMetrics {
   readonly registry: Registry;
   readonly rebalanceSeconds: Histogram;
+  /** `direction`: `out` (final checkpoints of lost symbols) or `in` (wait, claim and replay of gained ones). */
+  readonly handoverSeconds: Histogram<'direction'>;
   readonly checkpointSeconds: Histogram;
   readonly httpSeconds: Histogram<'route' | 'status'>;
-  readonly redisErrors: Counter;
+  readonly streamClients: Gauge;
+  readonly streamDropped: Counter;
+  readonly streamEvents: Counter;
+}
+
+/** A counter whose value is read from its component at scrape time. */
+function countFrom(registers: Registry[], name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
 
 export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics {
@@ -98,6 +158,32 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
       this.set(sources.leaseValid() ? 1 : 0);
     },
   });
+  const lag = sources.ingestLag;
+  new Histogram({
+    name: 'tickring_ingest_lag_seconds',
+    help: `Arrival time minus trade time, sampled on ${lag ? `one trade in ${lag.every}` : 'no trades'}`,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+    collect() {
+      lag?.drain((ms) => this.observe(Math.max(0, ms) / 1000));
+    },
+  });
+  new Counter({
+    name: 'tickring_redis_errors_total',
+    help: 'Failed Redis calls, by operation',
+    labelNames: ['op'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [op, count] of Object.entries(sources.redisErrors?.() ?? {})) this.inc({ op }, count);
+    },
+  });
+  countFrom(registers, 'tickring_bars_written_total', 'Completed bars written to Redis', () =>
+    sources.barsWritten ? sources.barsWritten() : 0,
+  );
+  countFrom(registers, 'tickring_bars_dropped_total', 'Completed bars lost before reaching Redis', () =>
+    sources.barsDropped ? sources.barsDropped() : 0,
+  );
   return {
     registry,
     rebalanceSeconds: new Histogram({
@@ -106,9 +192,16 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    handoverSeconds: new Histogram({
+      name: 'tickring_handover_seconds',
+      help: 'Hand-over duration per epoch change: out = final checkpoints written, in = symbols live',
+      labelNames: ['direction'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
     checkpointSeconds: new Histogram({
       name: 'tickring_checkpoint_seconds',
-      help: 'Duration of one checkpoint write',
+      help: 'Duration of one periodic checkpoint (aggregates and completed bars)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
@@ -119,6 +212,20 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
-    redisErrors: new Counter({ name: 'tickring_redis_errors_total', help: 'Failed Redis calls', registers }),
+    streamClients: new Gauge({
+      name: 'tickring_stream_clients',
+      help: 'Clients connected to /v1/stream',
+      registers,
+    }),
+    streamDropped: new Counter({
+      name: 'tickring_stream_clients_dropped_total',
+      help: 'Stream clients disconnected because they read too slowly',
+      registers,
+    }),
+    streamEvents: new Counter({
+      name: 'tickring_stream_events_total',
+      help: 'Updates written to stream clients',
+      registers,
+    }),
   };
 }

@@ -2,30 +2,46 @@
  * The HTTP API every worker serves. `buildApp` returns a server that is not listening yet, so tests
  * call it in-process on port 0 and the role file calls `listen`.
  *
- * Any worker answers for any symbol: the owner from memory; another worker forwards to the owner,
- * which checks it owns that one symbol at an epoch at least the caller's (never the whole ring's
- * agreement), retries once after re-reading the ring, and finally answers from the Redis checkpoint
- * marked `stale: true` with its age.
+ * Any worker answers for any symbol (see `owner-routing.ts`): the owner from memory, another worker
+ * by forwarding to the owner, and failing both, Redis marked `stale: true`. Routes live by concept:
+ * symbol reads in `symbol-routes.ts`, admin writes in `admin-routes.ts`, the event stream in
+ * `stream-hub.ts`; the operational routes are here. `openapi.ts` describes every one of them.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { isValidSymbol, SYMBOL_RULE } from '../../feeds/symbol.js';
-import { parseCheckpoint, SymbolAggregate } from '../aggregate/index.js';
 import type { Logger } from '../log.js';
 import type { WorkerMetrics } from '../metrics.js';
-import type { ClusterView, SymbolSummary } from './cluster-view.js';
+import { AdminAuth } from './admin-auth.js';
+import { registerAdminRoutes } from './admin-routes.js';
+import { DEFAULT_BODY_LIMIT } from './body.js';
+import type { ClusterView } from './cluster-view.js';
+import { OPENAPI_DOCUMENT } from './openapi.js';
+import { OwnerRouting } from './owner-routing.js';
+import { checkQuery, parseSymbolList } from './params.js';
 import { ApiError, sendError, sendJson } from './respond.js';
-import { Router, type RouteContext } from './router.js';
+import { Router } from './router.js';
+import { Snapshots } from './snapshots.js';
+import { StreamHub, type StreamOptions } from './stream-hub.js';
+import { registerSymbolRoutes } from './symbol-routes.js';
 
-export const FORWARDED_HEADER = 'x-tickring-forwarded';
-export const MIN_EPOCH_HEADER = 'x-tickring-min-epoch';
+export { FORWARDED_HEADER, MIN_EPOCH_HEADER } from './owner-routing.js';
 
 export interface AppOptions {
   /** How long a forwarded request may take (ms). Default 1000. */
   readonly forwardTimeoutMs: number;
+  /** Bearer token for admin writes; unset turns them off. Default unset. */
+  readonly adminToken: string | undefined;
+  /** Largest request body accepted (bytes). Default 64 KiB. */
+  readonly bodyLimit: number;
+  readonly stream: Partial<StreamOptions>;
 }
 
-export const DEFAULT_APP_OPTIONS: AppOptions = { forwardTimeoutMs: 1_000 };
+export const DEFAULT_APP_OPTIONS: AppOptions = Object.freeze({
+  forwardTimeoutMs: 1_000,
+  adminToken: undefined,
+  bodyLimit: DEFAULT_BODY_LIMIT,
+  stream: {},
+});
 
 export interface AppDeps {
   readonly view: ClusterView;
@@ -33,43 +49,71 @@ export interface AppDeps {
   readonly logger: Logger;
 }
 
-function symbolParam(ctx: RouteContext): string {
-  const symbol = ctx.params['symbol'] ?? '';
-  if (!isValidSymbol(symbol)) {
-    throw new ApiError(
-      400,
-      'bad_request',
-      `malformed symbol ${JSON.stringify(symbol.slice(0, 40))}: a symbol is ${SYMBOL_RULE}`,
-    );
-  }
-  return symbol;
+/** The server, with its route table (for the OpenAPI contract test) and its stream hub. */
+export interface AppServer extends Server {
+  readonly routes: readonly [method: string, template: string][];
+  readonly streams: StreamHub;
 }
 
-export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Server {
+export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): AppServer {
   const { view, metrics, logger } = deps;
-  const opts = { ...DEFAULT_APP_OPTIONS, ...options };
+  const opts: AppOptions = { ...DEFAULT_APP_OPTIONS, ...options };
   const router = new Router();
+  const routing = new OwnerRouting(view, logger, { forwardTimeoutMs: opts.forwardTimeoutMs });
+  const snapshots = new Snapshots(view, routing);
+  const streams = new StreamHub(
+    (symbols, known) => snapshots.collect(symbols, known),
+    { clients: metrics.streamClients, dropped: metrics.streamDropped, events: metrics.streamEvents },
+    opts.stream,
+  );
 
-  router.on('GET', '/healthz', ({ res }) => sendJson(res, 200, { status: 'ok', workerId: view.workerId }));
-
-  router.on('GET', '/readyz', ({ res }) => {
+  /** Symbol routes need the ring: before the worker knows it (or once it is closing), 503. */
+  function requireServing(): void {
     const readiness = view.readiness();
-    sendJson(res, readiness.ready ? 200 : 503, { ready: readiness.ready, reasons: readiness.reasons });
+    if (readiness.serving) return;
+    const why = readiness.reasons.length > 0 ? readiness.reasons.join('; ') : 'the ring is not read yet';
+    throw new ApiError(503, 'not_ready', `${view.workerId} cannot answer yet: ${why}`, undefined, {
+      'retry-after': '1',
+    });
+  }
+
+  router.on('GET', '/healthz', ({ res, query }) => {
+    checkQuery(query, []);
+    sendJson(res, 200, { status: 'ok', workerId: view.workerId });
   });
 
-  router.on('GET', '/metrics', async ({ res }) => {
+  router.on('GET', '/readyz', ({ res, query }) => {
+    checkQuery(query, []);
+    const readiness = view.readiness();
+    sendJson(res, readiness.ready ? 200 : 503, {
+      ready: readiness.ready,
+      reasons: readiness.reasons,
+      workerId: view.workerId,
+      epoch: view.epoch(),
+    });
+  });
+
+  router.on('GET', '/metrics', async ({ res, query }) => {
+    checkQuery(query, []);
     const body = await metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': metrics.registry.contentType });
+    res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
     res.end(body);
   });
 
-  router.on('GET', '/v1/cluster', ({ res }) => {
+  router.on('GET', '/openapi.json', ({ res, query }) => {
+    checkQuery(query, []);
+    sendJson(res, 200, OPENAPI_DOCUMENT, { 'cache-control': 'public, max-age=300' });
+  });
+
+  router.on('GET', '/v1/cluster', ({ res, query }) => {
+    checkQuery(query, []);
     const assignment = view.assignment();
     const members =
       assignment?.record.members.map((member) => ({
         id: member.id,
         address: member.address,
         weight: member.weight,
+        draining: member.draining === true,
         symbols: assignment.symbolCount(member.id),
       })) ?? [];
     sendJson(res, 200, {
@@ -81,142 +125,36 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Serv
     });
   });
 
-  router.on('GET', '/v1/symbols', async ({ res, query, req }) => {
-    if (query.get('scope') === 'local' || req.headers[FORWARDED_HEADER]) {
-      sendJson(res, 200, view.localSummaries());
-      return;
-    }
-    sendJson(res, 200, await gatherSummaries());
+  registerSymbolRoutes(router, { view, routing, snapshots, logger, requireServing });
+  registerAdminRoutes(router, {
+    view,
+    auth: new AdminAuth(opts.adminToken),
+    logger,
+    bodyLimit: opts.bodyLimit,
   });
 
-  router.on('GET', '/v1/symbols/{symbol}', async (ctx) => {
-    const symbol = symbolParam(ctx);
-    const forwarded = ctx.req.headers[FORWARDED_HEADER] !== undefined;
-    const minEpoch = Number(ctx.req.headers[MIN_EPOCH_HEADER] ?? 0) || 0;
-    if (forwarded) {
-      // The caller believes we own it: answer only if we do, at an epoch at least theirs.
-      const snapshot = view.ownsAt(symbol, minEpoch) ? view.localSnapshot(symbol) : undefined;
-      if (!snapshot)
-        throw new ApiError(409, 'not_owner', `${view.workerId} does not own ${symbol} at epoch ${minEpoch}`);
-      sendJson(ctx.res, 200, answer(symbol, view.workerId, snapshot));
+  router.on('GET', '/v1/stream', async ({ req, res, query }) => {
+    checkQuery(query, ['symbols']);
+    const symbols = parseSymbolList(query, 'symbols', streams.options.maxSymbols);
+    requireServing();
+    const unknown = () => symbols.filter((symbol) => view.assignment()?.ownerOf(symbol) === undefined);
+    if (unknown().length > 0) await view.refreshRing();
+    const missing = unknown();
+    if (missing.length > 0) {
+      throw new ApiError(
+        404,
+        'not_found',
+        `not in the symbol universe: ${missing.slice(0, 10).join(', ')}`,
+        'symbols',
+      );
+    }
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' });
+      res.end();
       return;
     }
-    sendJson(ctx.res, 200, await lookup(symbol));
+    streams.open(res, symbols);
   });
-
-  function answer(symbol: string, owner: string, snapshot: object): object {
-    return {
-      ...snapshot,
-      symbol,
-      owner,
-      epoch: view.epoch(),
-      answeredBy: view.workerId,
-      stale: false,
-      ageMs: 0,
-    };
-  }
-
-  async function lookup(symbol: string): Promise<object> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (attempt > 0) await view.refreshRing();
-      const assignment = view.assignment();
-      const owner = assignment?.ownerOf(symbol);
-      if (!assignment || owner === undefined) break;
-      if (owner === view.workerId) {
-        const snapshot = view.localSnapshot(symbol);
-        if (snapshot) return answer(symbol, owner, snapshot);
-        continue;
-      }
-      const address = assignment.record.members.find((m) => m.id === owner)?.address;
-      if (!address) continue;
-      const forwarded = await forward(
-        `${address}/v1/symbols/${encodeURIComponent(symbol)}`,
-        assignment.epoch,
-      );
-      if (forwarded) return forwarded;
-    }
-    return fromCheckpoint(symbol);
-  }
-
-  async function forward(url: string, epoch: number): Promise<object | undefined> {
-    try {
-      const response = await fetch(url, {
-        headers: { [FORWARDED_HEADER]: view.workerId, [MIN_EPOCH_HEADER]: String(epoch) },
-        signal: AbortSignal.timeout(opts.forwardTimeoutMs),
-      });
-      if (response.status !== 200) {
-        await response.body?.cancel();
-        return undefined;
-      }
-      const body = (await response.json()) as Record<string, unknown>;
-      return { ...body, answeredBy: view.workerId, forwardedTo: body['answeredBy'] };
-    } catch (err) {
-      logger.debug({ err, url }, 'forward failed');
-      return undefined;
-    }
-  }
-
-  async function fromCheckpoint(symbol: string): Promise<object> {
-    const assignment = view.assignment();
-    const inUniverse = assignment?.ownerOf(symbol) !== undefined;
-    let record;
-    try {
-      record = await view.readCheckpoint(symbol);
-    } catch (err) {
-      logger.warn({ err, symbol }, 'checkpoint unreadable');
-      throw new ApiError(
-        503,
-        'unavailable',
-        `no worker answered for ${symbol} and its checkpoint is unreadable`,
-      );
-    }
-    if (!record) {
-      if (!inUniverse)
-        throw new ApiError(404, 'not_found', `unknown symbol ${symbol}: not in the symbol universe`);
-      throw new ApiError(
-        503,
-        'unavailable',
-        `${symbol} has no live owner and no checkpoint yet; retry shortly`,
-      );
-    }
-    const snapshot = SymbolAggregate.fromCheckpoint(parseCheckpoint(record.aggregate)).snapshot();
-    return {
-      ...snapshot,
-      symbol,
-      owner: assignment?.ownerOf(symbol) ?? null,
-      epoch: view.epoch(),
-      answeredBy: view.workerId,
-      stale: true,
-      ageMs: Math.max(0, Date.now() - record.writtenAt),
-    };
-  }
-
-  async function gatherSummaries(): Promise<SymbolSummary[]> {
-    const assignment = view.assignment();
-    if (!assignment) return [];
-    const byMember = await Promise.all(
-      assignment.record.members.map(async (member) => {
-        if (member.id === view.workerId) return view.localSummaries();
-        try {
-          const response = await fetch(`${member.address}/v1/symbols?scope=local`, {
-            signal: AbortSignal.timeout(opts.forwardTimeoutMs),
-          });
-          if (response.ok) return (await response.json()) as SymbolSummary[];
-          await response.body?.cancel();
-        } catch (err) {
-          logger.debug({ err, member: member.id }, 'member did not answer for its symbols');
-        }
-        return [];
-      }),
-    );
-    const trades = new Map<string, number>();
-    for (const list of byMember) for (const summary of list) trades.set(summary.symbol, summary.trades);
-    return [...assignment.symbols()].sort().map((symbol) => ({
-      symbol,
-      owner: assignment.ownerOf(symbol) ?? null,
-      trades: trades.get(symbol) ?? 0,
-    }));
-  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -224,19 +162,23 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Serv
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const match = router.match(req.method ?? 'GET', url.pathname);
-      if (match === 'method')
+      if (!match) throw new ApiError(404, 'not_found', `no route ${url.pathname.slice(0, 200)}`);
+      if ('allowed' in match) {
         throw new ApiError(
           405,
           'method_not_allowed',
-          `${req.method ?? ''} is not allowed on ${url.pathname}`,
+          `${req.method ?? ''} is not allowed on ${url.pathname.slice(0, 200)}; use ${match.allowed.join(' or ')}`,
+          undefined,
+          { allow: match.allowed.join(', ') },
         );
-      if (!match) throw new ApiError(404, 'not_found', `no route ${url.pathname}`);
+      }
       route = match.route;
       await match.handler({ req, res, params: match.params, query: url.searchParams });
     } catch (err) {
-      if (err instanceof ApiError) sendError(res, err);
-      else {
-        logger.error({ err, url: req.url }, 'request failed');
+      if (err instanceof ApiError) {
+        if (!res.headersSent) sendError(res, err);
+      } else {
+        logger.error({ err, method: req.method, route }, 'request failed');
         if (!res.headersSent)
           sendError(res, new ApiError(500, 'internal', 'internal error; see the worker log'));
       }
@@ -254,5 +196,6 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Serv
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
-  return server;
+  server.on('close', () => streams.close());
+  return Object.assign(server, { routes: router.list(), streams });
 }

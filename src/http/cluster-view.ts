@@ -1,21 +1,38 @@
 /**
  * What the HTTP layer may ask of the worker: a narrow view, so the API knows nothing of feeds,
- * leases or scripts.
+ * leases or scripts. Tests implement it with a fake to reach every route and error in-process.
  */
-import type { AggregateSnapshot } from '../aggregate/index.js';
+import type { AggregateSnapshot, Bar } from '../aggregate/index.js';
+import type { BarRange } from '../cluster/bar-store.js';
 import type { CheckpointRecord } from '../cluster/checkpoints.js';
 import type { Assignment } from '../cluster/ring.js';
 
-export interface SymbolSummary {
-  readonly symbol: string;
-  readonly owner: string | null;
-  readonly trades: number;
-}
+export type { BarRange } from '../cluster/bar-store.js';
 
 export interface Readiness {
+  /** Member of the ring, feed connected, caught up with the ring: take traffic. */
   readonly ready: boolean;
-  /** Why not, in words an operator acts on; empty when ready. */
+  /**
+   * Knows the ring and is not shutting down, so it can answer symbol queries (from memory, by
+   * forwarding, or from Redis) even while its own feed is down.
+   */
+  readonly serving: boolean;
+  /** Why not ready, in words an operator acts on; empty when ready. */
   readonly reasons: readonly string[];
+}
+
+/** A live aggregate this worker owns, with a token that changes whenever the aggregate does. */
+export interface LocalSnapshot {
+  readonly snapshot: AggregateSnapshot;
+  /** Equal tokens mean equal data: `<epoch>:<changes>`. */
+  readonly version: string;
+}
+
+export interface UniverseChange {
+  /** The epoch the change produced (0 when nothing changed). */
+  readonly epoch: number;
+  /** Symbols actually added or removed. */
+  readonly changed: number;
 }
 
 export interface ClusterView {
@@ -23,14 +40,21 @@ export interface ClusterView {
   /** The epoch this worker acts on. */
   epoch(): number;
   assignment(): Assignment | undefined;
+  /** Bar intervals the aggregates keep (ms), e.g. `[1000, 60000, 300000]`. */
+  barIntervalsMs(): readonly number[];
   /** The live aggregate of a symbol this worker owns and has loaded, else undefined. */
-  localSnapshot(symbol: string): AggregateSnapshot | undefined;
+  localSnapshot(symbol: string): LocalSnapshot | undefined;
+  /** The kept bars (the open one included) of a symbol this worker owns and has loaded, oldest first. */
+  localBars(symbol: string, intervalMs: number): readonly Bar[] | undefined;
   /** Whether this worker owns `symbol` and acts on an epoch at least `minEpoch`. */
   ownsAt(symbol: string, minEpoch: number): boolean;
-  /** Summaries of the symbols this worker owns. */
-  localSummaries(): SymbolSummary[];
   readCheckpoint(symbol: string): Promise<CheckpointRecord | null>;
+  /** Completed bars from Redis: the newest `range.limit` in the range, oldest first. */
+  readBarHistory(symbol: string, intervalMs: number, range: BarRange): Promise<Bar[]>;
   /** Re-reads the ring record now (after a failed forward). */
   refreshRing(): Promise<void>;
   readiness(): Readiness;
+  /** Admin writes to the universe; each change bumps the epoch. */
+  addSymbols(symbols: readonly string[]): Promise<UniverseChange>;
+  removeSymbols(symbols: readonly string[]): Promise<UniverseChange>;
 }

@@ -35,20 +35,25 @@ export class Router {
     return this;
   }
 
-  /** Finds the route; `'method'` when the path exists under another method only. */
-  match(method: string, path: string): RouteMatch | 'method' | undefined {
+  /** Finds the route; `{ allowed }` when the path exists under other methods only. */
+  match(method: string, path: string): RouteMatch | { readonly allowed: string[] } | undefined {
     const parts = path.split('/');
-    let pathMatched = false;
+    const allowed: string[] = [];
     for (const route of this.routes) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) {
-        pathMatched = true;
+        allowed.push(route.method);
         continue;
       }
       return { route: route.template, handler: route.handler, params };
     }
-    return pathMatched ? 'method' : undefined;
+    return allowed.length > 0 ? { allowed } : undefined;
+  }
+
+  /** Every route as `[method, template]`, for the OpenAPI contract test. */
+  list(): [string, string][] {
+    return this.routes.map((route) => [route.method, route.template]);
   }
 }
 

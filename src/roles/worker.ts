@@ -9,12 +9,11 @@ import { getFeed } from '../../feeds/index.js';
 import { addSymbols } from '../cluster/universe.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../log.js';
-import { createWorkerMetrics } from '../metrics.js';
 import { connectRedis, createRedis, redactRedisUrl } from '../redis/connection.js';
 import { clusterKeys } from '../redis/keys.js';
 import { VERSION } from '../version.js';
 import { Worker } from '../worker/worker.js';
-import { workerView } from '../worker/worker-view.js';
+import { RedisErrorCounts, workerMetrics, workerView } from '../worker/worker-view.js';
 import { closeAll, onShutdown } from './lifecycle.js';
 import { collectSymbols } from './symbols-input.js';
 import type { WorkerConfig } from './worker-options.js';
@@ -48,6 +47,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       feedUrl: config.feedUrl ?? adapter.defaultUrl,
       credentials: { key: config.feedKey ?? '', secret: config.feedSecret ?? '' },
       checkpointMs: config.checkpointMs,
+      barStore: { cap: config.barHistory },
       version: VERSION,
       membership: {
         weight: config.weight,
@@ -55,20 +55,21 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
         heartbeatMs: config.heartbeatMs,
         pollMs: config.pollMs,
         vnodes: config.vnodes,
+        settleMs: config.settleMs,
+        settleMaxMs: config.settleMaxMs,
+        staticMembership: config.staticMembership,
+        seedSymbols: symbols,
       },
     },
   );
-  const metrics = createWorkerMetrics({
-    tradesIngested: () => worker.owned.tradesApplied,
-    duplicatesDropped: () => worker.owned.duplicatesDropped,
-    unownedDropped: () => worker.owned.unownedDropped,
-    rejects: () => worker.feed.stats.rejects,
-    symbolsOwned: () => worker.owned.size,
-    epoch: () => worker.actingEpoch,
-    feedReconnects: () => worker.feed.stats.reconnects,
-    leaseValid: () => worker.membership.leaseValid,
-  });
-  const server = buildApp({ view: workerView(worker), metrics, logger: log.child({ component: 'http' }) });
+  const redisErrors = new RedisErrorCounts();
+  redis.on('error', () => redisErrors.add('connection'));
+  const metrics = workerMetrics(worker, redisErrors);
+  const view = workerView(worker, { redis, keys, vnodes: config.vnodes }, redisErrors);
+  const server = buildApp(
+    { view, metrics, logger: log.child({ component: 'http' }) },
+    { adminToken: config.adminToken },
+  );
   // Listen before joining: the advertised address must answer once others can route to it.
   const address = await new Promise<AddressInfo>((resolve, reject) => {
     server.once('error', reject);
@@ -96,6 +97,8 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     { redis: redactRedisUrl(config.redisUrl), cluster: config.cluster, feed: adapter.name, http: advertised },
     'worker starting',
   );
+  // `tickring drain`: every symbol is handed over; close as on SIGTERM, which leaves the ring.
+  worker.once('drained', () => process.kill(process.pid, 'SIGTERM'));
   await worker.start();
   log.info({ epoch: worker.actingEpoch, owned: worker.owned.size, http: advertised }, 'worker ready');
 }

@@ -1,37 +1,132 @@
 /**
- * The HTTP layer's view of a worker (see `src/http/cluster-view.ts`).
+ * The HTTP layer's view of a worker (see `src/http/cluster-view.ts`), and the worker's metrics: the
+ * two things the role file hands to `buildApp`.
  */
-import type { ClusterView, Readiness, SymbolSummary } from '../http/cluster-view.js';
+import type { Redis } from 'ioredis';
+import type { ClusterView, Readiness } from '../http/cluster-view.js';
+import { addSymbols, removeSymbols } from '../cluster/universe.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../metrics.js';
+import type { ClusterKeys } from '../redis/keys.js';
 import type { Worker } from './worker.js';
 
-export function workerView(worker: Worker): ClusterView {
+export interface WorkerViewDeps {
+  readonly redis: Redis;
+  readonly keys: ClusterKeys;
+  /** Virtual nodes per unit of weight, passed to the universe scripts. */
+  readonly vnodes: number;
+}
+
+/** Failed Redis calls outside the worker's own loops (queries, admin writes, the connection). */
+export class RedisErrorCounts {
+  readonly byOp: Record<string, number> = {};
+
+  add(op: string): void {
+    this.byOp[op] = (this.byOp[op] ?? 0) + 1;
+  }
+
+  /** Passes `promise` through, counting a rejection under `op`. */
+  async counted<T>(op: string, promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch (err) {
+      this.add(op);
+      throw err;
+    }
+  }
+}
+
+/** Serving statuses: the worker knows the ring and is not starting or shutting down. */
+const SERVING = new Set(['ready', 'fenced']);
+
+export function workerView(
+  worker: Worker,
+  deps: WorkerViewDeps,
+  errors: RedisErrorCounts = new RedisErrorCounts(),
+): ClusterView {
+  const live = (symbol: string) => {
+    const owned = worker.owned.get(symbol);
+    return owned?.state === 'live' ? owned : undefined;
+  };
   return {
     workerId: worker.id,
     epoch: () => worker.actingEpoch,
     assignment: () => worker.membership.assignment,
+    barIntervalsMs: () => worker.aggregateOptions.barIntervalsMs,
     localSnapshot(symbol) {
-      const owned = worker.owned.get(symbol);
-      return owned?.state === 'live' ? owned.aggregate.snapshot() : undefined;
+      const owned = live(symbol);
+      if (!owned) return undefined;
+      return {
+        snapshot: owned.aggregate.snapshot(),
+        version: `${worker.actingEpoch}:${owned.aggregate.changes}`,
+      };
     },
+    localBars: (symbol, intervalMs) => live(symbol)?.aggregate.listBars(intervalMs),
     ownsAt(symbol, minEpoch) {
-      return worker.actingEpoch >= minEpoch && worker.owned.get(symbol)?.state === 'live';
+      return worker.actingEpoch >= minEpoch && live(symbol) !== undefined;
     },
-    localSummaries(): SymbolSummary[] {
-      const summaries: SymbolSummary[] = [];
-      for (const [symbol, owned] of worker.owned.entries()) {
-        if (owned.state === 'live')
-          summaries.push({ symbol, owner: worker.id, trades: owned.aggregate.snapshot().trades });
-      }
-      return summaries;
-    },
-    readCheckpoint: (symbol) => worker.checkpoints.read(symbol),
+    readCheckpoint: (symbol) => errors.counted('query', worker.checkpoints.read(symbol)),
+    readBarHistory: (symbol, intervalMs, range) =>
+      errors.counted('query', worker.bars.read(symbol, intervalMs, range)),
     refreshRing: () => worker.membership.refreshNow(),
-    readiness(): Readiness {
-      const reasons: string[] = [];
-      if (worker.status !== 'ready') reasons.push(`worker is ${worker.status}`);
-      if (!worker.membership.leaseValid) reasons.push('no valid lease in the ring');
-      if (worker.feed.status !== 'ready') reasons.push(`feed is ${worker.feed.status}`);
-      return { ready: reasons.length === 0, reasons };
+    readiness: () => readiness(worker),
+    addSymbols: (symbols) => errors.counted('admin', addSymbols(deps.redis, deps.keys, symbols, deps.vnodes)),
+    async removeSymbols(symbols) {
+      const change = await errors.counted(
+        'admin',
+        removeSymbols(deps.redis, deps.keys, symbols, deps.vnodes),
+      );
+      // History goes with the symbol; a bar still queued by its owner may re-create a short tail.
+      for (const symbol of symbols) {
+        await errors.counted('admin', worker.bars.remove(symbol, worker.aggregateOptions.barIntervalsMs));
+      }
+      return change;
     },
   };
+}
+
+function readiness(worker: Worker): Readiness {
+  const reasons: string[] = [];
+  const assignment = worker.membership.assignment;
+  if (worker.status !== 'ready') reasons.push(`worker is ${worker.status}`);
+  if (!worker.membership.leaseValid) reasons.push('no valid lease in the ring');
+  else if (!assignment?.record.members.some((member) => member.id === worker.id))
+    reasons.push('not yet in the ring record');
+  if (worker.feed.status !== 'ready') reasons.push(`feed is ${worker.feed.status}`);
+  const ringEpoch = worker.membership.epoch;
+  if (worker.actingEpoch < ringEpoch)
+    reasons.push(`catching up: acting on epoch ${worker.actingEpoch}, the ring is at ${ringEpoch}`);
+  let loading = 0;
+  for (const [, owned] of worker.owned.entries()) if (owned.state === 'loading') loading++;
+  if (loading > 0) reasons.push(`${loading} symbol(s) still loading their checkpoints`);
+  return {
+    ready: reasons.length === 0,
+    serving: assignment !== undefined && SERVING.has(worker.status),
+    reasons,
+  };
+}
+
+/** The worker's Prometheus metrics, fed by its counters at scrape time and by its events. */
+export function workerMetrics(worker: Worker, errors: RedisErrorCounts): WorkerMetrics {
+  const metrics = createWorkerMetrics({
+    tradesIngested: () => worker.owned.tradesApplied,
+    duplicatesDropped: () => worker.owned.duplicatesDropped,
+    unownedDropped: () => worker.owned.unownedDropped,
+    rejects: () => worker.feed.stats.rejects,
+    symbolsOwned: () => worker.owned.size,
+    epoch: () => worker.actingEpoch,
+    feedReconnects: () => worker.feed.stats.reconnects,
+    leaseValid: () => worker.membership.leaseValid,
+    ingestLag: worker.ingestLag,
+    redisErrors: () => ({
+      ...errors.byOp,
+      checkpoint: worker.checkpointFailures,
+      bars: worker.bars.failures,
+    }),
+    barsWritten: () => worker.bars.written,
+    barsDropped: () => worker.bars.dropped,
+  });
+  worker.on('rebalanced', ({ ms }) => metrics.rebalanceSeconds.observe(ms / 1000));
+  worker.on('handedOver', ({ direction, ms }) => metrics.handoverSeconds.observe({ direction }, ms / 1000));
+  worker.on('checkpointed', ({ ms }) => metrics.checkpointSeconds.observe(ms / 1000));
+  return metrics;
 }

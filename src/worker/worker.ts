@@ -15,14 +15,17 @@ import type { Credentials, FeedAdapter } from '../../feeds/adapter.js';
 import {
   conditionRulesFor,
   parseCheckpoint,
+  resolveAggregateOptions,
   SymbolAggregate,
   type AggregateOptions,
 } from '../aggregate/index.js';
+import { BarStore, type BarStoreOptions } from '../cluster/bar-store.js';
 import { CheckpointStore, type CheckpointRecord } from '../cluster/checkpoints.js';
 import { Membership, type MembershipOptions } from '../cluster/membership.js';
 import type { Assignment } from '../cluster/ring.js';
 import { FeedClient, type FeedClientOptions } from '../ingest/feed-client.js';
 import type { Logger } from '../log.js';
+import { LagSampler } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import { OwnedSymbols } from './owned-symbols.js';
 
@@ -42,6 +45,10 @@ export interface WorkerOptions {
   readonly membership: Partial<MembershipOptions>;
   readonly feedClient: Partial<FeedClientOptions>;
   readonly aggregate: Partial<AggregateOptions>;
+  /** Completed bars in Redis (history cap, queue bound). */
+  readonly barStore: Partial<BarStoreOptions>;
+  /** A bar completes this long after its end by the wall clock, so trades in flight land first (ms). Default 1000. */
+  readonly barCloseGraceMs: number;
   readonly version: string;
 }
 
@@ -52,6 +59,8 @@ export const DEFAULT_WORKER_OPTIONS = {
   membership: {},
   feedClient: {},
   aggregate: {},
+  barStore: {},
+  barCloseGraceMs: 1_000,
   version: '0.0.0',
 } as const satisfies Partial<WorkerOptions>;
 
@@ -66,6 +75,12 @@ export interface WorkerDeps {
 
 export interface WorkerEvents {
   rebalanced: [{ epoch: number; gained: number; lost: number; ms: number }];
+  /** A drain was requested and every symbol handed over: the process should close (and leave). */
+  drained: [{ epoch: number }];
+  /** `out`: final checkpoints of lost symbols written; `in`: gained symbols live. */
+  handedOver: [{ direction: 'out' | 'in'; symbols: number; ms: number }];
+  /** One periodic checkpoint (aggregates and completed bars); `ok` false when the write failed. */
+  checkpointed: [{ symbols: number; ms: number; ok: boolean }];
 }
 
 export class Worker extends EventEmitter<WorkerEvents> {
@@ -74,6 +89,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly feed: FeedClient;
   readonly owned: OwnedSymbols;
   readonly checkpoints: CheckpointStore;
+  readonly bars: BarStore;
+  /** The resolved options of every aggregate this worker keeps (bar intervals, caps, session). */
+  readonly aggregateOptions: AggregateOptions;
+  /** Arrival minus trade time, sampled on the trade path for the metrics. */
+  readonly ingestLag = new LagSampler();
   private readonly options: WorkerOptions;
   private readonly log: Logger;
   /** Epoch of the assignment this worker acts on. */
@@ -84,6 +104,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private rebalancing: Promise<void> = Promise.resolve();
   private checkpointing: Promise<void> | undefined;
   corruptCheckpoints = 0;
+  checkpointFailures = 0;
 
   constructor(
     deps: WorkerDeps,
@@ -98,8 +119,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ...this.options,
       aggregate: { conditionRules: conditionRulesFor(this.options.feed.name), ...this.options.aggregate },
     };
+    this.aggregateOptions = resolveAggregateOptions(this.options.aggregate);
     this.owned = new OwnedSymbols(this.options.feed, this.options.aggregate, this.options.dedupWindow);
     this.checkpoints = new CheckpointStore(deps.redis, deps.keys, this.options.id);
+    this.bars = new BarStore(deps.redis, deps.keys, this.options.barStore);
     this.membership = new Membership(
       deps.redis,
       deps.subscriber,
@@ -116,7 +139,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         userAgent: `tickring/${this.options.version} worker/${this.options.id}`,
       },
       (trade) => {
-        this.owned.ingest(trade);
+        this.ingestLag.sample(trade.timeMs);
+        // Checked per trade, by the monotonic clock: after a stall (GC, SIGSTOP) buffered frames
+        // must not be applied before the fence timer gets to run.
+        if (this.membership.leaseValid) this.owned.ingest(trade);
       },
       this.log.child({ component: 'feed' }),
     );
@@ -138,7 +164,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private enqueueRebalance(assignment: Assignment): void {
     this.rebalancing = this.rebalancing
-      .then(() => this.rebalance(assignment))
+      // A newer epoch queued behind this one makes it moot: act on the newest only.
+      .then(() => (assignment === this.membership.assignment ? this.rebalance(assignment) : undefined))
       .catch((err: unknown) => this.log.error({ err, epoch: assignment.epoch }, 'rebalance failed'));
   }
 
@@ -158,17 +185,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Make before break: subscribe gained symbols first; their trades buffer while loading.
     for (const symbol of gained) this.owned.acquire(symbol);
     this.feed.setSymbols(mine);
+    const outStarted = performance.now();
     await this.handOver(epoch, lost);
+    const inStarted = performance.now();
     await this.takeOver(epoch, gained, previous);
+    if (lost.length > 0)
+      this.emit('handedOver', { direction: 'out', symbols: lost.length, ms: inStarted - outStarted });
+    if (gained.length > 0)
+      this.emit('handedOver', { direction: 'in', symbols: gained.length, ms: performance.now() - inStarted });
 
     const ms = performance.now() - started;
-    if (gained.length + lost.length > 0 || this.log.isLevelEnabled('debug')) {
-      this.log.info(
-        { epoch, owned: mine.size, gained: gained.length, lost: lost.length, ms: Math.round(ms) },
-        'epoch changed: symbols rebalanced',
-      );
-    }
+    // One line per epoch acted on (epochs are rare): the settle figures count these.
+    this.log.info(
+      { epoch, owned: mine.size, gained: gained.length, lost: lost.length, ms: Math.round(ms) },
+      'epoch changed: symbols rebalanced',
+    );
     this.emit('rebalanced', { epoch, gained: gained.length, lost: lost.length, ms });
+    if (assignment.isDraining(this.id)) this.emit('drained', { epoch });
   }
 
   /** Lost symbols: stop applying, write the final checkpoint fenced at the new epoch. */
@@ -177,11 +210,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const finals = new Map<string, CheckpointRecord>();
     for (const symbol of lost) {
       const owned = this.owned.release(symbol);
-      if (owned?.state === 'live')
+      if (owned?.state === 'live') {
+        this.takeBars(symbol, owned.aggregate);
         finals.set(symbol, this.record(epoch, owned.aggregate, owned.watermark, true));
+      }
     }
     try {
-      const refused = await this.checkpoints.write(epoch, finals);
+      const [refused] = await Promise.all([this.checkpoints.write(epoch, finals), this.flushBars()]);
       if (refused.length > 0) this.log.warn({ epoch, refused: refused.length }, 'final checkpoints refused');
     } catch (err) {
       this.log.warn({ err, epoch, symbols: lost.length }, 'final checkpoints not written');
@@ -256,27 +291,51 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.checkpointing;
   }
 
+  /** Completes bars past their end and queues every bar completed or amended since the last call. */
+  private takeBars(symbol: string, aggregate: SymbolAggregate): void {
+    aggregate.advanceTo(Date.now() - this.options.barCloseGraceMs);
+    const bars = aggregate.takeCompletedBars();
+    if (bars.length > 0) this.bars.add(symbol, bars);
+  }
+
+  /** Writes queued bars; never rejects (failed bars stay queued). */
+  private async flushBars(): Promise<void> {
+    try {
+      if (await this.bars.flush()) return;
+    } catch (err) {
+      this.log.debug({ err }, 'bar flush threw');
+    }
+    this.log.warn({ pending: this.bars.pendingBars }, 'completed bars not written; will retry');
+  }
+
   private async writeCheckpoints(): Promise<void> {
     if (!this.membership.leaseValid || this.status !== 'ready') return;
+    const started = performance.now();
     const epoch = this.actingEpoch;
     const changed = new Map<string, CheckpointRecord>();
     // Trades applied while the write is in flight must keep their symbol dirty: remember how far
     // each checkpoint reached.
     const written: [SymbolAggregate, number][] = [];
     for (const [symbol, owned] of this.owned.entries()) {
+      if (owned.state === 'live') this.takeBars(symbol, owned.aggregate);
       if (owned.state !== 'live' || !owned.aggregate.dirty) continue;
       written.push([owned.aggregate, owned.aggregate.changes]);
       changed.set(symbol, this.record(epoch, owned.aggregate, owned.watermark, false));
     }
-    if (changed.size === 0) return;
+    if (changed.size === 0 && this.bars.pendingBars === 0) return;
+    let ok = true;
     try {
-      const refused = await this.checkpoints.write(epoch, changed);
+      // Sent back to back on one connection: checkpoints and bars share the round trip.
+      const [refused] = await Promise.all([this.checkpoints.write(epoch, changed), this.flushBars()]);
       for (const [aggregate, asOf] of written) aggregate.markClean(asOf);
       if (refused.length > 0)
         this.log.warn({ epoch, refused: refused.length }, 'checkpoints refused: newer owner');
     } catch (err) {
+      ok = false;
+      this.checkpointFailures++;
       this.log.warn({ err, symbols: changed.size }, 'checkpoint failed; will retry');
     }
+    this.emit('checkpointed', { symbols: changed.size, ms: performance.now() - started, ok });
   }
 
   private onFenced(): void {
@@ -285,6 +344,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Whatever we hold may be overtaken by the next owner: drop it all, write nothing.
     this.feed.setSymbols([]);
     this.owned.clear();
+    this.bars.discard();
     this.actingEpoch = 0;
     this.lastAssignment = undefined;
   }
@@ -301,11 +361,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (wasServing && this.membership.leaseValid) {
       const finals = new Map<string, CheckpointRecord>();
       for (const [symbol, owned] of this.owned.entries()) {
-        if (owned.state === 'live')
-          finals.set(symbol, this.record(this.actingEpoch, owned.aggregate, owned.watermark, true));
+        if (owned.state !== 'live') continue;
+        this.takeBars(symbol, owned.aggregate);
+        finals.set(symbol, this.record(this.actingEpoch, owned.aggregate, owned.watermark, true));
       }
       try {
-        await this.checkpoints.write(this.actingEpoch, finals);
+        await Promise.all([this.checkpoints.write(this.actingEpoch, finals), this.flushBars()]);
       } catch (err) {
         this.log.warn({ err }, 'final checkpoints on shutdown failed');
       }

@@ -94,8 +94,8 @@ describe('a tickring cluster of worker processes', () => {
     const truth = sim.stats().symbols;
     const address = assignment.record.members[0]!.address;
     await eventually('aggregates to match the simulator', async () => {
-      const { body } = await getJson<Summary[]>(`${address}/v1/symbols`);
-      const counts = new Map(body.map((s) => [s.symbol, s.trades]));
+      const { body } = await getJson<{ symbols: Summary[] }>(`${address}/v1/symbols?limit=1000`);
+      const counts = new Map(body.symbols.map((s) => [s.symbol, s.trades]));
       return SYMBOLS.every((s) => counts.get(s) === (truth[s]?.trades ?? 0)) ? true : undefined;
     });
     // Ask every symbol through a worker chosen round-robin, so most answers are forwarded.

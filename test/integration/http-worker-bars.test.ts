@@ -1,0 +1,152 @@
+/**
+ * A real worker in-process (real Redis, the simulator as its feed) behind `buildApp`: completed bars
+ * go to Redis with the periodic checkpoint, in the same round trip and only for symbols that have new
+ * completed bars (counted with MONITOR), and the bars route answers history older than what the
+ * aggregates keep in memory by merging Redis under memory.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { polygon } from '../../feeds/polygon.js';
+import { addSymbols } from '../../src/cluster/universe.js';
+import { buildApp, type AppServer } from '../../src/http/app.js';
+import { barKey } from '../../src/redis/keys.js';
+import { startSimulator, type RunningSimulator } from '../../src/sim/simulator.js';
+import { generateSymbols } from '../../src/sim/universe.js';
+import { Worker } from '../../src/worker/worker.js';
+import { RedisErrorCounts, workerMetrics, workerView } from '../../src/worker/worker-view.js';
+import { testCluster, testRedis, type TestCluster } from '../support/redis.js';
+import { eventually } from '../support/workers.js';
+import { call } from './http-fake-view.js';
+
+const SYMBOLS = generateSymbols(8);
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('a worker writing bars and answering their history', () => {
+  let env: TestCluster;
+  let sim: RunningSimulator;
+  let worker: Worker;
+  let subscriber: Redis;
+  let app: AppServer;
+  let url: string;
+
+  beforeAll(async () => {
+    env = await testCluster('wbars');
+    sim = await startSimulator({ protocol: polygon, symbols: SYMBOLS, rate: 0, seed: 3 });
+    await addSymbols(env.redis, env.keys, SYMBOLS);
+    subscriber = testRedis();
+    worker = new Worker(
+      { redis: env.redis, subscriber, keys: env.keys, logger: pino({ level: 'silent' }) },
+      {
+        id: 'w1',
+        address: 'http://127.0.0.1:1',
+        feed: polygon,
+        feedUrl: sim.wsUrl,
+        credentials: { key: 'k', secret: '' },
+        // Checkpoints are taken by hand below; the timer never fires during the test.
+        checkpointMs: 600_000,
+        barCloseGraceMs: 0,
+        // Memory keeps two completed 1 s bars: older ones are only in Redis.
+        aggregate: { barIntervalsMs: [1_000, 60_000], barCap: 2 },
+        membership: { leaseMs: 3_000, heartbeatMs: 500, pollMs: 500 },
+      },
+    );
+    const errors = new RedisErrorCounts();
+    app = buildApp({
+      view: workerView(worker, { redis: env.redis, keys: env.keys, vnodes: 50 }, errors),
+      metrics: workerMetrics(worker, errors),
+      logger: pino({ level: 'silent' }),
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+    await worker.start();
+    await eventually('the worker to be ready', async () =>
+      (await call(`${url}/readyz`)).status === 200 ? true : undefined,
+    );
+  });
+
+  afterAll(async () => {
+    app.closeAllConnections();
+    app.close();
+    await worker.close();
+    subscriber.disconnect();
+    await sim.close();
+    await env.cleanup();
+  });
+
+  async function emitAndApply(count: number): Promise<void> {
+    const before = worker.owned.tradesApplied;
+    sim.emit(count);
+    await eventually('trades applied', () =>
+      worker.owned.tradesApplied === before + count ? true : undefined,
+    );
+  }
+
+  it('writes completed bars with the checkpoint, one round trip, only for symbols with new bars', async () => {
+    // Four batches in four different seconds: four 1 s bars per traded symbol.
+    for (let i = 0; i < 4; i++) {
+      await emitAndApply(200);
+      await pause(1_050);
+    }
+    const monitor = await testRedis().monitor();
+    const commands: { source: string; args: string[] }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => commands.push({ source, args }));
+    /**
+     * The commands sent from `from` on by the connections that touched this test's keys (not those a
+     * script ran), a checkpoint script call shown as `checkpoint` (heartbeats are scripts too).
+     */
+    const sentSince = (from: number): string[] => {
+      const recent = commands.slice(from).filter((c) => c.source !== 'lua');
+      const ours = new Set(
+        recent.filter((c) => c.args.some((a) => a.includes(env.prefix))).map((c) => c.source),
+      );
+      return recent
+        .filter((c) => ours.has(c.source))
+        .map((c) =>
+          c.args[0]?.toLowerCase().startsWith('eval') === true && c.args.includes(env.keys.checkpoints)
+            ? 'checkpoint'
+            : (c.args[0]?.toLowerCase() ?? ''),
+        );
+    };
+    await pause(50);
+    const started = commands.length;
+    await worker.checkpoint();
+    await pause(100);
+    const first = sentSince(started);
+    const traded = SYMBOLS.filter((s) => (sim.stats().symbols[s]?.trades ?? 0) > 0);
+    // One checkpoint script, and one MULTI whose ZADDs are the completed bars: each traded symbol's
+    // four 1 s bars (the 1 min bar is still open).
+    expect(first.filter((c) => c === 'checkpoint')).toHaveLength(1);
+    expect(first.filter((c) => c === 'multi')).toHaveLength(1);
+    expect(first.filter((c) => c === 'zadd')).toHaveLength(traded.length * 4);
+    expect(first.filter((c) => c === 'zremrangebyrank')).toHaveLength(traded.length);
+    for (const symbol of traded) expect(await env.redis.zcard(barKey(env.keys, symbol, 1_000))).toBe(4);
+
+    // Nothing new since: the next checkpoint writes no bar and no aggregate.
+    const again = commands.length;
+    await worker.checkpoint();
+    await pause(100);
+    const second = sentSince(again);
+    expect(second.filter((c) => c === 'zadd' || c === 'multi' || c === 'checkpoint')).toEqual([]);
+    monitor.disconnect();
+  });
+
+  it('answers history older than memory from Redis, every trade in exactly one bar', async () => {
+    const truth = sim.stats().symbols;
+    for (const symbol of SYMBOLS) {
+      const { status, body } = await call(`${url}/v1/symbols/${symbol}/bars?interval=1s&limit=1000`);
+      expect(status).toBe(200);
+      expect(body.stale).toBe(false);
+      const trades = body.bars?.reduce((sum, bar) => sum + bar.trades, 0) ?? 0;
+      expect(trades, symbol).toBe(truth[symbol]?.trades ?? 0);
+      if ((truth[symbol]?.trades ?? 0) > 0) {
+        expect(body.bars).toHaveLength(4);
+        // Memory holds only the newest completed bars; the rest came from Redis.
+        expect(worker.owned.get(symbol)?.aggregate.listBars(1_000)?.length).toBeLessThan(4);
+      }
+    }
+    const { text } = await call(`${url}/metrics`);
+    expect(text).toMatch(/tickring_bars_written_total [1-9]/);
+  });
+});
