@@ -76,8 +76,12 @@ export interface SimConnection {
   readonly url: URL;
   send(frame: string): void;
   close(code: number, reason: string): void;
-  /** Marks the connection authenticated; trades flow only to authenticated connections. */
-  authenticate(): void;
+  /**
+   * Marks the connection authenticated; trades flow only to authenticated connections. `key` is the
+   * credential it presented (Polygon's `params`, Alpaca's `key`, Finnhub's `token`), which the
+   * simulator uses to enforce one connection per key; providers without keys pass nothing.
+   */
+  authenticate(key?: string): void;
   readonly authenticated: boolean;
   /** Adds symbols (`*` for every symbol) to this connection's subscriptions. */
   subscribe(symbols: readonly string[]): void;
@@ -87,6 +91,27 @@ export interface SimConnection {
   readonly expectedKey: string;
 }
 
+/**
+ * What the simulated market looks like to a provider's clients: whole shares and cents with exchange
+ * and condition codes (stocks), or decimal sizes of a currency pair without either (crypto).
+ */
+export interface SimMarketProfile {
+  readonly assetClass: 'stocks' | 'crypto';
+  /** Exchange codes as the provider writes them; a code listed twice is drawn twice as often. */
+  readonly exchanges: readonly string[];
+  /** Conditions of an odd lot and of an intermarket sweep, in the provider's codes; empty for none. */
+  readonly oddLotConditions: readonly string[];
+  readonly sweepConditions: readonly string[];
+  /** Crypto: the provider's symbol for a pair, e.g. `BTCUSDT` or `BTC-USD`. */
+  readonly pairSymbol?: (base: string) => string;
+}
+
+/**
+ * Which connection loses when one key holds more connections than the provider allows: Polygon is
+ * reported to evict the older one, Alpaca refuses the newer one with 406.
+ */
+export type ConnectionLimitPolicy = 'evict-older' | 'refuse-newer';
+
 export interface SimServerProtocol {
   /** Whether a connection to `url` belongs to this protocol (path check). */
   accepts(url: URL): boolean;
@@ -94,6 +119,33 @@ export interface SimServerProtocol {
   onMessage(conn: SimConnection, frame: string): void;
   /** Encodes trades into frames exactly as the provider sends them. */
   encode(trades: readonly Trade[]): string[];
+  /**
+   * Like `encode`, for one connection whose URL changes the framing (Binance's combined streams wrap
+   * each event). Absent: every connection gets `encode`'s frames, shared between connections.
+   */
+  encodeFor?(conn: SimConnection, trades: readonly Trade[]): string[];
+  /**
+   * Sees every trade the market makes, whether or not anyone subscribed: a provider that replays the
+   * latest trade to a new subscriber (Coinbase's `last_match`) remembers it here.
+   */
+  observe?(trades: readonly Trade[]): void;
+  /**
+   * A fresh server half with its own memory (Coinbase remembers the last trade per product for its
+   * `last_match` replay). Absent: the half keeps no state and one object serves every simulator.
+   */
+  createServer?(): SimServerProtocol;
+  /** The market the provider carries. Absent: US stocks with Polygon's numeric codes. */
+  readonly market?: SimMarketProfile;
+  /** Whether the provider sends corrections and cancels (Alpaca), so the simulator may inject them. */
+  readonly amendments?: boolean;
+  /** Who loses when a key has too many connections; absent: the provider has no per-key limit. */
+  readonly connectionLimitPolicy?: ConnectionLimitPolicy;
+  /**
+   * Tells `conn` it is over the provider's connection limit, as the provider does, and closes it.
+   * Absent: the provider says so only by refusing the upgrade (HTTP 429), and the simulator closes
+   * an open connection with code 1008 and the reason `connection limit exceeded`.
+   */
+  refuseForConnectionLimit?(conn: SimConnection): void;
 }
 
 export interface FeedAdapter {
@@ -110,6 +162,12 @@ export interface FeedAdapter {
   createSession(credentials: Credentials): FeedSession;
   /** The provider's de-duplication key for a trade, or `null` when the provider has none. */
   dedupKey(trade: Trade): string | null;
+  /**
+   * The number that rises by exactly one per trade of a symbol, where the provider has one (Binance
+   * `t`, Coinbase `trade_id`), so the feed client can count the trades it missed; `null` for a trade
+   * that carries none. Absent: the provider's ids say nothing about missed trades.
+   */
+  sequentialId?(trade: Trade): number | null;
   readonly server: SimServerProtocol;
 }
 

@@ -304,7 +304,7 @@ function authenticate(conn: SimConnection, message: Record<string, unknown>): st
     secret !== '' &&
     (conn.expectedKey === '' || key === conn.expectedKey);
   if (!ok) return errorFrame(402);
-  conn.authenticate();
+  conn.authenticate(key);
   return control({ T: 'success', msg: 'authenticated' });
 }
 
@@ -378,6 +378,27 @@ function correctionEvent(original: Trade | undefined, corrected: Trade): Record<
 
 const server: SimServerProtocol = {
   accepts: (url) => /^\/v2\/(?:iex|sip|test|delayed_sip)$/.test(url.pathname),
+
+  /**
+   * Exchange letters of the tapes (D FINRA ADF, Q Nasdaq, P NYSE Arca, N NYSE, K Cboe EDGX, Z Cboe
+   * BZX, V IEX), repeated to weigh them; odd lots and sweeps carry the letter codes Alpaca sends.
+   */
+  market: {
+    assetClass: 'stocks',
+    exchanges: ['D', 'D', 'D', 'Q', 'Q', 'P', 'N', 'K', 'Z', 'V'],
+    oddLotConditions: ['@', 'I'],
+    sweepConditions: ['@', 'F'],
+  },
+
+  amendments: true,
+
+  // Most plans allow one connection per key; the newer one is refused with 406.
+  connectionLimitPolicy: 'refuse-newer',
+
+  refuseForConnectionLimit(conn) {
+    conn.send(errorFrame(406));
+    conn.close(1008, ERROR_TEXT[406]);
+  },
 
   onOpen(conn) {
     conn.send(control({ T: 'success', msg: 'connected' }));

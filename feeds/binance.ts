@@ -304,6 +304,14 @@ function encode(trades: readonly Trade[]): string[] {
 export const binanceServer: BinanceSimServer = {
   accepts: (url) => url.pathname === '/ws' || url.pathname.startsWith('/ws/') || url.pathname === '/stream',
 
+  market: {
+    assetClass: 'crypto',
+    exchanges: [],
+    oddLotConditions: [],
+    sweepConditions: [],
+    pairSymbol: (base) => `${base}USDT`,
+  },
+
   onOpen(conn) {
     conn.authenticate();
     const symbols = symbolsOf(streamsInUrl(conn.url)).slice(0, STREAMS_PER_CONNECTION);
@@ -339,5 +347,7 @@ export const binance: FeedAdapter = {
   redactUrl: (url) => url,
   createSession: () => new BinanceSession(),
   dedupKey: (trade) => `${trade.symbol}|${trade.id}`,
+  // `t` rises by one per trade of a symbol.
+  sequentialId: (trade) => trade.seq,
   server: binanceServer,
 };

@@ -254,12 +254,26 @@ export function createCoinbaseServer(): SimServerProtocol {
     // The feed lives at `/`; a `token` parameter marks Finnhub's URL instead.
     accepts: (url) => url.pathname === '/' && !url.searchParams.has('token'),
 
+    market: {
+      assetClass: 'crypto',
+      exchanges: [],
+      oddLotConditions: [],
+      sweepConditions: [],
+      pairSymbol: (base) => `${base}-USD`,
+    },
+
+    createServer: createCoinbaseServer,
+
     onOpen(conn) {
       conn.authenticate();
     },
 
     onMessage(conn, frame) {
       for (const reply of answer(conn, frame)) conn.send(reply);
+    },
+
+    observe(trades) {
+      for (const trade of trades) if (trade.kind === 'trade') lastTrade.set(trade.symbol, trade);
     },
 
     /** One object per frame, as Coinbase sends them. */
@@ -285,5 +299,7 @@ export const coinbase: FeedAdapter = {
   redactUrl: (url) => url,
   createSession: () => new CoinbaseSession(),
   dedupKey: (trade) => `${trade.symbol}|${trade.id}`,
+  // `trade_id` rises by one per trade of a product (`sequence` also numbers order-book messages).
+  sequentialId: (trade) => (trade.kind === 'trade' ? Number(trade.id) : null),
   server: createCoinbaseServer(),
 };

@@ -7,6 +7,10 @@
  * `{"data":[{"s","p","t","v","c"}],"type":"trade"}`; `v: 0` marks a price update, not a trade.
  * `{"type":"ping"}` comes every minute or two. There are no trade ids or sequence numbers, and two
  * identical prints are two real trades, so nothing is de-duplicated.
+ *
+ * What tickring can therefore guarantee on Finnhub: counts and volumes match the provider exactly as
+ * long as the feed neither repeats nor loses a print; a repeated frame counts twice and a lost one is
+ * missing, and neither can be detected (no numbering to find a gap, no key to find a duplicate).
  */
 import {
   isRecord,
@@ -123,13 +127,19 @@ const server: SimServerProtocol = {
   // Finnhub serves `/` with the key in `token`; a missing `token` is another protocol's URL.
   accepts: (url) => url.pathname === '/' && url.searchParams.has('token'),
 
+  // US stocks without exchange codes; conditions in the tapes' letter codes.
+  market: { assetClass: 'stocks', exchanges: [], oddLotConditions: ['I'], sweepConditions: ['F'] },
+
+  // One connection per key; Finnhub documents no in-band reply, so the simulator closes the newer one.
+  connectionLimitPolicy: 'refuse-newer',
+
   onOpen(conn) {
     const token = conn.url.searchParams.get('token') ?? '';
     // Finnhub answers a bad key with HTTP 401 before the upgrade; after it, closing at once with a
     // policy-violation code is the nearest the simulator can get.
     if (token === '' || (conn.expectedKey !== '' && token !== conn.expectedKey))
       conn.close(1008, 'Invalid API key');
-    else conn.authenticate();
+    else conn.authenticate(token);
   },
 
   onMessage(conn, frame) {

@@ -20,6 +20,7 @@ import {
   type FeedEvent,
   type FeedSession,
   type SimConnection,
+  type SimServerProtocol,
 } from './adapter.js';
 import { detail } from './rejection.js';
 import { isValidSymbol } from './symbol.js';
@@ -155,8 +156,28 @@ class PolygonSession implements FeedSession {
 }
 
 /** The simulator's half: what Polygon's server sends and how it answers. */
-const server = {
+const server: SimServerProtocol = {
   accepts: (url: URL) => url.pathname === '/stocks',
+
+  /**
+   * Polygon's numeric exchange ids, repeated to weigh them: 4 is the FINRA trade reporting facility
+   * (off-exchange prints, the most common), 12 Nasdaq, 11 NYSE Arca, 10 NYSE, 8 Cboe EDGX, 19 Cboe
+   * BZX, 15 IEX. Odd lots carry 37; sweeps 14 with 41 (trade-through exempt).
+   */
+  market: {
+    assetClass: 'stocks',
+    exchanges: ['4', '4', '4', '12', '12', '11', '10', '8', '19', '15'],
+    oddLotConditions: ['37'],
+    sweepConditions: ['14', '41'],
+  },
+
+  // Reported by users: a new connection with the same key knocks the older one off.
+  connectionLimitPolicy: 'evict-older',
+
+  refuseForConnectionLimit(conn: SimConnection): void {
+    conn.send(status('max_connections', 'Maximum number of connections exceeded.'));
+    conn.close(1008, 'Maximum number of connections exceeded.');
+  },
 
   onOpen(conn: SimConnection): void {
     conn.send(status('connected', 'Connected Successfully'));
@@ -175,7 +196,7 @@ const server = {
       const ok =
         typeof params === 'string' && params !== '' && (!conn.expectedKey || params === conn.expectedKey);
       if (ok) {
-        conn.authenticate();
+        conn.authenticate(params);
         conn.send(status('auth_success', 'authenticated'));
       } else {
         conn.send(status('auth_failed', 'authentication failed'));

@@ -4,12 +4,23 @@
  * paced to the provider's frame rate; it never reconnects to rebalance. When the connection drops or
  * goes silent it reconnects with jittered exponential back-off and resubscribes exactly the symbols
  * wanted at that moment.
+ *
+ * What it watches, as plain counters in `stats` (read by the metrics at scrape time):
+ * - silence: no frame and no pong for `silenceMs` replaces the connection. It pings every
+ *   `silenceMs / 3`, so a connection whose symbols are merely quiet stays (its pongs count), and a
+ *   dead one is replaced within `silenceMs` plus one period (`silenceDrops`);
+ * - "connection limit", said in-band (Polygon `max_connections`, Alpaca 406), by a refused upgrade
+ *   (HTTP 429 or 418) or by the close reason: the next attempt waits at least
+ *   `connectionLimitBackoffMs` (`connectionLimits`);
+ * - gaps, where the adapter numbers each symbol's trades one by one (`gaps`, `missedTrades`);
+ * - decode lag: arrival minus trade time of one trade in `LAG_SAMPLE_EVERY` (`lagMs`, `lagPeakMs`).
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type {
   Credentials,
   DecodeSink,
+  DisconnectReason,
   FeedAdapter,
   FeedEvent,
   FeedSession,
@@ -18,6 +29,7 @@ import type {
 import type { Trade } from '../../feeds/trade.js';
 import type { Logger } from '../log.js';
 import { Backoff, DEFAULT_BACKOFF_OPTIONS, type BackoffOptions } from './backoff.js';
+import { GapTracker } from './gap-tracker.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 
 export interface FeedClientOptions {
@@ -52,12 +64,50 @@ export interface FeedClientEvents {
 }
 
 export interface FeedClientStats {
+  /** Connections opened. */
   connects: number;
+  /** Reconnect attempts after a drop, a silence or a refusal. */
   reconnects: number;
   frames: number;
+  /** Trades decoded (before de-duplication). */
   trades: number;
   rejects: Record<RejectReason, number>;
   lastFrameAt: number;
+  /** Connections replaced because nothing (no frame, no pong) arrived for `silenceMs`. */
+  silenceDrops: number;
+  /** "Connection limit" answers: in-band, by HTTP 429/418 at the upgrade, or in the close reason. */
+  connectionLimits: number;
+  /** Disconnects the provider announced, by reason (slow consumer, forced, server shutdown, ...). */
+  disconnects: Record<DisconnectReason, number>;
+  /** Jumps in a symbol's trade numbers, where the provider numbers them one by one (Binance, Coinbase). */
+  gaps: number;
+  /** Trades skipped over all those gaps: lost for good, no feed replays them. */
+  missedTrades: number;
+  /** Arrival minus trade time of the latest sampled trade (ms); decode and network lag together. */
+  lagMs: number;
+  /** The largest sampled lag in the current window of `LAG_WINDOW_MS` (ms). */
+  lagPeakMs: number;
+}
+
+/** One trade in this many has its lag sampled: one `Date.now()` per sample, nothing on the others. */
+export const LAG_SAMPLE_EVERY = 64;
+/** `lagPeakMs` restarts after this long, so it shows recent trouble rather than the worst ever. */
+export const LAG_WINDOW_MS = 10_000;
+
+/** HTTP answers to an upgrade that mean "too many connections" (Binance: 429, then 418 when banned). */
+const LIMIT_STATUS = /Unexpected server response: (429|418)\b/;
+/** Close reasons that mean the same, from providers that close instead of replying in-band. */
+const LIMIT_REASON = /connection limit|max(?:imum)?(?: number of)? connections|too many connections/i;
+
+function emptyDisconnects(): Record<DisconnectReason, number> {
+  return {
+    'connection-limit': 0,
+    'slow-consumer': 0,
+    forced: 0,
+    'server-shutdown': 0,
+    'symbol-limit': 0,
+    'auth-timeout': 0,
+  };
 }
 
 function emptyRejects(): Record<RejectReason, number> {
@@ -83,6 +133,13 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     trades: 0,
     rejects: emptyRejects(),
     lastFrameAt: 0,
+    silenceDrops: 0,
+    connectionLimits: 0,
+    disconnects: emptyDisconnects(),
+    gaps: 0,
+    missedTrades: 0,
+    lagMs: 0,
+    lagPeakMs: 0,
   };
   private readonly options: FeedClientOptions;
   private readonly wanted = new Set<string>();
@@ -98,6 +155,12 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
   private lastActivity = 0;
   private backoffFloorMs = 0;
   private readonly rejectLog: RateLimitedLog;
+  private readonly gapLog: RateLimitedLog;
+  private readonly gapTracker: GapTracker | undefined;
+  /** Whether the current connection was already counted in `connectionLimits`. */
+  private limitCounted = false;
+  private lagCountdown = 1;
+  private lagWindowStart = 0;
 
   constructor(
     options: Pick<FeedClientOptions, 'adapter' | 'url' | 'credentials' | 'userAgent'> &
@@ -109,6 +172,8 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     this.options = { ...DEFAULT_FEED_CLIENT_OPTIONS, ...options };
     this.backoff = new Backoff(this.options.backoff);
     this.rejectLog = new RateLimitedLog(log, 10_000);
+    this.gapLog = new RateLimitedLog(log, 10_000);
+    this.gapTracker = this.options.adapter.sequentialId ? new GapTracker() : undefined;
   }
 
   /** The symbols currently subscribed on a ready connection. */
@@ -123,8 +188,11 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
 
   /** Declares the symbols wanted; the difference is sent on the open connection. */
   setSymbols(symbols: Iterable<string>): void {
+    const before = [...this.wanted];
     this.wanted.clear();
     for (const symbol of symbols) this.wanted.add(symbol);
+    // A symbol let go and taken back later was not "missed" in between.
+    for (const symbol of before) if (!this.wanted.has(symbol)) this.gapTracker?.forget(symbol);
     this.sync();
   }
 
@@ -144,6 +212,7 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     this.session = adapter.createSession(this.options.credentials);
     this.subscribed.clear();
     this.outbox.length = 0;
+    this.limitCounted = false;
     const socket = new WebSocket(url, {
       headers: { 'user-agent': this.options.userAgent },
       handshakeTimeout: this.options.handshakeTimeoutMs,
@@ -175,9 +244,13 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     });
     socket.on('close', (code: number, reason: Buffer) => {
       clearTimeout(handshakeTimer);
-      if (this.socket === socket) this.scheduleReconnect(`closed ${code} ${reason.toString().slice(0, 80)}`);
+      if (this.socket !== socket) return;
+      const text = reason.toString().slice(0, 80);
+      if (LIMIT_REASON.test(text)) this.connectionLimited(`closed: ${text}`);
+      this.scheduleReconnect(`closed ${code} ${text}`);
     });
     socket.on('error', (err: Error) => {
+      if (this.socket === socket && LIMIT_STATUS.test(err.message)) this.connectionLimited(err.message);
       this.log.warn({ err: { message: err.message } }, 'feed socket error');
     });
   }
@@ -188,6 +261,7 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     this.watchdog = setInterval(() => {
       if (this.socket !== socket) return;
       if (Date.now() - this.lastActivity > this.options.silenceMs) {
+        this.stats.silenceDrops++;
         this.drop(socket, `silent for ${this.options.silenceMs} ms`);
         return;
       }
@@ -262,9 +336,44 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     this.pacer = setInterval(flush, interval);
   }
 
+  /** Raises the next back-off to the connection-limit floor: hammering only prolongs the refusal. */
+  private connectionLimited(why: string): void {
+    if (!this.limitCounted) this.stats.connectionLimits++;
+    this.limitCounted = true;
+    this.backoffFloorMs = this.options.connectionLimitBackoffMs;
+    this.log.warn({ why, retryAfterMs: this.backoffFloorMs }, 'feed connection limit reached');
+  }
+
   trade(trade: Trade): void {
     this.stats.trades++;
+    if (--this.lagCountdown <= 0) this.sampleLag(trade.timeMs);
+    const tracker = this.gapTracker;
+    if (tracker !== undefined && this.wanted.has(trade.symbol)) {
+      const n = this.options.adapter.sequentialId?.(trade) ?? null;
+      if (n !== null && tracker.observe(trade.symbol, n) > 0) {
+        this.stats.gaps = tracker.gaps;
+        this.stats.missedTrades = tracker.missed;
+        this.gapLog.warn(
+          'gap',
+          { symbol: trade.symbol, at: n, gaps: tracker.gaps, missed: tracker.missed },
+          'feed skipped trades: gap in trade numbers',
+        );
+      }
+    }
     this.onTrade(trade);
+  }
+
+  private sampleLag(tradeTimeMs: number): void {
+    this.lagCountdown = LAG_SAMPLE_EVERY;
+    const now = Date.now();
+    const lag = now - tradeTimeMs;
+    this.stats.lagMs = lag;
+    if (now - this.lagWindowStart > LAG_WINDOW_MS) {
+      this.lagWindowStart = now;
+      this.stats.lagPeakMs = lag;
+    } else if (lag > this.stats.lagPeakMs) {
+      this.stats.lagPeakMs = lag;
+    }
   }
 
   event(event: FeedEvent): void {
@@ -279,8 +388,9 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
         this.backoffFloorMs = this.options.connectionLimitBackoffMs;
         break;
       case 'disconnect':
+        this.stats.disconnects[event.reason]++;
         this.log.warn({ reason: event.reason, message: event.message }, 'feed is dropping the connection');
-        if (event.reason === 'connection-limit') this.backoffFloorMs = this.options.connectionLimitBackoffMs;
+        if (event.reason === 'connection-limit') this.connectionLimited(event.message);
         break;
       case 'error':
         this.log.warn({ message: event.message }, 'feed error');

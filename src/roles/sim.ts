@@ -2,11 +2,13 @@
  * `tickring sim`: the market simulator as a process.
  */
 import { z } from 'zod';
+import type { SimMarketProfile } from '../../feeds/adapter.js';
 import { FEED_NAMES, getFeed } from '../../feeds/index.js';
 import { isValidSymbol, SYMBOL_RULE } from '../../feeds/symbol.js';
 import { defineOption, type OptionValues } from '../config/option-spec.js';
 import { intSchema, logOptions, numberSchema, portSchema, splitList } from '../config/options.js';
 import { createLogger } from '../log.js';
+import { FAULT_NAMES, parseFaultSchedule, type FaultSchedule } from '../sim/faults.js';
 import { startSimulator } from '../sim/simulator.js';
 import { generateSymbols } from '../sim/universe.js';
 import { onShutdown } from './lifecycle.js';
@@ -106,6 +108,33 @@ export const SIM_OPTIONS = {
     default: '',
     secret: true,
   }),
+  connectionsPerKey: defineOption({
+    flag: '--connections-per-key <n>',
+    env: ['TICKRING_SIM_CONNECTIONS_PER_KEY'],
+    description:
+      'connections one key may hold, enforced as the provider does (Polygon evicts the older, Alpaca and Finnhub refuse the newer); 0: no limit',
+    form: 'an integer from 0 to 1000',
+    schema: intSchema(0, 1_000),
+    default: 0,
+  }),
+  faults: defineOption<FaultSchedule[]>({
+    flag: '--faults <schedule>',
+    env: ['TICKRING_SIM_FAULTS'],
+    description: `faults applied on a timer (also on demand: POST /sim/fault/<name>?count=N); names: ${FAULT_NAMES.join(', ')}`,
+    form: 'comma-separated name[:count]@period, e.g. drop@30s,duplicate:5@2s,malformed:3@1000ms',
+    schema: z.preprocess(
+      (value) => (typeof value === 'string' ? value : ''),
+      z.string().transform((text, ctx) => {
+        try {
+          return parseFaultSchedule(text);
+        } catch (err: unknown) {
+          ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+          return z.NEVER;
+        }
+      }),
+    ),
+    default: [],
+  }),
   paused: defineOption({
     flag: '--paused',
     env: ['TICKRING_SIM_PAUSED'],
@@ -118,16 +147,22 @@ export const SIM_OPTIONS = {
 
 export type SimConfig = OptionValues<typeof SIM_OPTIONS>;
 
-export function simSymbols(config: Pick<SimConfig, 'symbols' | 'symbolsFile'>): string[] {
+/** The symbols to trade: a file, a list, or a count of generated ones shaped for the protocol's market. */
+export function simSymbols(
+  config: Pick<SimConfig, 'symbols' | 'symbolsFile'>,
+  profile?: SimMarketProfile,
+): string[] {
   if (config.symbolsFile) return readSymbolsFile(config.symbolsFile);
-  return typeof config.symbols === 'number' ? generateSymbols(config.symbols) : [...new Set(config.symbols)];
+  return typeof config.symbols === 'number'
+    ? generateSymbols(config.symbols, profile)
+    : [...new Set(config.symbols)];
 }
 
 export async function runSim(config: SimConfig): Promise<void> {
   const log = createLogger({ role: 'sim', level: config.logLevel });
   const protocol = getFeed(config.protocol);
   if (!protocol) throw new Error(`unknown protocol ${config.protocol}`);
-  const symbols = simSymbols(config);
+  const symbols = simSymbols(config, protocol.server.market);
   const sim = await startSimulator({
     protocol,
     symbols,
@@ -139,6 +174,8 @@ export async function runSim(config: SimConfig): Promise<void> {
     maxTradesPerFrame: config.batch,
     key: config.key,
     paused: config.paused,
+    connectionsPerKey: config.connectionsPerKey,
+    faults: config.faults,
     logger: log,
   });
   onShutdown(log, () => sim.close());
@@ -149,6 +186,7 @@ export async function runSim(config: SimConfig): Promise<void> {
       control: `${sim.httpUrl}/sim/stats`,
       symbols: symbols.length,
       rate: config.rate,
+      faults: config.faults.map((f) => `${f.fault}:${f.count}@${f.everyMs}ms`).join(',') || undefined,
     },
     'simulator listening',
   );

@@ -6,6 +6,7 @@ import type { FeedAdapter } from '../../feeds/adapter.js';
 import { isValidSymbol, SYMBOL_RULE } from '../../feeds/symbol.js';
 import { TickringError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { FaultSchedule } from './faults.js';
 
 export interface SimulatorOptions {
   /** The provider whose protocol the simulator speaks (its adapter's `server` half). Required. */
@@ -32,6 +33,14 @@ export interface SimulatorOptions {
   paused: boolean;
   /** A connection whose unsent bytes pass this is terminated as a slow consumer. Default 64 MiB. */
   maxBufferedBytes: number;
+  /**
+   * Connections one key may hold, as providers that allow one per key enforce it (Polygon evicts the
+   * older connection, Alpaca and Finnhub refuse the newer); 0 for no limit. Protocols without keys
+   * (Binance, Coinbase) ignore it. Default 0.
+   */
+  connectionsPerKey: number;
+  /** Faults applied on a timer, e.g. from `--faults drop@30s`. Default none. */
+  faults: readonly FaultSchedule[];
   /** Parent logger; a silent one when absent. */
   logger?: Logger;
 }
@@ -47,6 +56,8 @@ export const DEFAULT_SIMULATOR_OPTIONS = Object.freeze({
   key: '',
   paused: false,
   maxBufferedBytes: 64 * 1024 * 1024,
+  connectionsPerKey: 0,
+  faults: [],
 } satisfies Omit<SimulatorOptions, 'protocol' | 'symbols' | 'logger'>);
 
 /** What `startSimulator` takes: `protocol` and `symbols`, and any other option to override. */
@@ -76,6 +87,9 @@ export function validateSimulatorOptions(input: SimulatorInput): SimulatorOption
   }
   if (!(options.maxBufferedBytes > 0)) {
     problems.push(`maxBufferedBytes must be a number > 0, got ${options.maxBufferedBytes}`);
+  }
+  if (!isIntegerIn(options.connectionsPerKey, 0, 1_000)) {
+    problems.push(`connectionsPerKey must be an integer from 0 to 1000, got ${options.connectionsPerKey}`);
   }
   if (options.symbols.length === 0) problems.push('symbols must hold at least one symbol');
   const seen = new Set<string>();

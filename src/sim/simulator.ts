@@ -1,26 +1,38 @@
 /**
  * The market-data simulator: one HTTP server carrying a provider's WebSocket protocol (any adapter's
  * server half) and the JSON control API. A seeded `Market` produces the trades; a timer emits them at
- * `rate` per second, or tests call `emit(n)` for exact, deterministic batches.
+ * `rate` per second, or tests call `emit(n)` for exact, deterministic batches. Faults (see `faults.ts`)
+ * are applied on demand, by the control API or by a schedule.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { SimServerProtocol } from '../../feeds/adapter.js';
 import type { Trade } from '../../feeds/trade.js';
 import type { Logger } from '../log.js';
 import { handleControlRequest, notFound, sendJson, type SimControl } from './control-routes.js';
+import { defaultFaultCount, MAX_FAULT_COUNT, type FaultName } from './faults.js';
+import { FaultState } from './fault-state.js';
 import { Market } from './market.js';
 import { BatchFrames, ClientConnection } from './sim-connection.js';
+import { referencePrices } from './universe.js';
 import type { SimStats, SimSymbolStats } from './sim-stats.js';
 import { validateSimulatorOptions, type SimulatorInput, type SimulatorOptions } from './simulator-options.js';
 
 export type { SimStats } from './sim-stats.js';
+export { FaultUnsupportedError } from './fault-state.js';
+export type { FaultName } from './faults.js';
 export {
   DEFAULT_SIMULATOR_OPTIONS,
   type SimulatorInput,
   type SimulatorOptions,
 } from './simulator-options.js';
+
+export interface StatsOptions {
+  /** Include every id that counts, per symbol (large for long runs). */
+  readonly ids?: boolean;
+}
 
 export interface RunningSimulator {
   readonly port: number;
@@ -28,14 +40,20 @@ export interface RunningSimulator {
   readonly wsUrl: string;
   /** `http://host:port`, where `/sim/*` control routes live. */
   readonly httpUrl: string;
-  stats(): SimStats;
+  stats(options?: StatsOptions): SimStats;
   pause(): void;
   resume(): void;
   /** Generates and sends exactly `count` trades now, whether or not the market is paused. */
   emit(count: number): void;
   /** Fault injection: terminates every client socket; returns how many there were. */
   dropConnections(): number;
-  /** Idempotent: stops the timer, terminates sockets and closes the server. */
+  /**
+   * Applies one fault (see `faults.ts` for what `count` means to each) and returns how many
+   * connections, frames or trades it touched. Throws `FaultUnsupportedError` for a correction or
+   * cancel on a protocol that sends none.
+   */
+  fault(name: FaultName, count?: number): number;
+  /** Idempotent: stops the timers, terminates sockets and closes the server. */
   close(): Promise<void>;
 }
 
@@ -57,9 +75,11 @@ function hostForUrl(host: string): string {
 class Simulator implements RunningSimulator, SimControl {
   private readonly market: Market;
   private readonly log: Logger;
+  private readonly protocol: SimServerProtocol;
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<number, ClientConnection>();
+  private readonly faults: FaultState;
   /** Reused buffer for each generated slice of trades. */
   private readonly batch: Trade[] = [];
   private readonly frames: BatchFrames;
@@ -67,17 +87,28 @@ class Simulator implements RunningSimulator, SimControl {
   private slowConsumerDrops = 0;
   private paused: boolean;
   private timer: NodeJS.Timeout | undefined;
+  private readonly faultTimers: NodeJS.Timeout[] = [];
   private lastTickAt = 0;
   private carry = 0;
   private closing: Promise<void> | undefined;
   private boundPort = 0;
 
   constructor(private readonly options: SimulatorOptions) {
-    this.market = new Market({ symbols: options.symbols, seed: options.seed, skew: options.skew });
+    // A protocol with per-instance memory (Coinbase's last_match) gets a fresh half per simulator.
+    this.protocol = options.protocol.server.createServer?.() ?? options.protocol.server;
+    const profile = this.protocol.market;
+    this.market = new Market({
+      symbols: options.symbols,
+      seed: options.seed,
+      skew: options.skew,
+      ...(profile ? { profile, startPrices: referencePrices(profile) } : {}),
+    });
     this.log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'sim' });
+    this.faults = new FaultState(this.protocol, this.market, this.log);
     this.paused = options.paused;
-    this.frames = new BatchFrames(options.protocol.server, options.maxTradesPerFrame);
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+    this.frames = new BatchFrames(this.protocol, options.maxTradesPerFrame);
+    // Pings are answered by hand, so the `silent` fault can leave them unanswered.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, autoPong: false });
     this.server = createServer((req, res) => {
       this.onRequest(req, res);
     });
@@ -114,23 +145,39 @@ class Simulator implements RunningSimulator, SimControl {
       this.log.error({ err }, 'simulator server error');
     });
     if (!this.paused) this.startTimer();
+    for (const { fault, count, everyMs } of this.options.faults) {
+      const timer = setInterval(() => {
+        this.applyScheduled(fault, count);
+      }, everyMs);
+      timer.unref();
+      this.faultTimers.push(timer);
+    }
     this.log.info(
       { url: this.wsUrl, protocol: this.options.protocol.name, symbols: this.options.symbols.length },
       'simulator listening',
     );
   }
 
-  stats(): SimStats {
+  stats(options: StatsOptions = {}): SimStats {
     const symbols: Record<string, SimSymbolStats> = {};
     this.options.symbols.forEach((symbol, index) => {
-      symbols[symbol] = this.market.totalsOf(index);
+      const totals = this.market.totalsOf(index);
+      const duplicatesSent = this.faults.duplicatesOf(symbol);
+      symbols[symbol] = options.ids
+        ? { ...totals, duplicatesSent, ids: this.market.liveIds(index) }
+        : { ...totals, duplicatesSent };
     });
     return {
       running: !this.paused && this.closing === undefined,
-      totals: { trades: this.market.totalTrades, volume: this.market.totalVolumeTraded },
+      totals: {
+        generated: this.market.totalTrades,
+        trades: this.market.totalCounted,
+        volume: this.market.totalVolumeTraded,
+      },
       symbols,
       connections: [...this.connections.values()].map((conn) => conn.snapshot()),
       slowConsumerDrops: this.slowConsumerDrops,
+      faults: this.faults.snapshot(),
     };
   }
 
@@ -152,7 +199,7 @@ class Simulator implements RunningSimulator, SimControl {
     for (let left = count; left > 0; left -= GENERATE_CHUNK) {
       batch.length = 0;
       this.market.generate(Math.min(left, GENERATE_CHUNK), Date.now(), batch);
-      this.fanOut(batch);
+      this.fanOut(this.faults.withDuplicates(batch));
     }
     batch.length = 0;
     this.frames.reset(batch);
@@ -166,13 +213,50 @@ class Simulator implements RunningSimulator, SimControl {
     return count;
   }
 
+  fault(name: FaultName, count = defaultFaultCount(name)): number {
+    if (!Number.isSafeInteger(count) || count < 0 || count > MAX_FAULT_COUNT) {
+      throw new RangeError(`fault count must be an integer from 0 to ${MAX_FAULT_COUNT}, got ${count}`);
+    }
+    if (this.closing !== undefined) return 0;
+    const open = [...this.connections.values()];
+    switch (name) {
+      case 'drop': {
+        const dropped = this.dropConnections();
+        this.faults.counted('dropped', dropped);
+        return dropped;
+      }
+      case 'silent':
+        return this.faults.silence(open);
+      case 'duplicate':
+        return this.faults.duplicateNext(count);
+      case 'malformed':
+        return this.faults.sendMalformed(open, count, this.options.symbols[0] ?? '');
+      case 'connection-limit':
+        return this.faults.connectionLimit(open, count);
+      case 'correction':
+      case 'cancel':
+        return this.faults.amend(open, name, count);
+    }
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
   }
 
+  private applyScheduled(fault: FaultName, count: number): void {
+    try {
+      const applied = this.fault(fault, count);
+      if (applied > 0) this.log.info({ fault, count, applied }, 'scheduled fault applied');
+      else this.log.debug({ fault, count }, 'scheduled fault touched nothing');
+    } catch (err: unknown) {
+      this.log.warn({ err, fault }, 'scheduled fault failed');
+    }
+  }
+
   private async shutdown(): Promise<void> {
     this.stopTimer();
+    for (const timer of this.faultTimers) clearInterval(timer);
     // Every step runs even if an earlier one fails; the server must not be left listening.
     try {
       this.dropConnections();
@@ -194,6 +278,7 @@ class Simulator implements RunningSimulator, SimControl {
   }
 
   private fanOut(batch: readonly Trade[]): void {
+    this.protocol.observe?.(batch);
     const frames = this.frames;
     frames.reset(batch);
     for (const conn of this.connections.values()) {
@@ -238,7 +323,7 @@ class Simulator implements RunningSimulator, SimControl {
     req.resume(); // drain any body so keep-alive connections stay usable
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
     if (url.pathname.startsWith('/sim/') && handleControlRequest(req, res, url, this)) return;
-    if (this.options.protocol.server.accepts(url)) {
+    if (this.protocol.accepts(url)) {
       sendJson(res, 426, {
         error: { code: 'upgrade_required', message: `connect with WebSocket to ${this.wsUrl}` },
       });
@@ -252,9 +337,15 @@ class Simulator implements RunningSimulator, SimControl {
       this.log.debug({ err }, 'upgrade socket error');
     });
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'sim.invalid'}`);
-    if (this.closing !== undefined || !this.options.protocol.server.accepts(url)) {
-      const status = this.closing !== undefined ? '503 Service Unavailable' : '404 Not Found';
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    let refusal = '';
+    if (this.closing !== undefined) refusal = '503 Service Unavailable';
+    else if (!this.protocol.accepts(url)) refusal = '404 Not Found';
+    // Providers without an in-band "connection limit" say so by refusing the upgrade.
+    else if (this.protocol.refuseForConnectionLimit === undefined && this.faults.takeRefusal()) {
+      refusal = '429 Too Many Requests';
+    }
+    if (refusal !== '') {
+      socket.end(`HTTP/1.1 ${refusal}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -264,16 +355,29 @@ class Simulator implements RunningSimulator, SimControl {
 
   private onConnection(ws: WebSocket, req: IncomingMessage, url: URL): void {
     const userAgent = req.headers['user-agent'] ?? '';
-    const conn = new ClientConnection(++this.nextConnectionId, ws, url, userAgent, this.options.key);
+    const conn = new ClientConnection(
+      ++this.nextConnectionId,
+      ws,
+      url,
+      userAgent,
+      this.options.key,
+      this.protocol,
+      (authenticated, key) => {
+        this.faults.enforcePerKeyLimit(authenticated, key, this.options.connectionsPerKey, this.connections);
+      },
+    );
     this.connections.set(conn.id, conn);
-    const server = this.options.protocol.server;
+    const protocol = this.protocol;
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
+      if (isBinary || conn.silenced) return;
       try {
-        server.onMessage(conn, rawToString(data));
+        protocol.onMessage(conn, rawToString(data));
       } catch (err: unknown) {
         this.log.error({ err, connection: conn.id }, 'protocol failed on a client frame');
       }
+    });
+    ws.on('ping', (data) => {
+      conn.pong(data);
     });
     ws.on('close', () => {
       this.connections.delete(conn.id);
@@ -282,7 +386,12 @@ class Simulator implements RunningSimulator, SimControl {
       this.log.debug({ err, connection: conn.id }, 'client socket error');
     });
     this.log.debug({ connection: conn.id, userAgent }, 'client connected');
-    server.onOpen(conn);
+    // Providers with an in-band "connection limit" (checked at the upgrade for the others) say it here.
+    if (protocol.refuseForConnectionLimit !== undefined && this.faults.takeRefusal()) {
+      this.faults.refuse(conn);
+      return;
+    }
+    protocol.onOpen(conn);
   }
 }
 

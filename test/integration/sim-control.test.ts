@@ -54,6 +54,8 @@ describe('simulator control API', () => {
         authenticated: true,
         subscriptions: ['AAPL'],
         tradesSent: stats.symbols['AAPL']?.trades,
+        malformedSent: 0,
+        silenced: false,
       },
     ]);
     expect(stats.slowConsumerDrops).toBe(0);

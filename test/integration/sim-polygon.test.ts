@@ -85,6 +85,8 @@ describe('simulator speaking Polygon', () => {
         authenticated: true,
         subscriptions: ['AAPL', 'MSFT'],
         tradesSent: expected,
+        malformedSent: 0,
+        silenced: false,
       },
     ]);
 

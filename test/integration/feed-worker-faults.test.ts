@@ -1,0 +1,326 @@
+/**
+ * How a worker reacts to each feed fault: in-process `Worker`s on real Redis (a unique prefix per
+ * test, cleaned up after) against the simulator. After each fault the worker's aggregates are held to
+ * the simulator's truth, less exactly the trades no feed could have delivered.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FeedAdapter } from '../../feeds/adapter.js';
+import { alpaca } from '../../feeds/alpaca.js';
+import { binance } from '../../feeds/binance.js';
+import { finnhub } from '../../feeds/finnhub.js';
+import { polygon } from '../../feeds/polygon.js';
+import type { Redis } from 'ioredis';
+import { addSymbols } from '../../src/cluster/universe.js';
+import { startSimulator, type RunningSimulator, type SimulatorInput } from '../../src/sim/simulator.js';
+import { generateSymbols } from '../../src/sim/universe.js';
+import { Worker } from '../../src/worker/worker.js';
+import { testCluster, testRedis, type TestCluster } from '../support/redis.js';
+import { captureLogger, sleep, until } from './feed-harness.js';
+
+interface Setup {
+  readonly env: TestCluster;
+  readonly sim: RunningSimulator;
+  readonly symbols: readonly string[];
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(
+  adapter: FeedAdapter,
+  options: Partial<SimulatorInput> = {},
+  count = 12,
+): Promise<Setup> {
+  const env = await testCluster('feedfault');
+  cleanups.push(() => env.cleanup());
+  const symbols = generateSymbols(count, adapter.server.market);
+  const sim = await startSimulator({ protocol: adapter, symbols, paused: true, seed: 9, ...options });
+  cleanups.push(() => sim.close());
+  await addSymbols(env.redis, env.keys, symbols);
+  return { env, sim, symbols };
+}
+
+interface Started {
+  readonly worker: Worker;
+  readonly lines: Record<string, unknown>[];
+}
+
+async function startWorker(
+  adapter: FeedAdapter,
+  { env, sim }: Setup,
+  id = 'w1',
+  feedClient: Record<string, unknown> = {},
+): Promise<Started> {
+  const subscriber: Redis = testRedis();
+  const { log, lines } = captureLogger();
+  const worker = new Worker(
+    { redis: env.redis, subscriber, keys: env.keys, logger: log },
+    {
+      id,
+      address: 'http://127.0.0.1:1',
+      feed: adapter,
+      feedUrl: sim.wsUrl,
+      credentials: { key: 'test-key', secret: 'test-secret' },
+      checkpointMs: 200,
+      membership: { leaseMs: 1_500, heartbeatMs: 250, pollMs: 250 },
+      feedClient: {
+        silenceMs: 600,
+        backoff: { baseMs: 20, maxMs: 100 },
+        connectionLimitBackoffMs: 500,
+        ...feedClient,
+      },
+    },
+  );
+  cleanups.push(async () => {
+    await worker.close();
+    subscriber.disconnect();
+  });
+  await worker.start();
+  return { worker, lines };
+}
+
+/** The simulator's connection of `id`, once it holds exactly the worker's owned symbols. */
+async function feedSettled(sim: RunningSimulator, worker: Worker, timeoutMs = 5_000): Promise<string[]> {
+  let seen: string[][] = [];
+  await until(
+    () => {
+      const mine = sim
+        .stats()
+        .connections.filter((c) => c.userAgent.endsWith(`worker/${worker.id}`) && !c.silenced);
+      seen = mine.map((c) => [...c.subscriptions].sort());
+      const owned = worker.owned.names();
+      return owned.length > 0 && mine.length === 1 && JSON.stringify(seen[0]) === JSON.stringify(owned);
+    },
+    `${worker.id} to subscribe exactly what it owns`,
+    timeoutMs,
+    () => ({ seen, owned: worker.owned.names() }),
+  );
+  return seen[0] ?? [];
+}
+
+/** Waits until the workers applied no trade for 150 ms: nothing is in flight any more. */
+async function quiet(workers: readonly Worker[]): Promise<void> {
+  const applied = (): number => workers.reduce((sum, w) => sum + w.owned.tradesApplied, 0);
+  for (let last = -1; last !== applied();) {
+    last = applied();
+    await sleep(150);
+  }
+}
+
+type Counts = Map<string, { trades: number; volume: number }>;
+
+function truth(sim: RunningSimulator): Counts {
+  return new Map(
+    Object.entries(sim.stats().symbols).map(([s, v]) => [s, { trades: v.trades, volume: v.volume }]),
+  );
+}
+
+/** `a - b + c` per symbol: the truth at the end, less what was sent while the worker could not hear. */
+function combine(a: Counts, minus: Counts, plus: Counts): Counts {
+  const out: Counts = new Map();
+  for (const [symbol, v] of a) {
+    const m = minus.get(symbol) ?? { trades: 0, volume: 0 };
+    const p = plus.get(symbol) ?? { trades: 0, volume: 0 };
+    out.set(symbol, { trades: v.trades - m.trades + p.trades, volume: v.volume - m.volume + p.volume });
+  }
+  return out;
+}
+
+function aggregates(workers: readonly Worker[]): Counts {
+  const out: Counts = new Map();
+  for (const worker of workers) {
+    for (const symbol of worker.owned.names()) {
+      const snapshot = worker.owned.get(symbol)?.aggregate.snapshot();
+      out.set(symbol, { trades: snapshot?.trades ?? 0, volume: snapshot?.volume ?? 0 });
+    }
+  }
+  return out;
+}
+
+/** Waits until the workers' aggregates equal `expected` for every symbol (volumes within 1e-9). */
+async function matches(workers: readonly Worker[], expected: Counts, timeoutMs = 5_000): Promise<void> {
+  const differences = (): string[] => {
+    const got = aggregates(workers);
+    const out: string[] = [];
+    for (const [symbol, want] of expected) {
+      const have = got.get(symbol) ?? { trades: 0, volume: 0 };
+      if (
+        have.trades !== want.trades ||
+        Math.abs(have.volume - want.volume) > 1e-9 * Math.max(1, want.volume)
+      ) {
+        out.push(`${symbol}: ${have.trades}/${have.volume} want ${want.trades}/${want.volume}`);
+      }
+    }
+    return out;
+  };
+  await until(() => differences().length === 0, 'aggregates to match', timeoutMs, differences);
+}
+
+describe('worker under feed faults', () => {
+  it('drop mid-stream: every worker resubscribes exactly its own symbols; only the unheard trades are missing', async () => {
+    const s = await setup(binance, { rate: 3_000, paused: false }, 20);
+    const a = await startWorker(binance, s, 'wa');
+    const b = await startWorker(binance, s, 'wb');
+    await until(
+      () =>
+        a.worker.owned.size + b.worker.owned.size === 20 &&
+        a.worker.owned.size > 0 &&
+        b.worker.owned.size > 0,
+      'a split',
+    );
+    await feedSettled(s.sim, a.worker);
+    await feedSettled(s.sim, b.worker);
+    await sleep(300); // streaming
+    expect(s.sim.dropConnections()).toBe(2);
+    await until(
+      () => a.worker.feed.stats.reconnects === 1 && b.worker.feed.stats.reconnects === 1,
+      'both reconnect',
+    );
+    const subsA = await feedSettled(s.sim, a.worker);
+    const subsB = await feedSettled(s.sim, b.worker);
+    // Exactly the owned symbols, and together every symbol exactly once.
+    expect(subsA).toEqual(a.worker.membership.assignment?.symbolsOf('wa'));
+    expect(subsB).toEqual(b.worker.membership.assignment?.symbolsOf('wb'));
+    expect([...subsA, ...subsB].sort()).toEqual([...s.symbols].sort());
+    // What was sent while both were away is lost (no feed replays) and shows as gaps once later
+    // trades of the same symbols arrive.
+    s.sim.pause();
+    s.sim.emit(1_000);
+    await until(() => a.worker.feed.stats.gaps + b.worker.feed.stats.gaps > 0, 'gaps counted', 3_000);
+    expect(a.worker.feed.stats.missedTrades + b.worker.feed.stats.missedTrades).toBeGreaterThan(0);
+    // From here on nothing is lost: with nothing in flight, drop once more, then emit.
+    await quiet([a.worker, b.worker]);
+    const before = aggregates([a.worker, b.worker]);
+    const atDrop = truth(s.sim);
+    s.sim.dropConnections();
+    await feedSettled(s.sim, a.worker);
+    await feedSettled(s.sim, b.worker);
+    s.sim.emit(1_000);
+    await matches([a.worker, b.worker], combine(truth(s.sim), atDrop, before));
+  });
+
+  it('silent: the worker replaces the silent connection and misses only what was sent into the silence', async () => {
+    const s = await setup(polygon);
+    const { worker } = await startWorker(polygon, s);
+    await feedSettled(s.sim, worker);
+    s.sim.emit(500);
+    await matches([worker], truth(s.sim));
+    s.sim.fault('silent');
+    const atSilence = truth(s.sim);
+    s.sim.emit(300); // into the silence
+    const afterSilence = truth(s.sim);
+    await until(() => worker.feed.stats.silenceDrops === 1, 'the silence detected', 2_000);
+    await feedSettled(s.sim, worker);
+    s.sim.emit(500);
+    await matches([worker], combine(truth(s.sim), afterSilence, atSilence));
+    expect(worker.feed.stats.connects).toBe(2);
+  });
+
+  it('duplicate: the worker drops each duplicate by the provider key and counts it', async () => {
+    const s = await setup(polygon);
+    const { worker } = await startWorker(polygon, s);
+    await feedSettled(s.sim, worker);
+    s.sim.fault('duplicate', 60);
+    s.sim.emit(800);
+    await matches([worker], truth(s.sim));
+    expect(worker.owned.duplicatesDropped).toBe(60);
+    expect(worker.owned.tradesApplied).toBe(800);
+  });
+
+  it('duplicate on Finnhub: no ids, so a repeated print counts again (documented: identical prints are real trades)', async () => {
+    const s = await setup(finnhub);
+    const { worker } = await startWorker(finnhub, s);
+    await feedSettled(s.sim, worker);
+    s.sim.fault('duplicate', 20);
+    s.sim.emit(300);
+    // The duplicate is the same print again: it counts as another trade.
+    const expected = truth(s.sim);
+    for (const [symbol, stats] of Object.entries(s.sim.stats().symbols)) {
+      const entry = expected.get(symbol);
+      if (entry) entry.trades += stats.duplicatesSent;
+    }
+    await until(() => worker.owned.tradesApplied === 320, '320 trades applied');
+    const got = aggregates([worker]);
+    for (const [symbol, want] of expected) expect(got.get(symbol)?.trades ?? 0, symbol).toBe(want.trades);
+    expect(worker.owned.duplicatesDropped).toBe(0);
+  });
+
+  it('malformed: each frame is rejected and counted by reason, logged at a bounded rate, and the aggregates stay exact', async () => {
+    const s = await setup(alpaca);
+    const { worker, lines } = await startWorker(alpaca, s);
+    await feedSettled(s.sim, worker);
+    s.sim.emit(300);
+    s.sim.fault('malformed', 400);
+    s.sim.emit(300);
+    await matches([worker], truth(s.sim));
+    const rejects = worker.feed.stats.rejects;
+    expect(rejects['invalid-json'] + rejects['bad-price'] + rejects['bad-size'] + rejects['bad-time']).toBe(
+      400,
+    );
+    expect(rejects['bad-price']).toBe(100);
+    const logged = lines.filter((l) => l['msg'] === 'feed frame rejected');
+    expect(logged.length).toBeGreaterThan(0);
+    expect(logged.length).toBeLessThanOrEqual(4); // one line per reason per 10 s
+    expect(worker.feed.status).toBe('ready');
+    expect(worker.feed.stats.connects).toBe(1);
+  });
+
+  it('connection limit: the worker backs off at least the floor, then resubscribes and aggregates exactly again', async () => {
+    const s = await setup(alpaca);
+    const { worker } = await startWorker(alpaca, s, 'w1', { connectionLimitBackoffMs: 800 });
+    await feedSettled(s.sim, worker);
+    s.sim.emit(400);
+    await matches([worker], truth(s.sim));
+    const at = Date.now();
+    s.sim.fault('connection-limit', 1); // this connection, and the first retry
+    const before = truth(s.sim);
+    await until(() => worker.feed.status === 'backoff', 'back-off');
+    await feedSettled(s.sim, worker, 5_000);
+    expect(Date.now() - at).toBeGreaterThanOrEqual(2 * 800);
+    expect(worker.feed.stats.connectionLimits).toBe(2);
+    expect(worker.feed.stats.reconnects).toBe(2);
+    const settled = truth(s.sim);
+    expect(settled).toEqual(before);
+    s.sim.emit(400);
+    await matches([worker], truth(s.sim));
+  });
+
+  it('one connection per key: two workers sharing a Polygon key knock each other off, slowed by the floor', async () => {
+    const s = await setup(polygon, { connectionsPerKey: 1 });
+    const a = await startWorker(polygon, s, 'wa', { connectionLimitBackoffMs: 400 });
+    const b = await startWorker(polygon, s, 'wb', { connectionLimitBackoffMs: 400 });
+    await sleep(1_500);
+    // Stop the loop (the relay's job in production), then count: every refusal reached a worker.
+    await b.worker.close();
+    await until(() => a.worker.feed.status === 'ready', 'a alone to connect', 2_000);
+    await feedSettled(s.sim, a.worker);
+    const limits = a.worker.feed.stats.connectionLimits + b.worker.feed.stats.connectionLimits;
+    // Each eviction costs the evicted worker at least 400 ms: a handful, not a storm.
+    expect(limits).toBeGreaterThanOrEqual(2);
+    expect(limits).toBeLessThanOrEqual(1_500 / 400 + 3);
+    expect(s.sim.stats().faults.connectionLimits).toBe(limits);
+  });
+
+  it('correction and cancel (Alpaca): the worker amends its aggregates to the truth', async () => {
+    const s = await setup(alpaca);
+    const { worker } = await startWorker(alpaca, s);
+    await feedSettled(s.sim, worker);
+    s.sim.emit(800);
+    await matches([worker], truth(s.sim));
+    expect(s.sim.fault('correction', 6)).toBe(6);
+    expect(s.sim.fault('cancel', 5)).toBe(5);
+    await matches([worker], truth(s.sim));
+    let cancels = 0;
+    let corrections = 0;
+    for (const symbol of worker.owned.names()) {
+      const counters = worker.owned.get(symbol)?.aggregate.snapshot().counters;
+      cancels += counters?.cancels ?? 0;
+      corrections += counters?.corrections ?? 0;
+      expect(counters?.unmatchedCancels, symbol).toBe(0);
+    }
+    expect({ cancels, corrections }).toEqual({ cancels: 11, corrections: 6 });
+  });
+});
