@@ -50,6 +50,8 @@ export interface WorkerMetricSources {
   epoch(): number;
   feedReconnects(): number;
   leaseValid(): boolean;
+  /** The feed client's counters (gaps, silence drops, connection limits). */
+  feed?(): Readonly<{ gaps: number; missedTrades: number; silenceDrops: number; connectionLimits: number }>;
   /** Sampled ingest lag; drained at each scrape. */
   readonly ingestLag?: LagSampler;
   /** Failed Redis calls, by operation (`checkpoint`, `bars`, `query`, `connection`, ...). */
@@ -84,37 +86,58 @@ function countFrom(registers: Registry[], name: string, help: string, read: () =
   });
 }
 
+const NO_FEED_COUNTS = { gaps: 0, missedTrades: 0, silenceDrops: 0, connectionLimits: 0 };
+
 export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  new Counter({
-    name: 'tickring_trades_ingested_total',
-    help: 'Trades applied to aggregates',
+  countFrom(registers, 'tickring_trades_ingested_total', 'Trades applied to aggregates', () =>
+    sources.tradesIngested(),
+  );
+  countFrom(
     registers,
-    collect() {
-      this.reset();
-      this.inc(sources.tradesIngested());
-    },
-  });
-  new Counter({
-    name: 'tickring_duplicates_dropped_total',
-    help: 'Trades dropped as duplicates by the provider key',
+    'tickring_duplicates_dropped_total',
+    'Trades dropped as duplicates by the provider key',
+    () => sources.duplicatesDropped(),
+  );
+  countFrom(
     registers,
-    collect() {
-      this.reset();
-      this.inc(sources.duplicatesDropped());
-    },
-  });
-  new Counter({
-    name: 'tickring_unowned_dropped_total',
-    help: 'Trades received for symbols this worker does not own (arrived after unsubscribing)',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(sources.unownedDropped());
-    },
-  });
+    'tickring_unowned_dropped_total',
+    'Trades received for symbols this worker does not own (arrived after unsubscribing)',
+    () => sources.unownedDropped(),
+  );
+  countFrom(registers, 'tickring_feed_reconnects_total', 'Feed reconnect attempts', () =>
+    sources.feedReconnects(),
+  );
+  if (sources.feed) {
+    const feed = (): ReturnType<NonNullable<WorkerMetricSources['feed']>> =>
+      sources.feed?.() ?? NO_FEED_COUNTS;
+    countFrom(
+      registers,
+      'tickring_feed_gaps_total',
+      'Jumps in sequential trade ids (Binance, Coinbase)',
+      () => feed().gaps,
+    );
+    countFrom(
+      registers,
+      'tickring_feed_missed_trades_total',
+      'Trades skipped over sequence gaps',
+      () => feed().missedTrades,
+    );
+    countFrom(
+      registers,
+      'tickring_feed_silence_drops_total',
+      'Feed connections replaced because nothing arrived in time',
+      () => feed().silenceDrops,
+    );
+    countFrom(
+      registers,
+      'tickring_feed_connection_limits_total',
+      'Connection-limit answers from the feed (each raises the back-off)',
+      () => feed().connectionLimits,
+    );
+  }
   new Counter({
     name: 'tickring_trades_rejected_total',
     help: 'Feed frames or trades rejected, by reason',
@@ -123,15 +146,6 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
     collect() {
       this.reset();
       for (const [reason, count] of Object.entries(sources.rejects())) this.inc({ reason }, count);
-    },
-  });
-  new Counter({
-    name: 'tickring_feed_reconnects_total',
-    help: 'Feed reconnect attempts',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(sources.feedReconnects());
     },
   });
   new Gauge({

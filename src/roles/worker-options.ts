@@ -15,6 +15,7 @@ import {
 } from '../config/options.js';
 import { DEFAULT_MEMBERSHIP_OPTIONS } from '../cluster/membership.js';
 import { DEFAULT_VNODES } from '../cluster/ring.js';
+import { DEFAULT_FEED_CLIENT_OPTIONS } from '../ingest/feed-client.js';
 
 const optionalText = z.string().optional();
 
@@ -145,6 +146,23 @@ export const WORKER_OPTIONS = {
     form: 'an integer from 50 to 600000',
     schema: intSchema(50, 600_000),
     default: DEFAULT_MEMBERSHIP_OPTIONS.pollMs,
+  }),
+  feedSilenceMs: defineOption({
+    flag: '--feed-silence-ms <ms>',
+    env: ['TICKRING_FEED_SILENCE_MS'],
+    description: 'replace a feed connection that sent no frame and no pong for this long',
+    form: 'an integer from 500 to 600000',
+    schema: intSchema(500, 600_000),
+    default: DEFAULT_FEED_CLIENT_OPTIONS.silenceMs,
+  }),
+  feedLimitBackoffMs: defineOption({
+    flag: '--feed-limit-backoff-ms <ms>',
+    env: ['TICKRING_FEED_LIMIT_BACKOFF_MS'],
+    description:
+      'least wait before reconnecting after a "connection limit" answer (Alpaca keeps refusing for ~90 s)',
+    form: 'an integer from 0 to 600000',
+    schema: intSchema(0, 600_000),
+    default: DEFAULT_FEED_CLIENT_OPTIONS.connectionLimitBackoffMs,
   }),
   checkpointMs: defineOption({
     flag: '--checkpoint-ms <ms>',

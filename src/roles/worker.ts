@@ -47,6 +47,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       feedUrl: config.feedUrl ?? adapter.defaultUrl,
       credentials: { key: config.feedKey ?? '', secret: config.feedSecret ?? '' },
       checkpointMs: config.checkpointMs,
+      feedClient: { silenceMs: config.feedSilenceMs, connectionLimitBackoffMs: config.feedLimitBackoffMs },
       barStore: { cap: config.barHistory },
       version: VERSION,
       membership: {

@@ -115,6 +115,7 @@ export function workerMetrics(worker: Worker, errors: RedisErrorCounts): WorkerM
     symbolsOwned: () => worker.owned.size,
     epoch: () => worker.actingEpoch,
     feedReconnects: () => worker.feed.stats.reconnects,
+    feed: () => worker.feed.stats,
     leaseValid: () => worker.membership.leaseValid,
     ingestLag: worker.ingestLag,
     redisErrors: () => ({
