@@ -5,9 +5,11 @@
 import type { AggregateSnapshot, Bar } from '../aggregate/index.js';
 import type { BarRange } from '../cluster/bar-store.js';
 import type { CheckpointRecord } from '../cluster/checkpoints.js';
+import type { PlacementChange } from '../cluster/placement-admin.js';
 import type { Assignment } from '../cluster/ring.js';
 
 export type { BarRange } from '../cluster/bar-store.js';
+export type { PlacementChange } from '../cluster/placement-admin.js';
 
 export interface Readiness {
   /** Member of the ring, feed connected, caught up with the ring: take traffic. */
@@ -35,6 +37,18 @@ export interface UniverseChange {
   readonly changed: number;
 }
 
+/**
+ * Operator changes to placement, made as `src/cluster/placement-admin.ts` makes them: each bumps the
+ * epoch when it changes something. A refusal rejects with that module's `TickringError`:
+ * `TICKRING_ERR_NOT_MEMBER` when the worker is not an active member, `TICKRING_ERR_CONFIG` when the
+ * symbol is not in the universe (pin) or the worker is the last active one (drain).
+ */
+export interface PlacementWrites {
+  pin(symbol: string, workerId: string): Promise<PlacementChange>;
+  unpin(symbol: string): Promise<PlacementChange>;
+  drain(workerId: string): Promise<PlacementChange>;
+}
+
 export interface ClusterView {
   readonly workerId: string;
   /** The epoch this worker acts on. */
@@ -57,4 +71,6 @@ export interface ClusterView {
   /** Admin writes to the universe; each change bumps the epoch. */
   addSymbols(symbols: readonly string[]): Promise<UniverseChange>;
   removeSymbols(symbols: readonly string[]): Promise<UniverseChange>;
+  /** Pins and drains; a view without them answers those admin routes with 503. */
+  readonly placement?: PlacementWrites;
 }

@@ -3,6 +3,7 @@
  * parameters and the error responses. Every object schema forbids unknown properties, so the
  * contract test catches a field added to an answer without being documented here.
  */
+import { WORKER_ID_PATTERN } from '../config/options.js';
 import { API_ERROR_CODES } from './respond.js';
 
 export type Schema = Readonly<Record<string, unknown>>;
@@ -36,6 +37,9 @@ const PROVENANCE_PROPERTIES = {
   },
 } as const;
 const PROVENANCE_REQUIRED = ['symbol', 'owner', 'epoch', 'answeredBy', 'stale', 'ageMs'];
+/** `WORKER_ID_PATTERN` of `src/config/options.ts`, as JSON Schema text. */
+const WORKER_ID_PATTERN_TEXT = WORKER_ID_PATTERN.source;
+
 export const schemas: Record<string, Schema> = {
   Error: {
     type: 'object',
@@ -250,6 +254,49 @@ export const schemas: Record<string, Schema> = {
     required: ['removed', 'epoch'],
     properties: { removed: { type: 'integer', minimum: 1 }, epoch: { type: 'integer', minimum: 0 } },
   },
+  PinRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['worker'],
+    properties: { worker: ref('WorkerId') },
+  },
+  WorkerId: {
+    type: 'string',
+    pattern: WORKER_ID_PATTERN_TEXT,
+    description: 'A worker id as given to --id (see GET /v1/cluster)',
+  },
+  Pinned: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['symbol', 'worker', 'changed', 'epoch'],
+    properties: {
+      symbol: { type: 'string' },
+      worker: { type: 'string' },
+      changed: { type: 'boolean', description: 'False when the symbol was already pinned there' },
+      epoch: { type: 'integer', minimum: 0 },
+    },
+  },
+  Unpinned: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['symbol', 'unpinned', 'epoch'],
+    properties: {
+      symbol: { type: 'string' },
+      unpinned: { const: true },
+      epoch: { type: 'integer', minimum: 0 },
+    },
+  },
+  DrainStarted: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['worker', 'draining', 'changed', 'epoch'],
+    properties: {
+      worker: { type: 'string' },
+      draining: { const: true },
+      changed: { type: 'boolean', description: 'False when the worker was already draining' },
+      epoch: { type: 'integer', minimum: 0 },
+    },
+  },
   SnapshotRequest: {
     type: 'object',
     required: ['symbols'],
@@ -342,6 +389,13 @@ export const parameters: Record<string, Schema> = {
     description: '`nextCursor` of the previous page',
     schema: { type: 'string' },
   },
+  memberId: {
+    name: 'id',
+    in: 'path',
+    required: true,
+    description: 'A worker id (see GET /v1/cluster)',
+    schema: ref('WorkerId'),
+  },
   streamSymbols: {
     name: 'symbols',
     in: 'query',
@@ -360,4 +414,12 @@ export const responses: Record<string, Schema> = {
   PayloadTooLarge: errorResponse('The request body is larger than the limit'),
   UnsupportedMediaType: errorResponse('The request body is not application/json'),
   NotOwner: errorResponse('Internal: the asked worker does not own the symbol at the caller epoch'),
+  NotMember: errorResponse(
+    '`not_member`: the worker is not an active member of the ring (absent, joining or draining)',
+  ),
+  UnknownMember: errorResponse('`not_member`: no worker with this id holds a live lease in the ring'),
+  LastMember: errorResponse(
+    '`last_member`: the worker is the only active one; nobody could take its symbols',
+  ),
+  NotPinned: errorResponse('`not_pinned`: the symbol has no pin'),
 };

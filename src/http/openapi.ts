@@ -104,6 +104,55 @@ const paths: Record<string, Schema> = {
       },
     },
   },
+  '/v1/pins/{symbol}': {
+    put: {
+      summary: 'Pin a symbol to an active worker: it owns the symbol while it is active (admin)',
+      security: bearer,
+      parameters: [param('symbol')],
+      requestBody: { required: true, content: json(ref('PinRequest')) },
+      responses: {
+        '200': ok('Pinned; the epoch changed unless the pin was already there', ref('Pinned')),
+        '400': err('BadRequest'),
+        '401': err('Unauthorized'),
+        '403': err('Forbidden'),
+        '404': err('NotFound'),
+        '409': err('NotMember'),
+        '413': err('PayloadTooLarge'),
+        '415': err('UnsupportedMediaType'),
+        '503': err('NotReady'),
+      },
+    },
+    delete: {
+      summary: 'Remove the pin of a symbol; the ring places it again (admin)',
+      security: bearer,
+      parameters: [param('symbol')],
+      responses: {
+        '200': ok('Unpinned; the epoch changed', ref('Unpinned')),
+        '400': err('BadRequest'),
+        '401': err('Unauthorized'),
+        '403': err('Forbidden'),
+        '404': err('NotPinned'),
+        '503': err('NotReady'),
+      },
+    },
+  },
+  '/v1/members/{id}/drain': {
+    post: {
+      summary:
+        'Drain a worker: the ring is rewritten without it, it hands its symbols over and leaves (admin)',
+      security: bearer,
+      parameters: [param('memberId')],
+      responses: {
+        '202': ok('The drain is recorded; hand-overs and the leave follow', ref('DrainStarted')),
+        '400': err('BadRequest'),
+        '401': err('Unauthorized'),
+        '403': err('Forbidden'),
+        '404': err('UnknownMember'),
+        '409': err('LastMember'),
+        '503': err('NotReady'),
+      },
+    },
+  },
   '/v1/symbols/{symbol}/bars': {
     get: {
       summary: 'Bars of one interval: the newest `limit` whose start is in [from, to], oldest first',

@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { ClusterView, Readiness } from '../http/cluster-view.js';
 import { addSymbols, removeSymbols } from '../cluster/universe.js';
+import { drainMember, pinSymbol, unpinSymbol } from '../cluster/placement-admin.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import type { Worker } from './worker.js';
@@ -80,6 +81,12 @@ export function workerView(
         await errors.counted('admin', worker.bars.remove(symbol, worker.aggregateOptions.barIntervalsMs));
       }
       return change;
+    },
+    // Refusals (not a member, last member) are answers, not Redis failures: not counted as errors.
+    placement: {
+      pin: (symbol, id) => pinSymbol(deps.redis, deps.keys, symbol, id, deps.vnodes),
+      unpin: (symbol) => unpinSymbol(deps.redis, deps.keys, symbol, deps.vnodes),
+      drain: (id) => drainMember(deps.redis, deps.keys, id, deps.vnodes),
     },
   };
 }

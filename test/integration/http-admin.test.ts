@@ -2,10 +2,23 @@
  * Admin writes in-process: off without a token (403 saying how to turn them on), 401 without or with
  * a wrong bearer token, and with the right one, symbols added and removed through the view. Bodies
  * are JSON only and size-limited; every symbol is validated and a bad one named by its index.
+ * Pins and drain run against a real Redis with two live members, and each success is checked by
+ * reading the ring record back.
  */
 import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, FakeState, startNode, TOKEN, type FakeNode } from './http-fake-view.js';
+import { Membership, readRingRecord } from '../../src/cluster/membership.js';
+import { drainMember, pinSymbol, unpinSymbol } from '../../src/cluster/placement-admin.js';
+import { addSymbols } from '../../src/cluster/universe.js';
+import { buildApp, type AppServer } from '../../src/http/app.js';
+import type { PlacementWrites } from '../../src/http/cluster-view.js';
+import { registerScripts } from '../../src/redis/scripts.js';
+import { REDIS_URL, testCluster, type TestCluster } from '../support/redis.js';
+import { eventually } from '../support/workers.js';
+import { call, fakeMetrics, FakeState, FakeView, startNode, TOKEN, type FakeNode } from './http-fake-view.js';
 
 describe('admin writes', () => {
   const state = new FakeState();
@@ -33,6 +46,15 @@ describe('admin writes', () => {
     expect(body.error?.code).toBe('forbidden');
     expect(body.error?.message).toContain('--admin-token');
     expect((await call(`${open.url}/v1/symbols/AAPL`, { method: 'DELETE', headers: auth })).status).toBe(403);
+    for (const [method, path, body] of [
+      ['PUT', '/v1/pins/AAPL', '{"worker":"w1"}'],
+      ['DELETE', '/v1/pins/AAPL', undefined],
+      ['POST', '/v1/members/w1/drain', undefined],
+    ] as const) {
+      const answer = await call(`${open.url}${path}`, { method, headers: auth, ...(body ? { body } : {}) });
+      expect(answer.status, path).toBe(403);
+      expect(answer.body.error?.code, path).toBe('forbidden');
+    }
     expect(open.view.adminCalls).toEqual([]);
   });
 
@@ -57,7 +79,28 @@ describe('admin writes', () => {
     });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('www-authenticate')).toContain('invalid_token');
+    for (const [method, path] of [
+      ['PUT', '/v1/pins/AAPL'],
+      ['DELETE', '/v1/pins/AAPL'],
+      ['POST', '/v1/members/w1/drain'],
+    ] as const) {
+      // Authentication comes before validation: even a malformed body answers 401.
+      const noToken = await call(`${guarded.url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(method === 'PUT' ? { body: '{"worker":' } : {}),
+      });
+      expect(noToken.status, path).toBe(401);
+      expect(noToken.body.error?.code, path).toBe('unauthorized');
+      const badToken = await call(`${guarded.url}${path}`, {
+        method,
+        headers: { ...auth, authorization: `Bearer ${TOKEN}x` },
+        ...(method === 'PUT' ? { body: '{"worker":"w1"}' } : {}),
+      });
+      expect(badToken.status, path).toBe(401);
+    }
     expect(guarded.view.adminCalls).toEqual([]);
+    expect(state.pins).toEqual({});
     expect(state.symbols.has('TSLA')).toBe(false);
   });
 
@@ -136,5 +179,185 @@ describe('admin writes', () => {
     } finally {
       state.redisDown = false;
     }
+  });
+});
+
+/** A fake view whose placement writes go to a real Redis, as the worker's view does. */
+class RedisPlacementView extends FakeView {
+  constructor(
+    id: string,
+    state: FakeState,
+    override readonly placement: PlacementWrites,
+  ) {
+    super(id, state);
+  }
+}
+
+describe('pin and drain writes against Redis', () => {
+  let env: TestCluster;
+  let app: AppServer;
+  let url: string;
+  const opened: Redis[] = [];
+  const members: Membership[] = [];
+  const silent = pino({ level: 'silent' });
+  const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+
+  function connection(): Redis {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    registerScripts(redis);
+    redis.on('error', () => undefined);
+    opened.push(redis);
+    return redis;
+  }
+
+  const ring = () => readRingRecord(env.redis, env.keys);
+
+  beforeAll(async () => {
+    env = await testCluster('http-admin');
+    await addSymbols(env.redis, env.keys, ['AAPL', 'MSFT', 'IBM']);
+    for (const id of ['p1', 'p2']) {
+      const member = new Membership(
+        connection(),
+        connection(),
+        env.keys,
+        {
+          id,
+          address: `http://${id}`,
+          leaseMs: 2_000,
+          heartbeatMs: 200,
+          pollMs: 100,
+          settleMs: 0,
+          settleMaxMs: 0,
+        },
+        silent,
+      );
+      members.push(member);
+      await member.start();
+    }
+    await eventually('both on the ring', async () =>
+      (await ring()).members.map((m) => m.id).join(',') === 'p1,p2' ? true : undefined,
+    );
+    const placement: PlacementWrites = {
+      pin: (symbol, workerId) => pinSymbol(env.redis, env.keys, symbol, workerId),
+      unpin: (symbol) => unpinSymbol(env.redis, env.keys, symbol),
+      drain: (workerId) => drainMember(env.redis, env.keys, workerId),
+    };
+    app = buildApp(
+      {
+        view: new RedisPlacementView('p1', new FakeState(), placement),
+        metrics: fakeMetrics(),
+        logger: silent,
+      },
+      { adminToken: TOKEN, bodyLimit: 1_024 },
+    );
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => {
+      app.closeAllConnections();
+      app.close(() => resolve());
+    });
+    for (const member of members) member.close();
+    for (const redis of opened) redis.disconnect();
+    await env.cleanup();
+  });
+
+  const pin = (symbol: string, body: string, headers: Record<string, string> = auth) =>
+    call(`${url}/v1/pins/${symbol}`, { method: 'PUT', headers, body });
+
+  it('pins a symbol to a member: the ring record holds the pin at the answered epoch', async () => {
+    const before = (await ring()).epoch;
+    const { status, body } = await pin('AAPL', '{"worker":"p2"}');
+    expect(status).toBe(200);
+    const record = await ring();
+    expect(body).toEqual({ symbol: 'AAPL', worker: 'p2', changed: true, epoch: record.epoch });
+    expect(record.epoch).toBe(before + 1);
+    expect(record.pins).toEqual({ AAPL: 'p2' });
+    const again = await pin('AAPL', '{"worker":"p2"}');
+    expect(again.body).toEqual({ symbol: 'AAPL', worker: 'p2', changed: false, epoch: record.epoch });
+    expect((await ring()).epoch).toBe(record.epoch);
+  });
+
+  it('refuses a pin to an unknown symbol (404) or a worker not in the ring (409), changing nothing', async () => {
+    const before = await ring();
+    const unknown = await pin('NOPE', '{"worker":"p2"}');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toMatchObject({ code: 'not_found', param: 'symbol' });
+    const stranger = await pin('MSFT', '{"worker":"p9"}');
+    expect(stranger.status).toBe(409);
+    expect(stranger.body.error).toMatchObject({ code: 'not_member', param: 'worker' });
+    expect(await ring()).toEqual(before);
+  });
+
+  it('validates the pin: symbol, JSON body, worker id, unknown fields, size', async () => {
+    const before = await ring();
+    const cases: [string, string, Record<string, string>, number, string | undefined][] = [
+      ['a%24b', '{"worker":"p2"}', auth, 400, 'symbol'],
+      ['MSFT', '{"worker":"p2"}', { ...auth, 'content-type': 'text/plain' }, 415, undefined],
+      ['MSFT', '{"worker":', auth, 400, 'body'],
+      ['MSFT', '["p2"]', auth, 400, 'body'],
+      ['MSFT', '{}', auth, 400, 'worker'],
+      ['MSFT', '{"worker":7}', auth, 400, 'worker'],
+      ['MSFT', '{"worker":"bad id"}', auth, 400, 'worker'],
+      ['MSFT', `{"worker":"${'w'.repeat(65)}"}`, auth, 400, 'worker'],
+      ['MSFT', '{"worker":"p2","weight":2}', auth, 400, 'weight'],
+      ['MSFT', JSON.stringify({ worker: 'p2', pad: 'x'.repeat(2_000) }), auth, 413, undefined],
+    ];
+    for (const [symbol, text, headers, status, param] of cases) {
+      const answer = await pin(symbol, text, headers);
+      expect(answer.status, text.slice(0, 40)).toBe(status);
+      expect(answer.body.error?.param, text.slice(0, 40)).toBe(param);
+    }
+    const query = await call(`${url}/v1/pins/MSFT?force=1`, {
+      method: 'PUT',
+      headers: auth,
+      body: '{"worker":"p2"}',
+    });
+    expect(query.status).toBe(400);
+    expect(await ring()).toEqual(before);
+  });
+
+  it('unpins: the pin leaves the ring record; a symbol without a pin answers 404 not_pinned', async () => {
+    const before = (await ring()).epoch;
+    const { status, body } = await call(`${url}/v1/pins/AAPL`, { method: 'DELETE', headers: auth });
+    expect(status).toBe(200);
+    const record = await ring();
+    expect(body).toEqual({ symbol: 'AAPL', unpinned: true, epoch: before + 1 });
+    expect(record.epoch).toBe(before + 1);
+    expect(record.pins).toEqual({});
+    const again = await call(`${url}/v1/pins/AAPL`, { method: 'DELETE', headers: auth });
+    expect(again.status).toBe(404);
+    expect(again.body.error).toMatchObject({ code: 'not_pinned', param: 'symbol' });
+    const bad = await call(`${url}/v1/pins/a%20b`, { method: 'DELETE', headers: auth });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.param).toBe('symbol');
+    expect((await ring()).epoch).toBe(before + 1);
+  });
+
+  it('drains a member (202): the ring record lists it draining; refuses unknown, malformed and last members', async () => {
+    const drain = (id: string) => call(`${url}/v1/members/${id}/drain`, { method: 'POST', headers: auth });
+    const before = (await ring()).epoch;
+    const unknown = await drain('p9');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toMatchObject({ code: 'not_member', param: 'id' });
+    const malformed = await drain('bad%20id');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error?.param).toBe('id');
+    expect((await ring()).epoch).toBe(before);
+
+    const { status, body } = await drain('p2');
+    expect(status).toBe(202);
+    const record = await ring();
+    expect(body).toEqual({ worker: 'p2', draining: true, changed: true, epoch: before + 1 });
+    expect(record.epoch).toBe(before + 1);
+    expect(record.members.find((m) => m.id === 'p2')?.draining).toBe(true);
+    expect(record.members.find((m) => m.id === 'p1')?.draining).toBeUndefined();
+
+    const last = await drain('p1');
+    expect(last.status).toBe(409);
+    expect(last.body.error).toMatchObject({ code: 'last_member', param: 'id' });
+    expect((await ring()).members.find((m) => m.id === 'p1')?.draining).toBeUndefined();
   });
 });

@@ -13,7 +13,15 @@ import type { CheckpointRecord } from '../../src/cluster/checkpoints.js';
 import { Assignment } from '../../src/cluster/ring.js';
 import type { RingRecord } from '../../src/cluster/ring-record.js';
 import { buildApp, type AppOptions, type AppServer } from '../../src/http/app.js';
-import type { ClusterView, LocalSnapshot, Readiness, UniverseChange } from '../../src/http/cluster-view.js';
+import type {
+  ClusterView,
+  LocalSnapshot,
+  PlacementChange,
+  PlacementWrites,
+  Readiness,
+  UniverseChange,
+} from '../../src/http/cluster-view.js';
+import { TickringError } from '../../src/errors.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics.js';
 
 export const INTERVALS = [1_000, 60_000, 300_000] as const;
@@ -27,6 +35,8 @@ export class FakeState {
   readonly checkpoints = new Map<string, CheckpointRecord>();
   /** `${intervalMs}:${symbol}` → completed bars, oldest first. */
   readonly history = new Map<string, Bar[]>();
+  /** Members marked draining (still listed, as the ring record lists them). */
+  readonly draining = new Set<string>();
   redisDown = false;
   private cached: Assignment | undefined;
 
@@ -54,7 +64,35 @@ export class FakeView implements ClusterView {
   serving = true;
   ready = true;
   refreshes = 0;
-  adminCalls: { op: 'add' | 'rm'; symbols: readonly string[] }[] = [];
+  adminCalls: { op: 'add' | 'rm' | 'pin' | 'unpin' | 'drain'; symbols: readonly string[] }[] = [];
+  /** Placement writes over the shared state, refusing as the Lua scripts do. */
+  readonly placement: PlacementWrites = {
+    pin: (symbol, workerId) =>
+      this.placementChange('pin', symbol, () => {
+        if (!this.state.symbols.has(symbol)) throw new TickringError('TICKRING_ERR_CONFIG', `pin ${symbol}`);
+        this.requireActive(workerId);
+        if (this.state.pins[symbol] === workerId) return false;
+        this.state.pins[symbol] = workerId;
+        return true;
+      }),
+    unpin: (symbol) =>
+      this.placementChange('unpin', symbol, () => {
+        if (!(symbol in this.state.pins)) return false;
+        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a record keyed by symbol
+        delete this.state.pins[symbol];
+        return true;
+      }),
+    drain: (workerId) =>
+      this.placementChange('drain', workerId, () => {
+        if (!this.state.members.some((m) => m.id === workerId))
+          throw new TickringError('TICKRING_ERR_NOT_MEMBER', `drain ${workerId}`);
+        if (this.state.draining.has(workerId)) return false;
+        const active = this.state.members.filter((m) => !this.state.draining.has(m.id));
+        if (active.length === 1) throw new TickringError('TICKRING_ERR_CONFIG', `drain ${workerId}`);
+        this.state.draining.add(workerId);
+        return true;
+      }),
+  };
 
   constructor(
     readonly workerId: string,
@@ -136,6 +174,27 @@ export class FakeView implements ClusterView {
     const changed = symbols.filter((s) => this.state.symbols.delete(s));
     if (changed.length > 0) this.state.bump();
     return Promise.resolve({ epoch: this.state.epoch, changed: changed.length });
+  }
+
+  private requireActive(workerId: string): void {
+    if (!this.state.members.some((m) => m.id === workerId) || this.state.draining.has(workerId))
+      throw new TickringError('TICKRING_ERR_NOT_MEMBER', `not an active member: ${workerId}`);
+  }
+
+  private placementChange(
+    op: 'pin' | 'unpin' | 'drain',
+    target: string,
+    change: () => boolean,
+  ): Promise<PlacementChange> {
+    if (this.state.redisDown) return Promise.reject(new Error('redis down'));
+    this.adminCalls.push({ op, symbols: [target] });
+    try {
+      const changed = change();
+      if (changed) this.state.bump();
+      return Promise.resolve({ epoch: this.state.epoch, changed });
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** Applies `count` trades of `symbol` at `timeMs`, price rising by one cent each. */
