@@ -1,14 +1,17 @@
 /**
  * Operator commands that change the cluster through Redis: `tickring symbols add|rm|ls`,
- * `tickring pin <symbol> <worker>`, `tickring unpin <symbol>` and `tickring drain <worker>`. Each
- * change goes through one Lua script that rewrites the ring record and bumps the epoch atomically;
- * workers pick it up like any membership change. Each command connects, acts, prints one line and
- * exits; an unreachable Redis is reported with its URL and the reason.
+ * `tickring pin <symbol> <worker>`, `tickring pin-hot --rates-file <file>` (pins planned from a rate
+ * snapshot), `tickring unpin <symbol>` and `tickring drain <worker>`. Each change goes through one
+ * Lua script that rewrites the ring record and bumps the epoch atomically; workers pick it up like
+ * any membership change. Each command connects, acts, prints one line and exits; an unreachable
+ * Redis is reported with its URL and the reason.
  */
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { readRingRecord } from '../cluster/membership.js';
+import { parseRatesSnapshot, planHotPins } from '../cluster/hot-pins.js';
 import { drainMember, pinSymbol, unpinSymbol } from '../cluster/placement-admin.js';
 import { Assignment } from '../cluster/ring.js';
 import { addSymbols, assertValidSymbols, listSymbols, removeSymbols } from '../cluster/universe.js';
@@ -19,7 +22,7 @@ import {
   type OptionSpecs,
   type OptionValues,
 } from '../config/option-spec.js';
-import { intSchema, redisOptions } from '../config/options.js';
+import { intSchema, numberSchema, redisOptions } from '../config/options.js';
 import { TickringError } from '../errors.js';
 import { withRedis } from '../redis/connection.js';
 import { clusterKeys, type ClusterKeys } from '../redis/keys.js';
@@ -58,6 +61,50 @@ const drainOptions = {
     schema: intSchema(0, 600_000),
     default: 30_000,
   }),
+} as const;
+
+const pinHotOptions = {
+  ...redisOptions,
+  ratesFile: defineOption({
+    flag: '--rates-file <path>',
+    env: [],
+    description: 'JSON object of symbol -> trades/s (bare or under "rates"): the snapshot to plan from',
+    form: 'a readable file path',
+    schema: z.string(),
+  }),
+  apply: defineOption({
+    flag: '--apply',
+    env: [],
+    description: 'apply the plan (without it, only print it)',
+    form: 'a flag',
+    schema: z.boolean(),
+    default: false,
+  }),
+  target: defineOption({
+    flag: '--target <ratio>',
+    env: [],
+    description: 'max/mean trade load per worker to aim for',
+    form: 'a number from 1 to 100',
+    schema: numberSchema(1, 100),
+    default: 1.25,
+  }),
+  maxMoves: defineOption({
+    flag: '--max-moves <n>',
+    env: [],
+    description: 'most symbols to move in this call (each pin change is one epoch today)',
+    form: 'an integer from 0 to 100000',
+    schema: intSchema(0, 100_000),
+    default: 64,
+  }),
+  maxPins: defineOption({
+    flag: '--max-pins <n>',
+    env: [],
+    description: 'most pins to hold in all',
+    form: 'an integer from 0 to 100000',
+    schema: intSchema(0, 100_000),
+    default: 1024,
+  }),
+  ...jsonOption,
 } as const;
 
 type Run<S extends OptionSpecs> = (
@@ -181,6 +228,43 @@ export function registerAdminCommands(program: Command, fail: (err: unknown) => 
       return changed
         ? `pinned ${symbol} to ${worker}; epoch ${epoch}`
         : `${symbol} was already pinned to ${worker}`;
+    },
+    fail,
+  );
+  adminAction(
+    program
+      .command('pin-hot')
+      .description(
+        'plan pins for the hottest symbols from a rate snapshot (hysteresis on the pins in force)',
+      ),
+    pinHotOptions,
+    'pin',
+    async (config, _args, redis, keys) => {
+      const rates = parseRatesSnapshot(readFileSync(config.ratesFile, 'utf8'));
+      const [record, universe] = await Promise.all([readRingRecord(redis, keys), listSymbols(redis, keys)]);
+      const ring = new Assignment({ ...record, pins: {} }, universe);
+      const plan = planHotPins(rates, record.members, ring, {
+        target: config.target,
+        maxMoves: config.maxMoves,
+        maxPins: config.maxPins,
+        currentPins: record.pins,
+      });
+      if (config.apply) {
+        // One script call (and epoch) per change until a batch pin script exists.
+        for (const symbol of plan.unpin) await unpinSymbol(redis, keys, symbol);
+        for (const [symbol, worker] of plan.pin) await pinSymbol(redis, keys, symbol, worker);
+      }
+      if (config.json)
+        return JSON.stringify({ epoch: record.epoch, applied: config.apply, ...plan }, null, 2);
+      const verb = config.apply ? 'applied' : 'planned (dry run; --apply to apply)';
+      return [
+        ...plan.pin.map(([symbol, worker]) => `pin ${symbol.padEnd(30)}${worker}`),
+        ...plan.unpin.map((symbol) => `unpin ${symbol}`),
+        `${verb}: ${plan.pin.length} pins, ${plan.unpin.length} unpins, ${plan.movedSymbols} symbols moved; ` +
+          `max/mean ${plan.currentMaxOverMean.toFixed(2)} now, ${plan.predictedMaxOverMean.toFixed(2)} after ` +
+          `(ring alone ${plan.ringMaxOverMean.toFixed(2)}, best ${plan.bestPossible.toFixed(2)})` +
+          (plan.capped ? '; capped, run again to continue' : ''),
+      ].join('\n');
     },
     fail,
   );

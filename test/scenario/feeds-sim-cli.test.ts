@@ -99,8 +99,13 @@ describe('tickring sim', () => {
     closers.push(() => second.client.close());
     second.client.start();
     await until(() => first.client.stats.connectionLimits === 1, 'the eviction');
-    expect(second.client.status).toBe('ready');
-    const { body } = await getJson<SimStats>(`${s.httpUrl}/sim/stats`);
+    await until(() => second.client.status === 'ready', 'the second to finish its handshake');
+    // The evicted socket leaves the simulator's list once its close handshake ends, a moment later.
+    let body = (await getJson<SimStats>(`${s.httpUrl}/sim/stats`)).body;
+    for (let i = 0; i < 50 && body.connections.length > 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      body = (await getJson<SimStats>(`${s.httpUrl}/sim/stats`)).body;
+    }
     expect(body.connections.map((c) => c.userAgent)).toEqual(['tickring/test second']);
     expect(body.faults.connectionLimits).toBe(1);
   });
