@@ -90,3 +90,32 @@ export const feedNameOption = defineOption({
   schema: z.string().refine((name) => FEED_NAMES.includes(name), { message: 'unknown feed' }),
   default: 'polygon',
 });
+
+export const httpHostOption = defineOption({
+  flag: '--http-host <host>',
+  env: ['TICKRING_HTTP_HOST'],
+  description: 'interface the HTTP API listens on',
+  form: 'a host name or IP address',
+  schema: z.string().min(1),
+  default: '127.0.0.1',
+});
+
+/** The simulated market's options that `up` passes through to its simulator. */
+export const simMarketOptions = {
+  rate: defineOption({
+    flag: '--rate <trades-per-second>',
+    env: ['TICKRING_SIM_RATE'],
+    description: 'total trades per second over all symbols (0: only on demand, POST /sim/emit)',
+    form: 'a number from 0 to 10000000',
+    schema: numberSchema(0, 10_000_000),
+    default: 1_000,
+  }),
+  seed: defineOption({
+    flag: '--seed <n>',
+    env: ['TICKRING_SIM_SEED'],
+    description: 'same seed, same trades in the same order',
+    form: 'an integer',
+    schema: intSchema(-(2 ** 31), 2 ** 32),
+    default: 1,
+  }),
+} as const;

@@ -6,7 +6,14 @@ import type { SimMarketProfile } from '../../feeds/adapter.js';
 import { FEED_NAMES, getFeed } from '../../feeds/index.js';
 import { isValidSymbol, SYMBOL_RULE } from '../../feeds/symbol.js';
 import { defineOption, type OptionValues } from '../config/option-spec.js';
-import { intSchema, logOptions, numberSchema, portSchema, splitList } from '../config/options.js';
+import {
+  intSchema,
+  logOptions,
+  numberSchema,
+  portSchema,
+  simMarketOptions,
+  splitList,
+} from '../config/options.js';
 import { createLogger } from '../log.js';
 import { FAULT_NAMES, parseFaultSchedule, type FaultSchedule } from '../sim/faults.js';
 import { startSimulator } from '../sim/simulator.js';
@@ -67,22 +74,7 @@ export const SIM_OPTIONS = {
     form: 'a readable file path',
     schema: z.string().optional(),
   }),
-  rate: defineOption({
-    flag: '--rate <trades-per-second>',
-    env: ['TICKRING_SIM_RATE'],
-    description: 'total trades per second over all symbols (0: only on demand, POST /sim/emit)',
-    form: 'a number from 0 to 10000000',
-    schema: numberSchema(0, 10_000_000),
-    default: 1_000,
-  }),
-  seed: defineOption({
-    flag: '--seed <n>',
-    env: ['TICKRING_SIM_SEED'],
-    description: 'same seed, same trades in the same order',
-    form: 'an integer',
-    schema: intSchema(-(2 ** 31), 2 ** 32),
-    default: 1,
-  }),
+  ...simMarketOptions,
   skew: defineOption({
     flag: '--skew <s>',
     env: ['TICKRING_SIM_SKEW'],

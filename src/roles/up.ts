@@ -3,11 +3,17 @@
  * simulator and N worker processes, prints where to look, and stops everything on Ctrl-C.
  */
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import { polygon } from '../../feeds/polygon.js';
 import { addSymbols } from '../cluster/universe.js';
 import { defineOption, type OptionValues } from '../config/option-spec.js';
-import { intSchema, logOptions, numberSchema, portSchema, redisOptions } from '../config/options.js';
+import {
+  httpHostOption,
+  intSchema,
+  logOptions,
+  portSchema,
+  redisOptions,
+  simMarketOptions,
+} from '../config/options.js';
 import { TickringError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { connectRedis, createRedis, redactRedisUrl } from '../redis/connection.js';
@@ -35,14 +41,7 @@ export const UP_OPTIONS = {
     schema: intSchema(1, 64),
     default: 3,
   }),
-  httpHost: defineOption({
-    flag: '--http-host <host>',
-    env: ['TICKRING_HTTP_HOST'],
-    description: 'interface the workers listen on',
-    form: 'a host name or IP address',
-    schema: z.string().min(1),
-    default: '127.0.0.1',
-  }),
+  httpHost: { ...httpHostOption, description: 'interface the workers listen on' },
   httpPort: defineOption({
     flag: '--http-port <port>',
     env: ['TICKRING_HTTP_PORT', 'PORT'],
@@ -59,22 +58,7 @@ export const UP_OPTIONS = {
     schema: intSchema(1, 100_000),
     default: 200,
   }),
-  rate: defineOption({
-    flag: '--rate <trades-per-second>',
-    env: ['TICKRING_SIM_RATE'],
-    description: 'simulated trades per second over all symbols',
-    form: 'a number from 0 to 10000000',
-    schema: numberSchema(0, 10_000_000),
-    default: 1_000,
-  }),
-  seed: defineOption({
-    flag: '--seed <n>',
-    env: ['TICKRING_SIM_SEED'],
-    description: 'simulator seed',
-    form: 'an integer',
-    schema: intSchema(-(2 ** 31), 2 ** 32),
-    default: 1,
-  }),
+  ...simMarketOptions,
 } as const;
 
 export type UpConfig = OptionValues<typeof UP_OPTIONS>;

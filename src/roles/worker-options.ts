@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { defineOption, type OptionValues } from '../config/option-spec.js';
 import {
   feedNameOption,
+  httpHostOption,
   intSchema,
   logOptions,
   portSchema,
@@ -54,14 +55,7 @@ export const WORKER_OPTIONS = {
     schema: optionalText,
     secret: true,
   }),
-  httpHost: defineOption({
-    flag: '--http-host <host>',
-    env: ['TICKRING_HTTP_HOST'],
-    description: 'interface the HTTP API listens on',
-    form: 'a host name or IP address',
-    schema: z.string().min(1),
-    default: '127.0.0.1',
-  }),
+  httpHost: httpHostOption,
   httpPort: defineOption({
     flag: '--http-port <port>',
     env: ['TICKRING_HTTP_PORT', 'PORT'],
