@@ -16,6 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FAULT_NAMES, isFaultName, MAX_FAULT_COUNT, type FaultName } from './faults.js';
 import { FaultUnsupportedError } from './fault-state.js';
 import type { SimStats } from './sim-stats.js';
+import { sendJson } from '../http/respond.js';
 
 export const MAX_EMIT_COUNT = 1_000_000;
 
@@ -119,22 +120,6 @@ const ROUTES: Readonly<Record<string, Route>> = {
     handle: (control) => ({ status: 200, body: { dropped: control.dropConnections() } }),
   },
 };
-
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(text);
-}
 
 export function notFound(res: ServerResponse, url: URL): void {
   sendJson(res, 404, { error: { code: 'not_found', message: `no route for ${url.pathname}` } });
