@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { readRingRecord } from '../cluster/membership.js';
 import { parseRatesSnapshot, planHotPins } from '../cluster/hot-pins.js';
+import { sampleTradeRates } from './rate-sample.js';
 import { drainMember, pinSymbol, unpinSymbol } from '../cluster/placement-admin.js';
 import { Assignment } from '../cluster/ring.js';
 import { addSymbols, assertValidSymbols, listSymbols, removeSymbols } from '../cluster/universe.js';
@@ -68,9 +69,18 @@ const pinHotOptions = {
   ratesFile: defineOption({
     flag: '--rates-file <path>',
     env: [],
-    description: 'JSON object of symbol -> trades/s (bare or under "rates"): the snapshot to plan from',
+    description:
+      'JSON object of symbol -> trades/s (bare or under "rates") to plan from (default: measure the running cluster)',
     form: 'a readable file path',
-    schema: z.string(),
+    schema: z.string().optional(),
+  }),
+  sampleMs: defineOption({
+    flag: '--sample-ms <ms>',
+    env: [],
+    description: "without --rates-file: how long to measure each symbol's trade rate through a worker's API",
+    form: 'an integer from 500 to 600000',
+    schema: intSchema(500, 600_000),
+    default: 10_000,
   }),
   apply: defineOption({
     flag: '--apply',
@@ -240,8 +250,13 @@ export function registerAdminCommands(program: Command, fail: (err: unknown) => 
     pinHotOptions,
     'pin',
     async (config, _args, redis, keys) => {
-      const rates = parseRatesSnapshot(readFileSync(config.ratesFile, 'utf8'));
       const [record, universe] = await Promise.all([readRingRecord(redis, keys), listSymbols(redis, keys)]);
+      const address = record.members.find((member) => member.address !== '')?.address;
+      if (!config.ratesFile && !address)
+        throw new Error('no live worker to measure trade rates through; give --rates-file');
+      const rates = config.ratesFile
+        ? parseRatesSnapshot(readFileSync(config.ratesFile, 'utf8'))
+        : await sampleTradeRates(address ?? '', config.sampleMs);
       const ring = new Assignment({ ...record, pins: {} }, universe);
       const plan = planHotPins(rates, record.members, ring, {
         target: config.target,
