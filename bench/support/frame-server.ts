@@ -1,42 +1,89 @@
 /**
- * A process that speaks Polygon's handshake and then streams pre-serialized frames as fast as the
- * client reads them (bounded by the socket's send buffer). Run by the ingest benchmark:
- *   node --import tsx bench/support/frame-server.ts <symbols> <tradesPerFrame> <poolTrades>
- * It prints its port on stdout, then serves one client at a time until killed.
+ * A process that speaks Polygon's handshake and then streams pre-serialized frames as fast as each
+ * client reads them (bounded by the socket's send buffer). Run by the ingest benchmarks:
+ *   node --import tsx bench/support/frame-server.ts <symbols> <tradesPerFrame> <poolTrades> [all|split]
+ * `all` (default): every client gets every symbol's trades, whatever it subscribed to.
+ * `split`: each client gets only the symbols it subscribed to (`T.*`: all), from a pool of
+ * <poolTrades> trades built for it once its subscriptions stop changing; so several workers of one
+ * ring share the feed as they would a provider's.
+ * It prints its port on stdout, then serves until killed.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
-import { buildFramePool } from './frame-pool.js';
+import { buildFramePool, type FramePool } from './frame-pool.js';
 
-const [symbols = '500', perFrame = '1', poolTrades = '400000'] = process.argv.slice(2);
-const pool = buildFramePool(Number(symbols), Number(perFrame), Number(poolTrades));
+const [symbols = '500', perFrame = '1', poolTrades = '400000', mode = 'all'] = process.argv.slice(2);
 const HIGH_WATER = 4 * 1024 * 1024;
+/** Subscriptions arrive in several frames; the pool is rebuilt once they have been quiet this long. */
+const SETTLE_MS = 100;
+const shared =
+  mode === 'all' ? buildFramePool(Number(symbols), Number(perFrame), Number(poolTrades)) : undefined;
 
-function stream(socket: WebSocket): void {
+function stream(socket: WebSocket, pool: () => FramePool | undefined): void {
   let next = 0;
   const pump = (): void => {
     if (socket.readyState !== socket.OPEN) return;
-    while (socket.bufferedAmount < HIGH_WATER) {
-      socket.send(pool.frames[next]!);
-      next = (next + 1) % pool.frames.length;
+    const frames = pool()?.frames ?? [];
+    while (frames.length > 0 && socket.bufferedAmount < HIGH_WATER) {
+      socket.send(frames[next % frames.length]!);
+      next = (next + 1) % frames.length;
     }
     setImmediate(pump);
   };
   pump();
 }
 
+/** The channels of a subscribe/unsubscribe frame's `params`: `T.AAPL,T.MSFT` -> AAPL, MSFT. */
+function channels(params: unknown): string[] {
+  if (typeof params !== 'string') return [];
+  return params
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c.startsWith('T.'))
+    .map((c) => c.slice(2));
+}
+
 const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
 server.on('connection', (socket) => {
   socket.send('[{"ev":"status","status":"connected","message":"Connected Successfully"}]');
   let streaming = false;
+  const subscribed = new Set<string>();
+  let own: FramePool | undefined;
+  let rebuild: NodeJS.Timeout | undefined;
+  const start = (): void => {
+    if (streaming) return;
+    streaming = true;
+    stream(socket, () => shared ?? own);
+  };
   socket.on('message', (data: Buffer) => {
     const text = data.toString('utf8');
-    if (text.includes('"auth"'))
-      socket.send('[{"ev":"status","status":"auth_success","message":"authenticated"}]');
-    else if (text.includes('"subscribe"') && !streaming) {
-      streaming = true;
-      stream(socket);
+    let message: { action?: unknown; params?: unknown };
+    try {
+      message = JSON.parse(text) as typeof message;
+    } catch {
+      return;
     }
+    if (message.action === 'auth') {
+      socket.send('[{"ev":"status","status":"auth_success","message":"authenticated"}]');
+      return;
+    }
+    if (message.action !== 'subscribe' && message.action !== 'unsubscribe') return;
+    if (shared) {
+      start();
+      return;
+    }
+    for (const symbol of channels(message.params)) {
+      if (message.action === 'subscribe') subscribed.add(symbol);
+      else subscribed.delete(symbol);
+    }
+    own = undefined; // stop sending symbols no longer subscribed at once
+    clearTimeout(rebuild);
+    rebuild = setTimeout(() => {
+      const list = subscribed.has('*') ? Number(symbols) : [...subscribed];
+      own = buildFramePool(list, Number(perFrame), Number(poolTrades));
+      start();
+    }, SETTLE_MS);
   });
+  socket.on('close', () => clearTimeout(rebuild));
 });
 server.on('listening', () => {
   const address = server.address();
