@@ -59,6 +59,13 @@ export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRe
   };
 }
 
+/**
+ * Symbols per checkpoint script call. Redis runs one script at a time: one call carrying 8,000
+ * symbols (about 15 MB) held every other client, heartbeats included, long enough for leases to
+ * lapse under load. Batches keep each call to a few milliseconds.
+ */
+const SYMBOLS_PER_WRITE = 200;
+
 export class CheckpointStore {
   /** Redis commands issued, for the cost figures. */
   writes = 0;
@@ -74,9 +81,20 @@ export class CheckpointStore {
    * newer epoch owns them; throws `TICKRING_ERR_LEASE_LOST` when this worker holds no live lease.
    */
   async write(epoch: number, entries: ReadonlyMap<string, CheckpointRecord>): Promise<string[]> {
-    if (entries.size === 0) return [];
-    const args: string[] = [];
-    for (const [symbol, record] of entries) args.push(symbol, JSON.stringify(record));
+    const refused: string[] = [];
+    let args: string[] = [];
+    for (const [symbol, record] of entries) {
+      args.push(symbol, JSON.stringify(record));
+      if (args.length >= 2 * SYMBOLS_PER_WRITE) {
+        refused.push(...(await this.writeBatch(epoch, args)));
+        args = [];
+      }
+    }
+    if (args.length > 0) refused.push(...(await this.writeBatch(epoch, args)));
+    return refused;
+  }
+
+  private async writeBatch(epoch: number, args: readonly string[]): Promise<string[]> {
     this.writes++;
     const reply = await this.redis.tickringCheckpoint(
       this.keys.leases,

@@ -37,9 +37,15 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   const subscriber = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:sub`, logger: log });
   await connectRedis(redis, config.redisUrl);
   await connectRedis(subscriber, config.redisUrl);
+  const membershipRedis = createRedis({
+    url: config.redisUrl,
+    name: `tickring:worker:${id}:lease`,
+    logger: log,
+  });
+  await connectRedis(membershipRedis, config.redisUrl);
 
   const worker = new Worker(
-    { redis, subscriber, keys, logger: log },
+    { redis, subscriber, membershipRedis, keys, logger: log },
     {
       id,
       address: '',
@@ -87,6 +93,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       () => worker.close(),
       () => redis.quit(),
       () => subscriber.quit(),
+      () => membershipRedis.quit(),
     ]),
   );
 

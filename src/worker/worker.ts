@@ -69,6 +69,11 @@ export type WorkerStatus = 'starting' | 'ready' | 'fenced' | 'draining' | 'close
 export interface WorkerDeps {
   readonly redis: Redis;
   readonly subscriber: Redis;
+  /**
+   * Connection for lease renewals and ring reads (default: `redis`). Its own connection keeps
+   * heartbeats from queueing behind checkpoint and bar writes.
+   */
+  readonly membershipRedis?: Redis;
   readonly keys: ClusterKeys;
   readonly logger: Logger;
 }
@@ -124,7 +129,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.checkpoints = new CheckpointStore(deps.redis, deps.keys, this.options.id);
     this.bars = new BarStore(deps.redis, deps.keys, this.options.barStore);
     this.membership = new Membership(
-      deps.redis,
+      deps.membershipRedis ?? deps.redis,
       deps.subscriber,
       deps.keys,
       { ...this.options.membership, id: this.options.id, address: this.options.address },
