@@ -73,6 +73,8 @@ export interface FeedClientStats {
   trades: number;
   rejects: Record<RejectReason, number>;
   lastFrameAt: number;
+  /** Trades decoded while `acceptTrades` said no (the worker's lease could not be trusted). */
+  gatedTrades: number;
   /** Connections replaced because nothing (no frame, no pong) arrived for `silenceMs`. */
   silenceDrops: number;
   /** "Connection limit" answers: in-band, by HTTP 429/418 at the upgrade, or in the close reason. */
@@ -133,6 +135,7 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     trades: 0,
     rejects: emptyRejects(),
     lastFrameAt: 0,
+    gatedTrades: 0,
     silenceDrops: 0,
     connectionLimits: 0,
     disconnects: emptyDisconnects(),
@@ -153,6 +156,12 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
   private pacer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private lastActivity = 0;
+  /**
+   * Whether decoded trades may be handed on; asked once per frame. The worker says no while its
+   * lease cannot be trusted (after a stall, buffered frames arrive before the fence timer runs).
+   */
+  acceptTrades: () => boolean = () => true;
+  private tradesAccepted = true;
   private backoffFloorMs = 0;
   private readonly rejectLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
@@ -237,6 +246,8 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
       this.lastActivity = Date.now();
       this.stats.frames++;
       this.stats.lastFrameAt = this.lastActivity;
+      // Asked once per frame, not per trade: every trade of a frame is decoded in the same instant.
+      this.tradesAccepted = this.acceptTrades();
       this.session?.decode(isBinary ? 'binary frame' : rawToString(data), this);
     });
     socket.on('pong', () => {
@@ -345,6 +356,10 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
   }
 
   trade(trade: Trade): void {
+    if (!this.tradesAccepted) {
+      this.stats.gatedTrades++;
+      return;
+    }
     this.stats.trades++;
     if (--this.lagCountdown <= 0) this.sampleLag(trade.timeMs);
     const tracker = this.gapTracker;

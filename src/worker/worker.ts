@@ -145,12 +145,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       (trade) => {
         this.ingestLag.sample(trade.timeMs);
-        // Checked per trade, by the monotonic clock: after a stall (GC, SIGSTOP) buffered frames
-        // must not be applied before the fence timer gets to run.
-        if (this.membership.leaseValid) this.owned.ingest(trade);
+        this.owned.ingest(trade);
       },
       this.log.child({ component: 'feed' }),
     );
+    // By the monotonic clock, once per frame: after a stall (GC, SIGSTOP) frames buffered in the
+    // socket must not be applied before the fence timer gets to run.
+    this.feed.acceptTrades = () => this.membership.leaseValid;
   }
 
   get id(): string {
