@@ -84,7 +84,10 @@ describe('a worker writing bars and answering their history', () => {
   }
 
   it('writes completed bars with the checkpoint, one round trip, only for symbols with new bars', async () => {
-    // Four batches in four different seconds: four 1 s bars per traded symbol.
+    // Four batches in four different seconds: four 1 s bars per traded symbol. Start clear of a
+    // minute boundary, or each symbol's 1 min bar would complete too and add to the count.
+    const untilNextMinute = 60_000 - (Date.now() % 60_000);
+    if (untilNextMinute < 8_000) await pause(untilNextMinute + 100);
     for (let i = 0; i < 4; i++) {
       await emitAndApply(200);
       await pause(1_050);
