@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { TickringError } from '../errors.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import { scriptError, SCRIPT_CODES } from '../redis/scripts.js';
+import type { StreamPosition } from '../ingest/stream-position.js';
 
 export interface CheckpointRecord<A = unknown> {
   readonly v: 1;
@@ -22,6 +23,16 @@ export interface CheckpointRecord<A = unknown> {
   readonly watermark: string;
   /** True when written by an owner handing the symbol over. */
   readonly final: boolean;
+  /**
+   * Where the aggregate stands in the symbol's trade stream (see `StreamPosition`); absent in
+   * records of older versions, which carry only `watermark`.
+   */
+  readonly position?: StreamPosition;
+  /**
+   * A final record whose writer kept applying until its stream passed the new owner's first
+   * buffered trade: the position is in the new owner's stream, ahead if not buffered yet.
+   */
+  readonly overlapped?: boolean;
   readonly aggregate: A;
 }
 
@@ -48,6 +59,7 @@ export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRe
   ) {
     throw new TickringError('TICKRING_ERR_CORRUPT_STATE', `checkpoint of ${symbol} has an unknown shape`);
   }
+  const position = parsePosition(record['position']);
   return {
     v: 1,
     owner: record['owner'],
@@ -56,7 +68,23 @@ export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRe
     watermark: record['watermark'],
     final: record['final'] === true,
     aggregate: record['aggregate'],
+    ...(position ? { position } : {}),
+    overlapped: record['overlapped'] === true,
   };
+}
+
+function parsePosition(value: unknown): StreamPosition | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const p = value as Record<string, unknown>;
+  const seq = p['seq'];
+  if (
+    typeof p['key'] !== 'string' ||
+    (seq !== null && typeof seq !== 'number') ||
+    typeof p['timeMs'] !== 'number' ||
+    typeof p['atTime'] !== 'number'
+  )
+    return undefined;
+  return { key: p['key'], seq, timeMs: p['timeMs'], atTime: p['atTime'] };
 }
 
 /**
@@ -147,19 +175,13 @@ export class CheckpointStore {
   }
 
   /**
-   * Waits until every symbol's fence reached `epoch` (its previous owner wrote its final checkpoint at
-   * the new epoch) or the timeout passes. Returns the symbols that never got there.
+   * The symbols whose fence is still below `epoch`: their previous owner has not written its final
+   * checkpoint at the new epoch yet.
    */
-  async waitForHandover(epoch: number, symbols: readonly string[], timeoutMs: number): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    let pending = [...symbols];
-    while (pending.length > 0) {
-      const fences = await this.redis.hmget(this.keys.checkpointEpochs, ...pending);
-      pending = pending.filter((_, i) => Number(fences[i] ?? 0) < epoch);
-      if (pending.length === 0 || Date.now() >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    return pending;
+  async unfenced(epoch: number, symbols: readonly string[]): Promise<string[]> {
+    if (symbols.length === 0) return [];
+    const fences = await this.redis.hmget(this.keys.checkpointEpochs, ...symbols);
+    return symbols.filter((_, i) => Number(fences[i] ?? 0) < epoch);
   }
 
   /** Reads one symbol's checkpoint without fencing (for answering queries). */

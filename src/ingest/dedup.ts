@@ -29,6 +29,11 @@ export class DedupWindow {
     return true;
   }
 
+  /** Whether `key` is in the window, without admitting it. */
+  has(key: string): boolean {
+    return this.seen.has(key);
+  }
+
   get size(): number {
     return this.seen.size;
   }

@@ -148,7 +148,17 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
   private readonly wanted = new Set<string>();
   /** Symbols subscribed (or asked for) on the current connection. */
   private readonly subscribed = new Set<string>();
-  private readonly outbox: string[] = [];
+  /**
+   * Subscribed symbols the provider has confirmed on this connection: by an acknowledgement naming
+   * them, or by answering a ping sent after their subscribe frame (the provider handles a
+   * connection's frames in order). A new owner tells the old one to stop only after this.
+   */
+  private readonly confirmed = new Set<string>();
+  /** Pings in flight that confirm subscriptions, by payload. */
+  private readonly confirmingPings = new Map<string, readonly string[]>();
+  private pingSeq = 0;
+  /** Frames to send, and confirmation pings to send once the frames before them have left. */
+  private readonly outbox: (string | { readonly confirm: readonly string[] })[] = [];
   private socket: WebSocket | undefined;
   private session: FeedSession | undefined;
   private readonly backoff: Backoff;
@@ -190,6 +200,11 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     return this.status === 'ready' ? [...this.subscribed].sort() : [];
   }
 
+  /** Whether the provider confirmed `symbol`'s subscription on the current connection. */
+  isConfirmed(symbol: string): boolean {
+    return this.status === 'ready' && this.confirmed.has(symbol);
+  }
+
   start(): void {
     if (this.status !== 'idle') return;
     this.connect();
@@ -220,6 +235,8 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     this.status = 'connecting';
     this.session = adapter.createSession(this.options.credentials);
     this.subscribed.clear();
+    this.confirmed.clear();
+    this.confirmingPings.clear();
     this.outbox.length = 0;
     this.limitCounted = false;
     const socket = new WebSocket(url, {
@@ -250,8 +267,13 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
       this.tradesAccepted = this.acceptTrades();
       this.session?.decode(isBinary ? 'binary frame' : rawToString(data), this);
     });
-    socket.on('pong', () => {
+    socket.on('pong', (data: Buffer) => {
       this.lastActivity = Date.now();
+      if (this.socket !== socket || data.length === 0) return;
+      const tag = data.toString();
+      const symbols = this.confirmingPings.get(tag);
+      this.confirmingPings.delete(tag);
+      for (const symbol of symbols ?? []) if (this.subscribed.has(symbol)) this.confirmed.add(symbol);
     });
     socket.on('close', (code: number, reason: Buffer) => {
       clearTimeout(handshakeTimer);
@@ -294,6 +316,8 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     clearInterval(this.pacer);
     this.pacer = undefined;
     this.subscribed.clear();
+    this.confirmed.clear();
+    this.confirmingPings.clear();
     this.status = 'backoff';
     const delay = this.backoff.next(this.backoffFloorMs);
     this.backoffFloorMs = 0;
@@ -320,28 +344,42 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     const remove: string[] = [];
     for (const symbol of this.wanted) if (!this.subscribed.has(symbol)) add.push(symbol);
     for (const symbol of this.subscribed) if (!this.wanted.has(symbol)) remove.push(symbol);
-    for (const symbol of remove) this.subscribed.delete(symbol);
+    for (const symbol of remove) {
+      this.subscribed.delete(symbol);
+      this.confirmed.delete(symbol);
+    }
     for (const symbol of add) this.subscribed.add(symbol);
     if (remove.length > 0) for (const frame of this.session.unsubscribe(remove.sort())) this.send(frame);
-    if (add.length > 0) for (const frame of this.session.subscribe(add.sort())) this.send(frame);
+    if (add.length > 0) {
+      for (const frame of this.session.subscribe(add.sort())) this.send(frame);
+      this.send({ confirm: add });
+    }
     if (add.length + remove.length > 0) {
       this.log.debug({ subscribed: add.length, unsubscribed: remove.length }, 'feed subscriptions changed');
     }
   }
 
   /** Queues a client frame; frames leave at most at the provider's rate. */
-  private send(frame: string): void {
+  private send(frame: string | { readonly confirm: readonly string[] }): void {
     this.outbox.push(frame);
     if (this.pacer) return;
     const interval = Math.ceil(1000 / this.options.adapter.limits.framesPerSecond);
     const flush = (): void => {
-      const next = this.outbox.shift();
-      if (next === undefined || !this.socket || this.socket.readyState !== WebSocket.OPEN) {
+      let next = this.outbox.shift();
+      const socket = this.socket;
+      while (typeof next === 'object' && socket?.readyState === WebSocket.OPEN) {
+        // A ping takes no slot of the provider's frame rate: it is answered by the WebSocket layer.
+        const tag = `c${++this.pingSeq}`;
+        this.confirmingPings.set(tag, next.confirm);
+        socket.ping(tag);
+        next = this.outbox.shift();
+      }
+      if (typeof next !== 'string' || !socket || socket.readyState !== WebSocket.OPEN) {
         clearInterval(this.pacer);
         this.pacer = undefined;
         return;
       }
-      this.socket.send(next);
+      socket.send(next);
     };
     flush();
     this.pacer = setInterval(flush, interval);
@@ -394,6 +432,9 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
   event(event: FeedEvent): void {
     for (const frame of this.session?.reply(event) ?? []) this.send(frame);
     switch (event.type) {
+      case 'subscribed':
+        for (const symbol of event.symbols) if (this.subscribed.has(symbol)) this.confirmed.add(symbol);
+        break;
       case 'authenticated':
       case 'hello':
         this.checkReady();

@@ -22,6 +22,11 @@ export interface ClusterKeys {
   readonly checkpointEpochs: string;
   /** HASH symbol → checkpoint JSON. */
   readonly checkpoints: string;
+  /**
+   * HASH symbol → a new owner's hand-over signal: the epoch it owns the symbol at, and the first
+   * trade it buffered (see `cluster/handover-signals.ts`).
+   */
+  readonly handover: string;
   /** Pub/sub channel: a new epoch is published here (a wake-up call, not a log). */
   readonly events: string;
   /** Prefix of the completed-bar ZSETs, one per symbol and interval; see `barKey`. */
@@ -40,6 +45,7 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     symbols: `${tag}:symbols`,
     checkpointEpochs: `${tag}:checkpoint-epochs`,
     checkpoints: `${tag}:checkpoints`,
+    handover: `${tag}:handover`,
     events: `${tag}:events`,
     bars: `${tag}:bars`,
   });
@@ -67,5 +73,6 @@ export function allKeys(keys: ClusterKeys): string[] {
     keys.symbols,
     keys.checkpointEpochs,
     keys.checkpoints,
+    keys.handover,
   ];
 }

@@ -23,8 +23,10 @@ export function onShutdown(log: Logger, close: () => Promise<void>, hardExitMs =
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // `on`, not `once`: a second signal during the close (a drain finishing sends one) must not fall
+  // through to the default action and kill the process mid-close.
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   // Started by `tickring up` with an IPC channel: when that parent dies, so do we.
   if (process.send) process.once('disconnect', () => shutdown('parent exited'));
 }

@@ -17,6 +17,7 @@ import {
 import { DEFAULT_MEMBERSHIP_OPTIONS } from '../cluster/membership.js';
 import { DEFAULT_VNODES } from '../cluster/ring.js';
 import { DEFAULT_FEED_CLIENT_OPTIONS } from '../ingest/feed-client.js';
+import { DEFAULT_WORKER_OPTIONS } from '../worker/worker.js';
 
 const optionalText = z.string().optional();
 
@@ -165,6 +166,15 @@ export const WORKER_OPTIONS = {
     form: 'an integer from 50 to 600000',
     schema: intSchema(50, 600_000),
     default: 1_000,
+  }),
+  handoverTimeoutMs: defineOption({
+    flag: '--handover-timeout-ms <ms>',
+    env: ['TICKRING_HANDOVER_TIMEOUT_MS'],
+    description:
+      'bound on each side of a planned hand-over: past it the old owner stops and the new one loads what it finds',
+    form: 'an integer from 100 to 60000',
+    schema: intSchema(100, 60_000),
+    default: DEFAULT_WORKER_OPTIONS.handoverTimeoutMs,
   }),
   vnodes: defineOption({
     flag: '--vnodes <n>',

@@ -53,6 +53,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       feedUrl: config.feedUrl ?? adapter.defaultUrl,
       credentials: { key: config.feedKey ?? '', secret: config.feedSecret ?? '' },
       checkpointMs: config.checkpointMs,
+      handoverTimeoutMs: config.handoverTimeoutMs,
       feedClient: { silenceMs: config.feedSilenceMs, connectionLimitBackoffMs: config.feedLimitBackoffMs },
       barStore: { cap: config.barHistory },
       version: VERSION,
@@ -84,17 +85,22 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   });
   const advertised = config.advertiseUrl ?? `http://${advertisedHost(config.httpHost)}:${address.port}`;
   worker.membership.address = advertised;
-  onShutdown(log, () =>
-    closeAll([
-      () => {
-        server.close();
-        server.closeAllConnections();
-      },
-      () => worker.close(),
-      () => redis.quit(),
-      () => subscriber.quit(),
-      () => membershipRedis.quit(),
-    ]),
+  // The drain comes first, with the HTTP API still answering for the symbols being handed over;
+  // the hard exit leaves room for both hand-over timeouts.
+  onShutdown(
+    log,
+    () =>
+      closeAll([
+        () => worker.close(),
+        () => {
+          server.close();
+          server.closeAllConnections();
+        },
+        () => redis.quit(),
+        () => subscriber.quit(),
+        () => membershipRedis.quit(),
+      ]),
+    2 * config.handoverTimeoutMs + 6_000,
   );
 
   if (symbols.length > 0) {

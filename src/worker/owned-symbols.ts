@@ -1,14 +1,19 @@
 /**
- * The symbols a worker owns and their aggregates. A symbol gained in a rebalance starts `loading`:
- * its trades are buffered while the previous owner's checkpoint is fetched, then the buffer is
- * replayed past the checkpoint's watermark and the symbol goes `live`.
+ * The symbols a worker owns and their aggregates, and where each stands in a hand-over:
+ * - `loading`: gained in a rebalance; trades are buffered until the previous owner's final
+ *   checkpoint is loaded, then the buffer is replayed past the checkpoint's position;
+ * - `live`: trades are applied as they arrive;
+ * - `leaving`: lost in a rebalance, still applied until the new owner has received a trade this
+ *   worker also applied (or the symbol was quiet), so the two streams overlap and none is lost.
+ * Positions in the stream (`StreamPosition`) tell the next owner what to skip.
  */
 import type { FeedAdapter } from '../../feeds/adapter.js';
 import type { Trade } from '../../feeds/trade.js';
 import { SymbolAggregate, type AggregateOptions } from '../aggregate/index.js';
 import { DedupWindow } from '../ingest/dedup.js';
+import type { StreamPosition } from '../ingest/stream-position.js';
 
-export type OwnedSymbolState = 'loading' | 'live';
+export type OwnedSymbolState = 'loading' | 'live' | 'leaving';
 
 /** Trades buffered per loading symbol at most; past it the oldest are dropped and counted. */
 export const MAX_BUFFERED_TRADES = 100_000;
@@ -17,9 +22,30 @@ export interface OwnedSymbol {
   state: OwnedSymbolState;
   aggregate: SymbolAggregate;
   buffer: Trade[];
-  /** De-duplication key of the last trade applied. */
-  watermark: string;
+  /** Last trade applied (live, leaving). */
+  key: string;
+  seq: number | null;
+  timeMs: number;
+  atTime: number;
+  /** Trades applied since the symbol was acquired; tells a quiet symbol from an active one. */
+  applied: number;
+  /**
+   * Loading, after the checkpoint arrived: the position the previous owner reached is still ahead
+   * in this worker's stream; everything up to it is skipped when it arrives.
+   */
+  awaiting: StreamPosition | undefined;
+  /** Live: trades with a sequence number up to this were the previous owner's (-1: none). */
+  floorSeq: number;
 }
+
+/** How a loaded checkpoint's position was used when a symbol went live. */
+export type GoLiveOutcome =
+  /** Found in the buffer (or the buffer was all newer): replayed exactly past it. */
+  | 'exact'
+  /** Not reached yet in this stream: buffering on until it arrives. */
+  | 'awaiting'
+  /** Not found: the whole buffer was replayed (trades may be doubled or lost around the switch). */
+  | 'replayed-all';
 
 export class OwnedSymbols {
   private readonly symbols = new Map<string, OwnedSymbol>();
@@ -27,6 +53,8 @@ export class OwnedSymbols {
   tradesApplied = 0;
   unownedDropped = 0;
   bufferOverflows = 0;
+  /** Trades skipped at go-live or after it because the previous owner had applied them. */
+  handoverSkipped = 0;
 
   constructor(
     private readonly adapter: FeedAdapter,
@@ -67,8 +95,20 @@ export class OwnedSymbols {
       state: 'loading',
       aggregate: new SymbolAggregate(symbol, this.aggregateOptions),
       buffer: [],
-      watermark: '',
+      key: '',
+      seq: null,
+      timeMs: 0,
+      atTime: 0,
+      applied: 0,
+      awaiting: undefined,
+      floorSeq: -1,
     });
+  }
+
+  /** A live symbol keeps being applied while it is handed over. */
+  beginLeaving(symbol: string): void {
+    const owned = this.symbols.get(symbol);
+    if (owned?.state === 'live') owned.state = 'leaving';
   }
 
   release(symbol: string): OwnedSymbol | undefined {
@@ -79,6 +119,33 @@ export class OwnedSymbols {
 
   clear(): void {
     this.symbols.clear();
+  }
+
+  /** The position of the last trade applied to a live or leaving symbol. */
+  position(owned: OwnedSymbol): StreamPosition {
+    return { key: owned.key, seq: owned.seq, timeMs: owned.timeMs, atTime: owned.atTime };
+  }
+
+  /** The position of the first trade a loading symbol buffered, or `undefined` before any. */
+  firstBuffered(owned: OwnedSymbol): StreamPosition | undefined {
+    const first = owned.buffer[0];
+    if (first === undefined) return undefined;
+    return {
+      key: this.adapter.dedupKey(first) ?? '',
+      seq: this.adapter.sequentialId?.(first) ?? null,
+      timeMs: first.timeMs,
+      atTime: 1,
+    };
+  }
+
+  /**
+   * Whether a leaving symbol's stream here has reached `mark`, the first trade its new owner
+   * buffered: every trade from there on is in the new owner's buffer too.
+   */
+  hasReached(owned: OwnedSymbol, mark: StreamPosition): boolean {
+    if (mark.key !== '') return this.dedup.has(mark.key);
+    // Without ids, only a later trade time proves the new owner's first trade was passed.
+    return owned.applied > 0 && owned.timeMs > mark.timeMs;
   }
 
   /** The per-trade path: de-duplicate, then buffer or apply. */
@@ -96,35 +163,127 @@ export class OwnedSymbols {
         this.bufferOverflows++;
       }
       owned.buffer.push(trade);
+      if (owned.awaiting !== undefined) this.catchUp(owned, trade, key);
       return;
     }
+    if (owned.floorSeq >= 0) {
+      const seq = this.adapter.sequentialId?.(trade) ?? null;
+      if (seq !== null && seq <= owned.floorSeq) {
+        this.handoverSkipped++;
+        return;
+      }
+      owned.floorSeq = -1;
+    }
+    this.apply(owned, trade, key);
+  }
+
+  private apply(owned: OwnedSymbol, trade: Trade, key: string | null): void {
     owned.aggregate.apply(trade);
-    owned.watermark = key ?? '';
+    owned.key = key ?? '';
+    if (trade.timeMs === owned.timeMs) owned.atTime++;
+    else {
+      owned.timeMs = trade.timeMs;
+      owned.atTime = 1;
+    }
+    owned.applied++;
     this.tradesApplied++;
   }
 
   /**
-   * Installs the loaded aggregate (if any) and replays the buffer past `watermark`: when the
-   * watermark is found in the buffer, everything up to it was already in the checkpoint.
+   * Installs the loaded aggregate (if any) and replays the buffer past `from`, the position the
+   * previous owner reached. `expectAhead`: the previous owner saw this worker's first buffered
+   * trade, so `from` is in this stream; if not buffered yet, the symbol keeps buffering until it is.
    */
-  goLive(symbol: string, loaded: SymbolAggregate | null, watermark: string): void {
+  goLive(
+    symbol: string,
+    loaded: SymbolAggregate | null,
+    from: StreamPosition,
+    expectAhead: boolean,
+  ): GoLiveOutcome | undefined {
     const owned = this.symbols.get(symbol);
-    if (!owned || owned.state === 'live') return;
+    if (!owned || owned.state !== 'loading') return undefined;
     if (loaded) owned.aggregate = loaded;
-    owned.watermark = watermark;
-    let start = 0;
-    if (watermark !== '') {
-      const index = owned.buffer.findIndex((trade) => this.adapter.dedupKey(trade) === watermark);
-      if (index >= 0) start = index + 1;
+    owned.key = from.key;
+    owned.seq = from.seq;
+    owned.timeMs = from.timeMs;
+    owned.atTime = from.atTime;
+    const start = this.resumeIndex(owned.buffer, from);
+    if (start === undefined && expectAhead) {
+      owned.awaiting = from;
+      return 'awaiting';
     }
+    if (start !== undefined || owned.buffer.length === 0) {
+      this.replay(owned, start ?? 0, from);
+      return 'exact';
+    }
+    // A position by time that no buffered trade passes: all of them are as old as it.
+    this.replay(owned, from.key === '' && from.timeMs > 0 ? owned.buffer.length : 0, from);
+    return 'replayed-all';
+  }
+
+  /** Gives up waiting for an awaited position: replays the whole buffer. */
+  stopAwaiting(symbol: string): boolean {
+    const owned = this.symbols.get(symbol);
+    if (owned?.state !== 'loading' || owned.awaiting === undefined) return false;
+    const from = owned.awaiting;
+    this.replay(owned, 0, from);
+    return true;
+  }
+
+  /** A trade was buffered while awaiting the previous owner's position: has it arrived? */
+  private catchUp(owned: OwnedSymbol, newest: Trade, key: string | null): void {
+    const from = owned.awaiting;
+    if (from === undefined) return;
+    if (from.key !== '') {
+      if (key === from.key) this.replay(owned, owned.buffer.length, from);
+      return;
+    }
+    if (newest.timeMs < from.timeMs) return;
+    const start = this.resumeIndex(owned.buffer, from);
+    if (start !== undefined) this.replay(owned, start, from);
+  }
+
+  private replay(owned: OwnedSymbol, start: number, from: StreamPosition): void {
+    this.handoverSkipped += start;
     for (let i = start; i < owned.buffer.length; i++) {
       const trade = owned.buffer[i];
-      if (!trade) continue;
-      owned.aggregate.apply(trade);
-      owned.watermark = this.adapter.dedupKey(trade) ?? '';
-      this.tradesApplied++;
+      if (trade) this.apply(owned, trade, this.adapter.dedupKey(trade));
     }
     owned.buffer = [];
+    owned.awaiting = undefined;
+    owned.floorSeq = from.seq ?? -1;
     owned.state = 'live';
+  }
+
+  /**
+   * Index of the first buffered trade past `from`, or `undefined` when `from` is not in the buffer
+   * and cannot be placed relative to it. An empty position (no checkpoint, or one without a
+   * position) starts at the beginning.
+   */
+  private resumeIndex(buffer: readonly Trade[], from: StreamPosition): number | undefined {
+    const adapter = this.adapter;
+    if (from.seq !== null && adapter.sequentialId) {
+      // Sequence numbers place the position even when it is not buffered (yet).
+      const fromSeq = from.seq;
+      const index = buffer.findIndex((trade) => (adapter.sequentialId?.(trade) ?? Infinity) > fromSeq);
+      return index < 0 ? buffer.length : index;
+    }
+    if (from.key !== '') {
+      const index = buffer.findIndex((trade) => this.adapter.dedupKey(trade) === from.key);
+      return index < 0 ? undefined : index + 1;
+    }
+    if (from.timeMs === 0) return 0;
+    // No ids: skip trades older than the position's time, and as many at that time as it applied.
+    let atTime = 0;
+    for (const [i, trade] of buffer.entries()) {
+      const time = trade.timeMs;
+      if (time < from.timeMs) continue;
+      if (time === from.timeMs && atTime < from.atTime) {
+        atTime++;
+        continue;
+      }
+      return i;
+    }
+    return undefined;
   }
 }

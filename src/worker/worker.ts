@@ -21,13 +21,25 @@ import {
 } from '../aggregate/index.js';
 import { BarStore, type BarStoreOptions } from '../cluster/bar-store.js';
 import { CheckpointStore, type CheckpointRecord } from '../cluster/checkpoints.js';
-import { Membership, type MembershipOptions } from '../cluster/membership.js';
-import type { Assignment } from '../cluster/ring.js';
+import { HandoverSignals } from '../cluster/handover-signals.js';
+import { Membership, readRingRecord, type MembershipOptions } from '../cluster/membership.js';
+import { drainMember } from '../cluster/placement-admin.js';
+import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
 import { FeedClient, type FeedClientOptions } from '../ingest/feed-client.js';
+import { RateLimitedLog } from '../ingest/rate-limited-log.js';
+import { START_OF_STREAM, type StreamPosition } from '../ingest/stream-position.js';
 import type { Logger } from '../log.js';
 import { LagSampler } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
-import { OwnedSymbols } from './owned-symbols.js';
+import { OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
+
+/** How often both sides of a hand-over look at each other's progress in Redis (ms). */
+const HANDOVER_POLL_MS = 10;
+/**
+ * An old owner stops a symbol the new owner has buffered nothing of once it applied nothing itself
+ * for this long after seeing the new owner subscribed: the symbol is quiet, nothing is in flight.
+ */
+const QUIET_HANDOVER_MS = 30;
 
 export interface WorkerOptions {
   readonly id: string;
@@ -38,7 +50,11 @@ export interface WorkerOptions {
   readonly credentials: Credentials;
   /** Checkpoint period for changed symbols (ms). Default 1000. */
   readonly checkpointMs: number;
-  /** How long a new owner waits for the previous owner's final checkpoint (ms). Default 1000. */
+  /**
+   * Bound on each side of a planned hand-over (ms). Default 2000: the old owner applies a symbol
+   * at most this long waiting for the new owner's subscription, the new owner waits at most this
+   * long for the old owner's final checkpoint, then each falls back (logged and counted).
+   */
   readonly handoverTimeoutMs: number;
   /** Trades remembered for de-duplication. Default 200 000. */
   readonly dedupWindow: number;
@@ -54,7 +70,7 @@ export interface WorkerOptions {
 
 export const DEFAULT_WORKER_OPTIONS = {
   checkpointMs: 1_000,
-  handoverTimeoutMs: 1_000,
+  handoverTimeoutMs: 2_000,
   dedupWindow: 200_000,
   membership: {},
   feedClient: {},
@@ -94,6 +110,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly feed: FeedClient;
   readonly owned: OwnedSymbols;
   readonly checkpoints: CheckpointStore;
+  readonly handoverSignals: HandoverSignals;
   readonly bars: BarStore;
   /** The resolved options of every aggregate this worker keeps (bar intervals, caps, session). */
   readonly aggregateOptions: AggregateOptions;
@@ -103,13 +120,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly log: Logger;
   /** Epoch of the assignment this worker acts on. */
   actingEpoch = 0;
-  /** The assignment acted on last, to tell who owned a gained symbol before. */
-  private lastAssignment: Assignment | undefined;
+  /**
+   * The newest assignment seen, acted on or not (a joining worker sees rings it is not on yet), to
+   * tell who owned a gained symbol before.
+   */
+  private lastSeenAssignment: Assignment | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private rebalancing: Promise<void> = Promise.resolve();
   private checkpointing: Promise<void> | undefined;
   corruptCheckpoints = 0;
   checkpointFailures = 0;
+  /** Symbols an old owner stopped at its hand-over timeout, before the new owner's stream overlapped. */
+  handoverTimeouts = 0;
+  /**
+   * Symbols a new owner took without an exact switch: the old owner's final checkpoint came too
+   * late, or its position never showed up in this worker's stream.
+   */
+  handoverFallbacks = 0;
+  private readonly redis: Redis;
+  private readonly keys: ClusterKeys;
+  private readonly handoverLog: RateLimitedLog;
+  private readonly awaitTimers = new Set<NodeJS.Timeout>();
+  private closing = false;
 
   constructor(
     deps: WorkerDeps,
@@ -126,7 +158,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
     this.aggregateOptions = resolveAggregateOptions(this.options.aggregate);
     this.owned = new OwnedSymbols(this.options.feed, this.options.aggregate, this.options.dedupWindow);
+    this.redis = deps.redis;
+    this.keys = deps.keys;
+    this.handoverLog = new RateLimitedLog(this.log, 10_000);
     this.checkpoints = new CheckpointStore(deps.redis, deps.keys, this.options.id);
+    this.handoverSignals = new HandoverSignals(deps.redis, deps.keys);
     this.bars = new BarStore(deps.redis, deps.keys, this.options.barStore);
     this.membership = new Membership(
       deps.membershipRedis ?? deps.redis,
@@ -159,6 +195,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async start(): Promise<void> {
+    // The ring as it was before this worker joined: who owns what it is about to take over, so it
+    // waits for their final checkpoints.
+    try {
+      const [record, symbols] = await Promise.all([
+        readRingRecord(this.redis, this.keys),
+        this.redis.smembers(this.keys.symbols),
+      ]);
+      this.lastSeenAssignment = new Assignment(record, symbols);
+    } catch (err) {
+      this.log.warn({ err }, 'ring unreadable before joining; first hand-over waits for nobody');
+    }
     this.membership.on('assignment', (assignment) => this.enqueueRebalance(assignment));
     this.membership.on('fenced', () => this.onFenced());
     this.feed.start();
@@ -169,18 +216,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private enqueueRebalance(assignment: Assignment): void {
+    const previous = this.lastSeenAssignment;
+    this.lastSeenAssignment = assignment;
     this.rebalancing = this.rebalancing
       // A newer epoch queued behind this one makes it moot: act on the newest only.
-      .then(() => (assignment === this.membership.assignment ? this.rebalance(assignment) : undefined))
+      .then(() =>
+        assignment === this.membership.assignment ? this.rebalance(assignment, previous) : undefined,
+      )
       .catch((err: unknown) => this.log.error({ err, epoch: assignment.epoch }, 'rebalance failed'));
   }
 
-  private async rebalance(assignment: Assignment): Promise<void> {
+  private async rebalance(assignment: Assignment, previous: Assignment | undefined): Promise<void> {
     if (this.status === 'closed' || this.status === 'draining') return;
     if (assignment.epoch <= this.actingEpoch || !this.membership.leaseValid) return;
     const started = performance.now();
-    const previous = this.lastAssignment;
-    this.lastAssignment = assignment;
     const epoch = assignment.epoch;
     const mine = new Set(assignment.symbolsOf(this.id));
     const lost = this.owned.names().filter((symbol) => !mine.has(symbol));
@@ -188,17 +237,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.actingEpoch = epoch;
     if (this.status === 'fenced') this.status = 'ready';
 
-    // Make before break: subscribe gained symbols first; their trades buffer while loading.
+    // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
+    // subscribed and applied until the new owner's stream overlaps this one's.
     for (const symbol of gained) this.owned.acquire(symbol);
-    this.feed.setSymbols(mine);
-    const outStarted = performance.now();
-    await this.handOver(epoch, lost);
-    const inStarted = performance.now();
-    await this.takeOver(epoch, gained, previous);
-    if (lost.length > 0)
-      this.emit('handedOver', { direction: 'out', symbols: lost.length, ms: inStarted - outStarted });
-    if (gained.length > 0)
-      this.emit('handedOver', { direction: 'in', symbols: gained.length, ms: performance.now() - inStarted });
+    for (const symbol of lost) this.owned.beginLeaving(symbol);
+    this.feed.setSymbols([...mine, ...lost]);
+    // Both at once: a worker that gains from a peer it also loses to must not wait on itself.
+    const [outMs, inMs] = await Promise.all([
+      timed(() => this.handOver(assignment, lost)),
+      timed(() => this.takeOver(epoch, gained, previous)),
+    ]);
+    if (this.actingEpoch === epoch) this.feed.setSymbols(this.owned.names());
+    if (lost.length > 0) this.emit('handedOver', { direction: 'out', symbols: lost.length, ms: outMs });
+    if (gained.length > 0) this.emit('handedOver', { direction: 'in', symbols: gained.length, ms: inMs });
 
     const ms = performance.now() - started;
     // One line per epoch acted on (epochs are rare): the settle figures count these.
@@ -210,26 +261,89 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (assignment.isDraining(this.id)) this.emit('drained', { epoch });
   }
 
-  /** Lost symbols: stop applying, write the final checkpoint fenced at the new epoch. */
-  private async handOver(epoch: number, lost: readonly string[]): Promise<void> {
+  /** Whether a hand-over loop begun at `epoch` should go on (no lease loss, no newer epoch). */
+  private stillActing(epoch: number): boolean {
+    return this.actingEpoch === epoch && this.membership.leaseValid && this.status !== 'closed';
+  }
+
+  /**
+   * Lost symbols: keep applying each until the new owner's stream overlaps this one (its first
+   * buffered trade was seen here) or, for a quiet symbol, nothing is in flight; then write the final
+   * checkpoint, fenced at the new epoch, with the position reached. At the timeout, stop anyway.
+   */
+  private async handOver(assignment: Assignment, lost: readonly string[]): Promise<void> {
     if (lost.length === 0) return;
-    const finals = new Map<string, CheckpointRecord>();
-    for (const symbol of lost) {
-      const owned = this.owned.release(symbol);
-      if (owned?.state === 'live') {
-        this.takeBars(symbol, owned.aggregate);
-        finals.set(symbol, this.record(epoch, owned.aggregate, owned.watermark, true));
+    const epoch = assignment.epoch;
+    const deadline = performance.now() + this.options.handoverTimeoutMs;
+    const quietSince = new Map<string, { at: number; applied: number }>();
+    let pending = [...lost];
+    while (pending.length > 0 && this.stillActing(epoch)) {
+      let signals: Awaited<ReturnType<HandoverSignals['read']>> = [];
+      try {
+        signals = await this.handoverSignals.read(pending);
+      } catch (err) {
+        this.handoverLog.warn('signals', { err }, 'hand-over signals unreadable; retrying');
       }
+      const now = performance.now();
+      const stopped = new Map<string, boolean>();
+      pending.forEach((symbol, i) => {
+        const owned = this.owned.get(symbol);
+        // Gone already, or removed from the universe so nobody takes it over: stop now.
+        if (owned?.state !== 'leaving' || assignment.ownerOf(symbol) === undefined) {
+          stopped.set(symbol, false);
+          return;
+        }
+        const signal = signals[i];
+        if (signal === undefined || signal.epoch < epoch) return;
+        if (signal.first !== undefined) {
+          if (this.owned.hasReached(owned, signal.first)) stopped.set(symbol, true);
+          return;
+        }
+        const quiet = quietSince.get(symbol);
+        if (quiet === undefined || quiet.applied !== owned.applied)
+          quietSince.set(symbol, { at: now, applied: owned.applied });
+        else if (now - quiet.at >= QUIET_HANDOVER_MS) stopped.set(symbol, false);
+      });
+      if (now >= deadline) {
+        const late = pending.filter((symbol) => !stopped.has(symbol));
+        for (const symbol of late) stopped.set(symbol, false);
+        if (late.length > 0) {
+          this.handoverTimeouts += late.length;
+          this.log.warn(
+            { epoch, symbols: late.length, timeoutMs: this.options.handoverTimeoutMs },
+            'new owner did not overlap in time; handing over at the timeout',
+          );
+        }
+      }
+      if (stopped.size > 0) await this.writeFinals(epoch, stopped);
+      pending = pending.filter((symbol) => !stopped.has(symbol));
+      if (pending.length > 0) await sleep(HANDOVER_POLL_MS);
     }
+  }
+
+  /** Stops the given leaving symbols and writes their final checkpoints (`overlapped` per symbol). */
+  private async writeFinals(epoch: number, stopped: ReadonlyMap<string, boolean>): Promise<void> {
+    const finals = new Map<string, CheckpointRecord>();
+    for (const [symbol, overlapped] of stopped) {
+      const owned = this.owned.release(symbol);
+      if (owned?.state !== 'leaving') continue;
+      this.takeBars(symbol, owned.aggregate);
+      finals.set(symbol, this.record(epoch, owned, true, overlapped));
+    }
+    if (finals.size === 0) return;
     try {
       const [refused] = await Promise.all([this.checkpoints.write(epoch, finals), this.flushBars()]);
       if (refused.length > 0) this.log.warn({ epoch, refused: refused.length }, 'final checkpoints refused');
     } catch (err) {
-      this.log.warn({ err, epoch, symbols: lost.length }, 'final checkpoints not written');
+      this.log.warn({ err, epoch, symbols: finals.size }, 'final checkpoints not written');
     }
   }
 
-  /** Gained symbols: wait for the previous owners' final checkpoints, claim, replay, go live. */
+  /**
+   * Gained symbols: tell each previous owner still in the ring that this worker is subscribed (and
+   * what it buffered first), wait for their final checkpoints, claim every gained symbol at the new
+   * epoch, and replay each buffer past the position its checkpoint reached.
+   */
   private async takeOver(
     epoch: number,
     gained: readonly string[],
@@ -243,49 +357,123 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const before = previous?.ownerOf(symbol);
       return before !== undefined && before !== this.id && live.has(before);
     });
-    const late = await this.checkpoints.waitForHandover(epoch, awaited, this.options.handoverTimeoutMs);
+    const late = await this.awaitFinals(epoch, gained, awaited);
     if (late.length > 0) {
+      this.handoverFallbacks += late.length;
       this.log.warn(
         { epoch, symbols: late.length },
         'previous owner did not hand over in time; using last checkpoint',
       );
     }
+    if (!this.stillActing(epoch)) return;
     const loaded = await this.checkpoints.claim(epoch, gained, (symbol, err) => {
       this.corruptCheckpoints++;
       this.log.error({ err, symbol }, 'corrupt checkpoint ignored; symbol starts empty');
     });
+    let replayedAll = 0;
     for (const symbol of gained) {
       const record = loaded.get(symbol) ?? null;
-      let aggregate: SymbolAggregate | null = null;
-      if (record) {
-        try {
-          aggregate = SymbolAggregate.fromCheckpoint(
-            parseCheckpoint(record.aggregate),
-            this.options.aggregate,
-          );
-        } catch (err) {
-          this.corruptCheckpoints++;
-          this.log.error({ err, symbol }, 'corrupt aggregate in checkpoint ignored; symbol starts empty');
-        }
-      }
-      this.owned.goLive(symbol, aggregate, record?.watermark ?? '');
+      const outcome = this.owned.goLive(
+        symbol,
+        this.loadAggregate(symbol, record),
+        record ? positionOf(record) : START_OF_STREAM,
+        record?.final === true && record.overlapped === true && record.epoch === epoch,
+      );
+      if (outcome === 'replayed-all') replayedAll++;
+      if (outcome === 'awaiting') this.awaitPosition(symbol);
+    }
+    if (replayedAll > 0) {
+      this.log.info(
+        { epoch, symbols: replayedAll },
+        "checkpoint position not in this worker's stream: whole buffer applied",
+      );
     }
   }
 
-  private record(
+  /**
+   * The new owner's loop: announce confirmed subscriptions (again once a first trade is buffered),
+   * and watch the fences until every awaited final checkpoint is written or the timeout passes.
+   * Returns the symbols whose final checkpoint did not come.
+   */
+  private async awaitFinals(
     epoch: number,
-    aggregate: SymbolAggregate,
-    watermark: string,
-    final: boolean,
-  ): CheckpointRecord {
+    gained: readonly string[],
+    awaited: readonly string[],
+  ): Promise<string[]> {
+    const deadline = performance.now() + this.options.handoverTimeoutMs;
+    // Every gained symbol is announced, awaited or not: a previous owner this worker did not know of
+    // (it saw no ring before joining) learns from it too. An announcement without a first trade is
+    // repeated once one is buffered, while the old owner may still be waiting for it.
+    const unannounced = new Set(gained);
+    const withoutFirst = new Set<string>();
+    let pending = [...awaited];
+    while ((pending.length > 0 || unannounced.size > 0) && this.stillActing(epoch)) {
+      const updates = new Map<string, StreamPosition | undefined>();
+      for (const symbol of [...unannounced, ...withoutFirst]) {
+        const owned = this.owned.get(symbol);
+        if (owned?.state !== 'loading') {
+          unannounced.delete(symbol);
+          withoutFirst.delete(symbol);
+          continue;
+        }
+        if (!this.feed.isConfirmed(symbol)) continue;
+        const first = this.owned.firstBuffered(owned);
+        if (!unannounced.delete(symbol) && first === undefined) continue;
+        updates.set(symbol, first);
+        if (first === undefined) withoutFirst.add(symbol);
+        else withoutFirst.delete(symbol);
+      }
+      try {
+        await this.handoverSignals.announce(epoch, updates);
+        pending = await this.checkpoints.unfenced(epoch, pending);
+      } catch (err) {
+        this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
+      }
+      if (pending.length === 0 && unannounced.size === 0) break;
+      if (performance.now() >= deadline) break;
+      await sleep(HANDOVER_POLL_MS);
+    }
+    return pending;
+  }
+
+  /** A symbol waiting for its previous owner's position to show up in this stream, bounded. */
+  private awaitPosition(symbol: string): void {
+    const timer = setTimeout(() => {
+      this.awaitTimers.delete(timer);
+      if (!this.owned.stopAwaiting(symbol)) return;
+      this.handoverFallbacks++;
+      this.handoverLog.warn(
+        'await',
+        { symbol, timeoutMs: this.options.handoverTimeoutMs },
+        "previous owner's last trade never arrived here; whole buffer applied",
+      );
+    }, this.options.handoverTimeoutMs);
+    this.awaitTimers.add(timer);
+  }
+
+  private loadAggregate(symbol: string, record: CheckpointRecord | null): SymbolAggregate | null {
+    if (!record) return null;
+    try {
+      return SymbolAggregate.fromCheckpoint(parseCheckpoint(record.aggregate), this.options.aggregate);
+    } catch (err) {
+      this.corruptCheckpoints++;
+      this.log.error({ err, symbol }, 'corrupt aggregate in checkpoint ignored; symbol starts empty');
+      return null;
+    }
+  }
+
+  private record(epoch: number, owned: OwnedSymbol, final: boolean, overlapped = false): CheckpointRecord {
+    const position = this.owned.position(owned);
     return {
       v: 1,
       owner: this.id,
       epoch,
       writtenAt: Date.now(),
-      watermark,
+      watermark: position.key,
       final,
-      aggregate: aggregate.toCheckpoint(),
+      position,
+      overlapped,
+      aggregate: owned.aggregate.toCheckpoint(),
     };
   }
 
@@ -326,7 +514,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (owned.state === 'live') this.takeBars(symbol, owned.aggregate);
       if (owned.state !== 'live' || !owned.aggregate.dirty) continue;
       written.push([owned.aggregate, owned.aggregate.changes]);
-      changed.set(symbol, this.record(epoch, owned.aggregate, owned.watermark, false));
+      changed.set(symbol, this.record(epoch, owned, false));
     }
     if (changed.size === 0 && this.bars.pendingBars === 0) return;
     let ok = true;
@@ -352,24 +540,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.owned.clear();
     this.bars.discard();
     this.actingEpoch = 0;
-    this.lastAssignment = undefined;
   }
 
-  /** Graceful stop: final checkpoints of everything owned, then leave so others take over at once. */
+  /**
+   * Graceful stop: first drain, so every symbol moves by the overlapping hand-over while this worker
+   * still applies it; then final checkpoints of whatever is left (the drain timed out, or nobody
+   * else is in the ring), and leave so others take over at once.
+   */
   async close(): Promise<void> {
-    if (this.status === 'closed' || this.status === 'draining') return;
+    if (this.status === 'closed' || this.status === 'draining' || this.closing) return;
+    this.closing = true;
+    if (this.status === 'ready') await this.handOverEverything();
     const wasServing = this.status === 'ready';
     this.status = 'draining';
     clearInterval(this.checkpointTimer);
+    for (const timer of this.awaitTimers) clearTimeout(timer);
     await this.rebalancing;
     await this.checkpointing;
     this.feed.close();
     if (wasServing && this.membership.leaseValid) {
       const finals = new Map<string, CheckpointRecord>();
       for (const [symbol, owned] of this.owned.entries()) {
-        if (owned.state !== 'live') continue;
+        if (owned.state === 'loading') continue;
         this.takeBars(symbol, owned.aggregate);
-        finals.set(symbol, this.record(this.actingEpoch, owned.aggregate, owned.watermark, true));
+        finals.set(symbol, this.record(this.actingEpoch, owned, true));
       }
       try {
         await Promise.all([this.checkpoints.write(this.actingEpoch, finals), this.flushBars()]);
@@ -382,4 +576,44 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.owned.clear();
     this.status = 'closed';
   }
+
+  /** Drains this worker through the ring and waits (bounded) until every symbol was handed over. */
+  private async handOverEverything(): Promise<void> {
+    const others = this.membership.assignment?.record.members.filter((m) => m.id !== this.id && !m.draining);
+    if (!this.membership.leaseValid || this.owned.size === 0 || !others?.length) return;
+    if (this.membership.assignment?.isDraining(this.id) === true) return;
+    // A static member keeps its place across a restart: its symbols wait for it (lease permitting).
+    if (this.options.membership.staticMembership === true) return;
+    const limitMs = 2 * this.options.handoverTimeoutMs + 2_000;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), limitMs);
+      this.once('drained', () => resolve(true));
+    });
+    try {
+      await drainMember(this.redis, this.keys, this.id, this.options.membership.vnodes ?? DEFAULT_VNODES);
+      if (!(await drained)) {
+        this.log.warn({ limitMs }, 'drain did not finish in time; writing final checkpoints of the rest');
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'drain before shutdown failed; writing final checkpoints instead');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function timed(work: () => Promise<void>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+}
+
+/** Where a checkpoint's aggregate stands; records without a position carry only the last key. */
+function positionOf(record: CheckpointRecord): StreamPosition {
+  return record.position ?? { ...START_OF_STREAM, key: record.watermark };
 }

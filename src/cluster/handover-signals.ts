@@ -1,0 +1,63 @@
+/**
+ * The new owner's side of a planned hand-over, told to the old owner through Redis: "at epoch E I
+ * am subscribed to this symbol (the provider confirmed it), and the first trade I buffered is F".
+ * The old owner keeps applying the symbol until its own stream has passed F, so every trade is in at
+ * least one of the two aggregates; the new owner then skips what the old one applied.
+ *
+ * Signals are advisory, never fenced: a stale one (older epoch) is ignored, and a missing one only
+ * makes the old owner wait for its hand-over timeout.
+ */
+import type { Redis } from 'ioredis';
+import type { ClusterKeys } from '../redis/keys.js';
+import type { StreamPosition } from '../ingest/stream-position.js';
+
+export interface HandoverSignal {
+  readonly epoch: number;
+  /** First trade the new owner buffered; `undefined` while it has buffered none. */
+  readonly first: StreamPosition | undefined;
+}
+
+/** `epoch|seq|timeMs|key`; the key comes last because it may contain `|`. */
+function encode(epoch: number, first: StreamPosition | undefined): string {
+  if (!first) return `${epoch}|||`;
+  return `${epoch}|${first.seq ?? ''}|${first.timeMs}|${first.key}`;
+}
+
+export function decodeHandoverSignal(raw: string): HandoverSignal | undefined {
+  const parts = raw.split('|');
+  if (parts.length < 4) return undefined;
+  const epoch = Number(parts[0]);
+  if (!Number.isSafeInteger(epoch)) return undefined;
+  if (parts[2] === '') return { epoch, first: undefined };
+  const timeMs = Number(parts[2]);
+  const seq = parts[1] === '' ? null : Number(parts[1]);
+  if (!Number.isFinite(timeMs) || (seq !== null && !Number.isFinite(seq))) return undefined;
+  return { epoch, first: { key: parts.slice(3).join('|'), seq, timeMs, atTime: 1 } };
+}
+
+export class HandoverSignals {
+  /** Redis commands issued, for the cost figures. */
+  commands = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ClusterKeys,
+  ) {}
+
+  /** Announces, for each symbol, that this worker owns it at `epoch` and what it buffered first. */
+  async announce(epoch: number, entries: ReadonlyMap<string, StreamPosition | undefined>): Promise<void> {
+    if (entries.size === 0) return;
+    const args: string[] = [];
+    for (const [symbol, first] of entries) args.push(symbol, encode(epoch, first));
+    this.commands++;
+    await this.redis.hset(this.keys.handover, ...args);
+  }
+
+  /** The signals for `symbols`, in order; `undefined` where none (or unreadable). */
+  async read(symbols: readonly string[]): Promise<(HandoverSignal | undefined)[]> {
+    if (symbols.length === 0) return [];
+    this.commands++;
+    const raws = await this.redis.hmget(this.keys.handover, ...symbols);
+    return raws.map((raw) => (raw === null ? undefined : decodeHandoverSignal(raw)));
+  }
+}
