@@ -59,6 +59,14 @@ export interface WorkerMetricSources {
   barsWritten?(): number;
   /** Completed bars lost before they reached Redis (queue full, or never taken in time). */
   barsDropped?(): number;
+  /** Hand-over figures: fallbacks by side, trades skipped as the previous owner's, standbys. */
+  handover?(): Readonly<{
+    timeouts: number;
+    fallbacks: number;
+    skipped: number;
+    standbySymbols: number;
+    promotions: number;
+  }>;
 }
 
 export interface WorkerMetrics {
@@ -110,6 +118,42 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
   countFrom(registers, 'tickring_feed_reconnects_total', 'Feed reconnect attempts', () =>
     sources.feedReconnects(),
   );
+  if (sources.handover) {
+    const handover = (): ReturnType<NonNullable<WorkerMetricSources['handover']>> =>
+      sources.handover?.() ?? { timeouts: 0, fallbacks: 0, skipped: 0, standbySymbols: 0, promotions: 0 };
+    countFrom(
+      registers,
+      'tickring_handover_timeouts_total',
+      'Symbols an old owner stopped at the hand-over timeout, before the streams overlapped',
+      () => handover().timeouts,
+    );
+    countFrom(
+      registers,
+      'tickring_handover_fallbacks_total',
+      'Symbols a new owner took without an exact switch (final checkpoint late, position never seen)',
+      () => handover().fallbacks,
+    );
+    countFrom(
+      registers,
+      'tickring_handover_skipped_trades_total',
+      'Buffered trades skipped at a hand-over because the previous owner had applied them',
+      () => handover().skipped,
+    );
+    countFrom(
+      registers,
+      'tickring_standby_promotions_total',
+      'Standby shadows that became the owned aggregate when the owner left the ring',
+      () => handover().promotions,
+    );
+    new Gauge({
+      name: 'tickring_standby_symbols',
+      help: 'Symbols followed as a standby (--replicas 2)',
+      registers,
+      collect() {
+        this.set(handover().standbySymbols);
+      },
+    });
+  }
   if (sources.feed) {
     const feed = (): ReturnType<NonNullable<WorkerMetricSources['feed']>> =>
       sources.feed?.() ?? NO_FEED_COUNTS;

@@ -184,6 +184,20 @@ export class CheckpointStore {
     return symbols.filter((_, i) => Number(fences[i] ?? 0) < epoch);
   }
 
+  /** Reads checkpoints without fencing, in order; `null` where none or unreadable. */
+  async readMany(symbols: readonly string[]): Promise<(CheckpointRecord | null)[]> {
+    if (symbols.length === 0) return [];
+    const raws = await this.redis.hmget(this.keys.checkpoints, ...symbols);
+    return raws.map((raw, i) => {
+      if (raw === null) return null;
+      try {
+        return parseCheckpointRecord(raw, symbols[i] ?? '');
+      } catch {
+        return null;
+      }
+    });
+  }
+
   /** Reads one symbol's checkpoint without fencing (for answering queries). */
   async read(symbol: string): Promise<CheckpointRecord | null> {
     const raw = await this.redis.hget(this.keys.checkpoints, symbol);

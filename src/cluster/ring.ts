@@ -29,12 +29,15 @@ export function buildHashRing(record: RingRecord): HashRing | undefined {
 export class Assignment {
   private readonly owners = new Map<string, string>();
   private readonly bySymbolCount = new Map<string, number>();
+  private readonly ring: HashRing | undefined;
+  private standbys: Map<string, string> | undefined;
 
   constructor(
     readonly record: RingRecord,
     symbols: Iterable<string>,
   ) {
     const ring = buildHashRing(record);
+    this.ring = ring;
     // A pin to a draining member is ignored like one to a departed member: the ring places it.
     const live = new Set(activeMembers(record).map((m) => m.id));
     for (const member of record.members) this.bySymbolCount.set(member.id, 0);
@@ -64,6 +67,36 @@ export class Assignment {
     const owned: string[] = [];
     for (const [symbol, owner] of this.owners) if (owner === memberId) owned.push(symbol);
     return owned.sort();
+  }
+
+  /**
+   * The member that follows `symbol` as a standby (`--replicas 2`): the one that would own it if its
+   * owner left. For a ring-placed symbol that is the next distinct member clockwise, for a pinned
+   * one the ring's own choice; `undefined` with a single active member.
+   */
+  standbyOf(symbol: string): string | undefined {
+    return this.standbyMap().get(symbol);
+  }
+
+  /** The symbols `memberId` follows as a standby, sorted. */
+  standbySymbolsOf(memberId: string): string[] {
+    const followed: string[] = [];
+    for (const [symbol, standby] of this.standbyMap()) if (standby === memberId) followed.push(symbol);
+    return followed.sort();
+  }
+
+  /** Computed on first use: only workers running standbys pay for it. */
+  private standbyMap(): Map<string, string> {
+    if (this.standbys) return this.standbys;
+    const standbys = new Map<string, string>();
+    if (this.ring) {
+      for (const [symbol, owner] of this.owners) {
+        const standby = this.ring.range(symbol, 2).find((member) => member !== owner);
+        if (standby !== undefined) standbys.set(symbol, standby);
+      }
+    }
+    this.standbys = standbys;
+    return standbys;
   }
 
   symbolCount(memberId: string): number {

@@ -167,6 +167,15 @@ export const WORKER_OPTIONS = {
     schema: intSchema(50, 600_000),
     default: 1_000,
   }),
+  replicas: defineOption({
+    flag: '--replicas <n>',
+    env: ['TICKRING_REPLICAS'],
+    description:
+      'copies of each symbol: 2 also follows, as a standby, what this worker would own if the owner died, so a crash loses nothing (costs about twice the ingest)',
+    form: '1 or 2',
+    schema: intSchema(1, 2),
+    default: DEFAULT_WORKER_OPTIONS.replicas,
+  }),
   handoverTimeoutMs: defineOption({
     flag: '--handover-timeout-ms <ms>',
     env: ['TICKRING_HANDOVER_TIMEOUT_MS'],

@@ -54,6 +54,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       credentials: { key: config.feedKey ?? '', secret: config.feedSecret ?? '' },
       checkpointMs: config.checkpointMs,
       handoverTimeoutMs: config.handoverTimeoutMs,
+      replicas: config.replicas,
       feedClient: { silenceMs: config.feedSilenceMs, connectionLimitBackoffMs: config.feedLimitBackoffMs },
       barStore: { cap: config.barHistory },
       version: VERSION,

@@ -221,6 +221,39 @@ export class OwnedSymbols {
     return 'replayed-all';
   }
 
+  /**
+   * A standby's shadow goes live only when the owner's checkpoint meets its buffer exactly: the
+   * checkpoint's position is in the buffer with nothing missing before it, or nothing was buffered
+   * and the checkpoint stayed the same for a whole checkpoint period (`settled`). Returns whether it
+   * went live; otherwise it keeps buffering for the next checkpoint.
+   */
+  warm(symbol: string, loaded: SymbolAggregate | null, from: StreamPosition, settled: boolean): boolean {
+    const owned = this.symbols.get(symbol);
+    if (owned?.state !== 'loading') return false;
+    const start =
+      owned.buffer.length === 0 ? (settled ? 0 : undefined) : this.placedExactly(owned.buffer, from);
+    if (start === undefined) return false;
+    owned.aggregate = loaded ?? new SymbolAggregate(symbol, this.aggregateOptions);
+    owned.key = from.key;
+    owned.seq = from.seq;
+    owned.timeMs = from.timeMs;
+    owned.atTime = from.atTime;
+    this.replay(owned, start, from);
+    return true;
+  }
+
+  /** A symbol's buffer and aggregate start over (its stream had a gap). */
+  restart(symbol: string): void {
+    if (!this.symbols.has(symbol)) return;
+    this.symbols.delete(symbol);
+    this.acquire(symbol);
+  }
+
+  /** Takes over a live symbol kept elsewhere (a promoted standby's shadow). */
+  adopt(symbol: string, owned: OwnedSymbol): void {
+    this.symbols.set(symbol, owned);
+  }
+
   /** Gives up waiting for an awaited position: replays the whole buffer. */
   stopAwaiting(symbol: string): boolean {
     const owned = this.symbols.get(symbol);
@@ -253,6 +286,25 @@ export class OwnedSymbols {
     owned.awaiting = undefined;
     owned.floorSeq = from.seq ?? -1;
     owned.state = 'live';
+  }
+
+  /**
+   * Like `resumeIndex`, but only where the buffer provably continues the position without a hole:
+   * the position itself is buffered (or, by sequence numbers, the buffer starts right after it).
+   */
+  private placedExactly(buffer: readonly Trade[], from: StreamPosition): number | undefined {
+    const first = buffer[0];
+    if (first === undefined) return undefined;
+    if (from.seq !== null && this.adapter.sequentialId) {
+      const firstSeq = this.adapter.sequentialId(first);
+      if (firstSeq === null || firstSeq > from.seq + 1) return undefined;
+      return this.resumeIndex(buffer, from);
+    }
+    if (from.key === '' && from.timeMs > 0) {
+      // By time: something older than the position must be buffered, or trades may be missing.
+      if (first.timeMs >= from.timeMs) return undefined;
+    } else if (from.key === '') return undefined;
+    return this.resumeIndex(buffer, from);
   }
 
   /**

@@ -132,6 +132,13 @@ export function workerMetrics(worker: Worker, errors: RedisErrorCounts): WorkerM
     }),
     barsWritten: () => worker.bars.written,
     barsDropped: () => worker.bars.dropped,
+    handover: () => ({
+      timeouts: worker.handoverTimeouts,
+      fallbacks: worker.handoverFallbacks,
+      skipped: worker.owned.handoverSkipped,
+      standbySymbols: worker.standby.size,
+      promotions: worker.standbyPromotions,
+    }),
   });
   worker.on('rebalanced', ({ ms }) => metrics.rebalanceSeconds.observe(ms / 1000));
   worker.on('handedOver', ({ direction, ms }) => metrics.handoverSeconds.observe({ direction }, ms / 1000));

@@ -65,6 +65,11 @@ export interface WorkerOptions {
   readonly barStore: Partial<BarStoreOptions>;
   /** A bar completes this long after its end by the wall clock, so trades in flight land first (ms). Default 1000. */
   readonly barCloseGraceMs: number;
+  /**
+   * Copies of each symbol kept: 1, or 2 to also follow, as a standby, the symbols this worker would
+   * own if their owner left, so a crash loses nothing. Default 1.
+   */
+  readonly replicas: number;
   readonly version: string;
 }
 
@@ -77,6 +82,7 @@ export const DEFAULT_WORKER_OPTIONS = {
   aggregate: {},
   barStore: {},
   barCloseGraceMs: 1_000,
+  replicas: 1,
   version: '0.0.0',
 } as const satisfies Partial<WorkerOptions>;
 
@@ -109,6 +115,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly membership: Membership;
   readonly feed: FeedClient;
   readonly owned: OwnedSymbols;
+  /** Shadow aggregates of the symbols this worker follows as a standby; never written. */
+  readonly standby: OwnedSymbols;
+  /** Standby shadows that became the owned aggregate when their owner left the ring. */
+  standbyPromotions = 0;
   readonly checkpoints: CheckpointStore;
   readonly handoverSignals: HandoverSignals;
   readonly bars: BarStore;
@@ -142,6 +152,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly handoverLog: RateLimitedLog;
   private readonly awaitTimers = new Set<NodeJS.Timeout>();
   private closing = false;
+  private warming = false;
+  /** Per warming standby symbol, the checkpoint last seen (to tell a settled quiet symbol). */
+  private readonly standbySeen = new Map<string, string>();
 
   constructor(
     deps: WorkerDeps,
@@ -158,6 +171,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
     this.aggregateOptions = resolveAggregateOptions(this.options.aggregate);
     this.owned = new OwnedSymbols(this.options.feed, this.options.aggregate, this.options.dedupWindow);
+    this.standby = new OwnedSymbols(this.options.feed, this.options.aggregate, this.options.dedupWindow);
     this.redis = deps.redis;
     this.keys = deps.keys;
     this.handoverLog = new RateLimitedLog(this.log, 10_000);
@@ -181,13 +195,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       (trade) => {
         this.ingestLag.sample(trade.timeMs);
-        this.owned.ingest(trade);
+        // Owned and followed symbols are disjoint; without standbys this costs one size check.
+        if (this.standby.size > 0 && this.standby.has(trade.symbol)) this.standby.ingest(trade);
+        else this.owned.ingest(trade);
       },
       this.log.child({ component: 'feed' }),
     );
     // By the monotonic clock, once per frame: after a stall (GC, SIGSTOP) frames buffered in the
     // socket must not be applied before the fence timer gets to run.
     this.feed.acceptTrades = () => this.membership.leaseValid;
+    // A shadow that missed trades is worth nothing: start it over from the next checkpoint.
+    this.feed.on('disconnected', () => {
+      for (const symbol of this.standby.names()) this.standby.restart(symbol);
+    });
   }
 
   get id(): string {
@@ -211,7 +231,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.feed.start();
     await this.membership.start();
     await this.rebalancing;
-    this.checkpointTimer = setInterval(() => void this.checkpoint(), this.options.checkpointMs);
+    this.checkpointTimer = setInterval(() => {
+      void this.checkpoint();
+      void this.warmStandbys();
+    }, this.options.checkpointMs);
     if (this.status === 'starting') this.status = 'ready';
   }
 
@@ -237,17 +260,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.actingEpoch = epoch;
     if (this.status === 'fenced') this.status = 'ready';
 
+    const followed = this.followedAt(assignment);
+    this.promoteStandbys(assignment, gained, previous);
     // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
     // subscribed and applied until the new owner's stream overlaps this one's.
-    for (const symbol of gained) this.owned.acquire(symbol);
+    for (const symbol of gained) {
+      this.standby.release(symbol);
+      this.owned.acquire(symbol);
+    }
     for (const symbol of lost) this.owned.beginLeaving(symbol);
-    this.feed.setSymbols([...mine, ...lost]);
+    for (const symbol of this.standby.names()) if (!followed.has(symbol)) this.standby.release(symbol);
+    // A symbol handed over here and followed from now on gets its shadow once it has left.
+    for (const symbol of followed) if (!this.owned.has(symbol)) this.standby.acquire(symbol);
+    this.feed.setSymbols([...mine, ...lost, ...followed]);
     // Both at once: a worker that gains from a peer it also loses to must not wait on itself.
     const [outMs, inMs] = await Promise.all([
       timed(() => this.handOver(assignment, lost)),
       timed(() => this.takeOver(epoch, gained, previous)),
     ]);
-    if (this.actingEpoch === epoch) this.feed.setSymbols(this.owned.names());
+    if (this.actingEpoch === epoch) {
+      for (const symbol of followed) if (!this.owned.has(symbol)) this.standby.acquire(symbol);
+      this.feed.setSymbols([...this.owned.names(), ...followed]);
+    }
     if (lost.length > 0) this.emit('handedOver', { direction: 'out', symbols: lost.length, ms: outMs });
     if (gained.length > 0) this.emit('handedOver', { direction: 'in', symbols: gained.length, ms: inMs });
 
@@ -259,6 +293,65 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
     this.emit('rebalanced', { epoch, gained: gained.length, lost: lost.length, ms });
     if (assignment.isDraining(this.id)) this.emit('drained', { epoch });
+  }
+
+  /** The symbols this worker follows as a standby at `assignment` (none with one replica). */
+  private followedAt(assignment: Assignment): Set<string> {
+    if (this.options.replicas < 2) return new Set();
+    return new Set(assignment.standbySymbolsOf(this.id));
+  }
+
+  /**
+   * Gained symbols whose owner left the ring (crashed, or lost its lease) and whose shadow here is
+   * live become owned as they are: the shadow saw every trade, so nothing since the owner's last
+   * checkpoint is lost. They are still claimed at the new epoch with the rest, which fences off the
+   * old owner should it come back.
+   */
+  private promoteStandbys(
+    assignment: Assignment,
+    gained: readonly string[],
+    previous: Assignment | undefined,
+  ): void {
+    if (this.standby.size === 0) return;
+    const live = new Set(assignment.record.members.map((m) => m.id));
+    for (const symbol of gained) {
+      const before = previous?.ownerOf(symbol);
+      if (before !== undefined && live.has(before)) continue;
+      const shadow = this.standby.get(symbol);
+      if (shadow?.state !== 'live') continue;
+      this.standby.release(symbol);
+      this.owned.adopt(symbol, shadow);
+      this.standbyPromotions++;
+    }
+  }
+
+  /**
+   * Standby shadows still loading try the owner's latest checkpoints: each goes live once a
+   * checkpoint meets its buffer exactly (see `OwnedSymbols.warm`).
+   */
+  private async warmStandbys(): Promise<void> {
+    if (this.standby.size === 0 || !this.membership.leaseValid || this.warming) return;
+    this.warming = true;
+    try {
+      const loading = [...this.standby.entries()].filter(([, s]) => s.state === 'loading').map(([s]) => s);
+      for (let i = 0; i < loading.length; i += 200) {
+        const batch = loading.slice(i, i + 200);
+        const records = await this.checkpoints.readMany(batch);
+        batch.forEach((symbol, j) => {
+          const record = records[j] ?? null;
+          const signature = record ? `${record.epoch}:${record.writtenAt}` : '';
+          const settled = this.standbySeen.get(symbol) === signature;
+          this.standbySeen.set(symbol, signature);
+          const position = record ? positionOf(record) : START_OF_STREAM;
+          if (this.standby.warm(symbol, this.loadAggregate(symbol, record), position, settled))
+            this.standbySeen.delete(symbol);
+        });
+      }
+    } catch (err) {
+      this.handoverLog.warn('standby', { err }, 'standby checkpoints unreadable; retrying');
+    } finally {
+      this.warming = false;
+    }
   }
 
   /** Whether a hand-over loop begun at `epoch` should go on (no lease loss, no newer epoch). */
@@ -538,6 +631,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Whatever we hold may be overtaken by the next owner: drop it all, write nothing.
     this.feed.setSymbols([]);
     this.owned.clear();
+    this.standby.clear();
     this.bars.discard();
     this.actingEpoch = 0;
   }
@@ -574,6 +668,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.membership.leave();
     this.membership.close();
     this.owned.clear();
+    this.standby.clear();
     this.status = 'closed';
   }
 

@@ -151,3 +151,95 @@ describe.each([
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+describe('standby replicas (--replicas 2)', () => {
+  let env: TestCluster | undefined;
+  let sim: RunningSimulator | undefined;
+  const workers: WorkerProcess[] = [];
+
+  afterEach(async () => {
+    await stopAll(workers);
+    await sim?.close();
+    await env?.cleanup();
+  });
+
+  it('loses no trade when an owner is SIGKILLed: its standby is promoted', async () => {
+    const symbols = generateSymbols(60);
+    env = await testCluster('standby');
+    const cluster = env;
+    sim = await startSimulator({ protocol: polygon, symbols, rate: 500, seed: 11 });
+    const feed = sim;
+    feed.pause();
+    await addSymbols(cluster.redis, cluster.keys, symbols);
+    for (const id of ['w1', 'w2', 'w3']) {
+      workers.push(
+        startWorker(id, {
+          prefix: cluster.prefix,
+          cluster: cluster.cluster,
+          feedUrl: feed.wsUrl,
+          extraArgs: [...STEADY, '--lease-ms', '3000', '--replicas', '2'],
+        }),
+      );
+    }
+    const members = async (): Promise<string[]> =>
+      (await readRingRecord(cluster.redis, cluster.keys)).members.map((m) => m.id).sort();
+    await eventually(
+      'three members',
+      async () => ((await members()).length === 3 ? true : undefined),
+      30_000,
+    );
+    feed.resume();
+    // Every symbol gets a standby shadow, warmed from its owner's checkpoints (every 200 ms).
+    const metric = async (address: string, name: string): Promise<number> => {
+      const text = await (await fetch(`${address}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    };
+    await eventually('every symbol to have a standby', async () => {
+      const record = await readRingRecord(cluster.redis, cluster.keys);
+      const counts = await Promise.all(
+        record.members.map((m) => metric(m.address, 'tickring_standby_symbols')),
+      );
+      return counts.reduce((a, b) => a + b, 0) === symbols.length ? true : undefined;
+    });
+    await sleep(3_000);
+
+    workers[0]!.child.kill('SIGKILL');
+    await workers[0]!.exited;
+    await eventually(
+      'the killed worker to be reaped',
+      async () => ((await members()).join(',') === 'w2,w3' ? true : undefined),
+      20_000,
+    );
+    await sleep(2_000);
+    feed.pause();
+
+    const truth = feed.stats().symbols;
+    const survivors = (await readRingRecord(cluster.redis, cluster.keys)).members;
+    let answers: Summary[] = [];
+    await eventually(
+      'every owner to have applied what it received',
+      async () => {
+        answers = (await getJson<{ symbols: Summary[] }>(`${survivors[0]!.address}/v1/symbols?limit=1000`))
+          .body.symbols;
+        return answers.every((a) => a.trades === (truth[a.symbol]?.trades ?? 0)) ? true : undefined;
+      },
+      10_000,
+    ).catch(() => undefined);
+    const bySymbol = new Map(answers.map((a) => [a.symbol, a.trades]));
+    const sent = symbols.reduce((sum, s) => sum + (truth[s]?.trades ?? 0), 0);
+    const lost = symbols.reduce(
+      (sum, s) => sum + Math.max(0, (truth[s]?.trades ?? 0) - (bySymbol.get(s) ?? 0)),
+      0,
+    );
+    const doubled = symbols.reduce(
+      (sum, s) => sum + Math.max(0, (bySymbol.get(s) ?? 0) - (truth[s]?.trades ?? 0)),
+      0,
+    );
+    expect(sent).toBeGreaterThan(1_000);
+    expect({ lost, doubled }).toEqual({ lost: 0, doubled: 0 });
+    const promoted = await Promise.all(
+      survivors.map((m) => metric(m.address, 'tickring_standby_promotions_total')),
+    );
+    expect(promoted.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  }, 120_000);
+});
