@@ -144,7 +144,8 @@ export class OwnedSymbols {
    */
   hasReached(owned: OwnedSymbol, mark: StreamPosition): boolean {
     if (mark.key !== '') return this.dedup.has(mark.key);
-    // Without ids, only a later trade time proves the new owner's first trade was passed.
+    // Without ids, only a later trade time proves the new owner's first trade was passed (the
+    // caller also accepts the same time once the symbol went quiet).
     return owned.applied > 0 && owned.timeMs > mark.timeMs;
   }
 
@@ -336,6 +337,7 @@ export class OwnedSymbols {
       }
       return i;
     }
-    return undefined;
+    // Every trade up to the position is buffered and nothing after it yet.
+    return atTime === from.atTime ? buffer.length : undefined;
   }
 }

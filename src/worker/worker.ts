@@ -389,13 +389,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const signal = signals[i];
         if (signal === undefined || signal.epoch < epoch) return;
         if (signal.first !== undefined) {
-          if (this.owned.hasReached(owned, signal.first)) stopped.set(symbol, true);
-          return;
+          if (this.owned.hasReached(owned, signal.first)) {
+            stopped.set(symbol, true);
+            return;
+          }
+          // Without ids a quiet symbol may never show a later time: having applied trades of the
+          // new owner's first millisecond, and nothing since, is as far as the streams go.
+          if (signal.first.key !== '' || owned.timeMs !== signal.first.timeMs || owned.applied === 0) return;
         }
         const quiet = quietSince.get(symbol);
         if (quiet === undefined || quiet.applied !== owned.applied)
           quietSince.set(symbol, { at: now, applied: owned.applied });
-        else if (now - quiet.at >= QUIET_HANDOVER_MS) stopped.set(symbol, false);
+        else if (now - quiet.at >= QUIET_HANDOVER_MS) stopped.set(symbol, signal.first !== undefined);
       });
       if (now >= deadline) {
         const late = pending.filter((symbol) => !stopped.has(symbol));

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { binance } from '../../feeds/binance.js';
+import { finnhub } from '../../feeds/finnhub.js';
 import { polygon } from '../../feeds/polygon.js';
 import { readRingRecord } from '../../src/cluster/membership.js';
 import { Assignment } from '../../src/cluster/ring.js';
@@ -26,6 +27,7 @@ const STEADY = ['--lease-ms', '6000', '--heartbeat-ms', '500', '--settle-ms', '0
 
 describe.each([
   { name: 'polygon (trade ids)', adapter: polygon, symbols: generateSymbols(80) },
+  { name: 'finnhub (no ids: positions by time)', adapter: finnhub, symbols: generateSymbols(80) },
   {
     name: 'binance (sequence numbers)',
     adapter: binance,
@@ -42,7 +44,7 @@ describe.each([
     await env?.cleanup();
   });
 
-  it('loses and doubles no trade across joins, a drain and a graceful leave', async () => {
+  it('counts every trade once across joins, a drain and a graceful leave (Finnhub: see docs/handover.md)', async () => {
     env = await testCluster('handover');
     const cluster = env;
     sim = await startSimulator({ protocol: adapter, symbols, rate: 600, seed: 7 });
@@ -144,6 +146,12 @@ describe.each([
       (sum, s) => sum + Math.max(0, (bySymbol.get(s)?.trades ?? 0) - (truth[s]?.trades ?? 0)),
       0,
     );
+    if (!adapter.hasTradeIds) {
+      // Finnhub: positions by trade time; see docs/handover.md for what that can and cannot promise.
+      expect(doubled).toBe(0);
+      expect(lost).toBeLessThan(sent * 0.05);
+      return;
+    }
     expect({ sent, lost, doubled, wrongVolume }).toEqual({ sent, lost: 0, doubled: 0, wrongVolume: [] });
   }, 120_000);
 });
