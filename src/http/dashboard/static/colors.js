@@ -1,0 +1,47 @@
+// @ts-check
+/**
+ * One colour per worker, kept for as long as the page lives: a worker joining or leaving must not
+ * repaint everyone else, or the animation would show moves that did not happen. Colours are chosen
+ * to stay apart from each other and readable on the dark background (≥ 4.5:1 for text).
+ */
+
+const PALETTE = [
+  '#58a6ff', // blue
+  '#f0883e', // orange
+  '#3fb950', // green
+  '#db61a2', // pink
+  '#d2a8ff', // lavender
+  '#e3b341', // yellow
+  '#56d4dd', // cyan
+  '#ff7b72', // coral
+  '#a5d6ff', // pale blue
+  '#7ee787', // pale green
+];
+
+export class OwnerColors {
+  constructor() {
+    /** @type {Map<string, string>} */
+    this.byId = new Map();
+  }
+
+  /**
+   * Gives colours to ids that have none, in sorted order, reusing colours of ids no longer present.
+   * @param {readonly string[]} ids
+   */
+  assign(ids) {
+    const present = new Set(ids);
+    const used = new Set([...this.byId].filter(([id]) => present.has(id)).map(([, color]) => color));
+    for (const id of [...ids].sort()) {
+      if (this.byId.has(id)) continue;
+      const free =
+        PALETTE.find((color) => !used.has(color)) ?? PALETTE[this.byId.size % PALETTE.length] ?? '#888';
+      this.byId.set(id, free);
+      used.add(free);
+    }
+  }
+
+  /** @param {string | null | undefined} id */
+  of(id) {
+    return (id && this.byId.get(id)) || '#8b949e';
+  }
+}
