@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * One colour per worker, kept for as long as the page lives: a worker joining or leaving must not
+ * One colour per worker id, kept for as long as the page lives: a worker joining or leaving must not
  * repaint everyone else, or the animation would show moves that did not happen. Colours are chosen
  * to stay apart from each other and readable on the dark background (≥ 4.5:1 for text).
  */
@@ -25,18 +25,14 @@ export class OwnerColors {
   }
 
   /**
-   * Gives colours to ids that have none, in sorted order, reusing colours of ids no longer present.
+   * Gives the next palette colour to each id that has none, in sorted order. Colours are never
+   * handed to a second id while the palette lasts, so a newcomer never looks like someone else.
    * @param {readonly string[]} ids
    */
   assign(ids) {
-    const present = new Set(ids);
-    const used = new Set([...this.byId].filter(([id]) => present.has(id)).map(([, color]) => color));
     for (const id of [...ids].sort()) {
       if (this.byId.has(id)) continue;
-      const free =
-        PALETTE.find((color) => !used.has(color)) ?? PALETTE[this.byId.size % PALETTE.length] ?? '#888';
-      this.byId.set(id, free);
-      used.add(free);
+      this.byId.set(id, PALETTE[this.byId.size % PALETTE.length] ?? '#8b949e');
     }
   }
 

@@ -86,6 +86,7 @@ export class MarketTable {
   setRows(rows, interval) {
     this.interval = interval;
     this.rows = new Map(rows.map((row) => [row.symbol, row]));
+    this.colors.assign(rows.flatMap((row) => (row.owner ? [row.owner] : [])));
     this.updateOwnerOptions();
     this.render();
   }
@@ -257,7 +258,8 @@ export class MarketTable {
     setText(cells.volume, compact(row.volume));
     setText(cells.vwap, price(row.vwap));
     setText(cells.trades, row.trades === null ? DASH : row.trades.toLocaleString('en-US'));
-    const ownerKey = `${row.owner ?? ''}|${row.pinned}`;
+    // The colour is part of the key: a worker seen first here may get its colour later.
+    const ownerKey = `${row.owner ?? ''}|${row.pinned}|${this.colors.of(row.owner)}`;
     if (cells.owner.dataset['key'] !== ownerKey) {
       cells.owner.dataset['key'] = ownerKey;
       const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
