@@ -84,7 +84,8 @@ async function refreshCluster() {
 
 async function refreshRebalances() {
   const answer = /** @type {Rebalances} */ (await getJson('/v1/rebalances?limit=20'));
-  rebalancesEpoch = answer.epoch;
+  // Members log an epoch once they are done with it: ask again until the newest one is there.
+  if (answer.rebalances.some((entry) => entry.epoch === answer.epoch)) rebalancesEpoch = answer.epoch;
   renderTimeline(timeline, answer, colors);
 }
 

@@ -222,8 +222,10 @@ export class RingView {
     const parts = [];
     if (joined.length > 0) parts.push(`${joined.join(', ')} joined`);
     if (left.length > 0) parts.push(`${left.join(', ')} left`);
-    if (parts.length === 0) parts.push(ring.reason || 'placement changed');
-    this.change.textContent = `Epoch ${ring.epoch}: ${parts.join('; ')} — ${moved} symbol${moved === 1 ? '' : 's'} moved`;
+    // The record's reason tells a crash (`reaped w2`) from a clean leave (`leave w2`).
+    const what =
+      parts.length === 0 ? ring.reason || 'placement changed' : `${parts.join('; ')} (${ring.reason})`;
+    this.change.textContent = `Epoch ${ring.epoch}: ${what} — ${moved} symbol${moved === 1 ? '' : 's'} moved`;
     if (!this.reducedMotion) restartAnimation(this.change, 'flash');
   }
 

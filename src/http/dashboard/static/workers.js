@@ -61,7 +61,9 @@ export function renderWorkers(body, workers, ring, colors) {
         h('td', { class: 'num' }, [report ? rate(report.tradesPerSec) : DASH]),
         h('td', { class: 'num' }, [
           lag && lag.p50Ms !== null ? duration(lag.p50Ms) : DASH,
-          lag && lag.maxMs !== null ? h('span', { class: 'muted' }, [` / max ${duration(lag.maxMs)}`]) : null,
+          lag && lag.maxMs !== null
+            ? h('span', { class: 'muted sub-line' }, [`max ${duration(lag.maxMs)}`])
+            : null,
         ]),
         h('td', { class: `num ${leaseAge !== null && leaseAge > 2_000 ? 'warn-text' : ''}` }, [
           duration(leaseAge),
