@@ -98,8 +98,7 @@ describe('the dashboard in a browser', () => {
       async () => {
         const now = await shown();
         const states = now.workers.map((w) => `${w.id}:${w.state}`).join(',');
-        if (states !== ids.map((id) => `${id}:ready`).join(','))
-          throw new Error(`workers shown: ${states}`);
+        if (states !== ids.map((id) => `${id}:ready`).join(',')) throw new Error(`workers shown: ${states}`);
         if (now.ringEpoch !== String(assignment.epoch)) throw new Error(`ring at ${now.ringEpoch}`);
         expect(now.ringOwners).toEqual(expected);
         expect(now.tableOwners).toEqual(expected);
@@ -135,7 +134,9 @@ describe('the dashboard in a browser', () => {
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-security-policy']).toContain("default-src 'none'");
     await pageShows(['w1', 'w2'], assignment);
-    await eventually('connection live', async () => ((await shown()).connection === 'live' ? true : undefined));
+    await eventually('connection live', async () =>
+      (await shown()).connection === 'live' ? true : undefined,
+    );
     // The market fills in: every symbol listed with a price once trades flow.
     await eventually(
       'prices in the table',
@@ -224,7 +225,9 @@ describe('the dashboard in a browser', () => {
     await page.locator('body').focus();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.className)).toBe('skip-link');
-    const ring = await page.evaluate(() => getComputedStyle(document.activeElement ?? document.body).outlineStyle);
+    const ring = await page.evaluate(
+      () => getComputedStyle(document.activeElement ?? document.body).outlineStyle,
+    );
     expect(ring).not.toBe('none');
     await page.locator('#market-search').focus();
     await page.keyboard.press('Tab');
@@ -316,7 +319,9 @@ describe('the dashboard in a browser', () => {
 
   it('says its data is stale while its worker restarts, then goes live again', async () => {
     await page.goto(`${w1Url}/`);
-    await eventually('connection live', async () => ((await shown()).connection === 'live' ? true : undefined));
+    await eventually('connection live', async () =>
+      (await shown()).connection === 'live' ? true : undefined,
+    );
     const w1 = workers.find((w) => w.id === 'w1');
     w1?.child.kill('SIGTERM');
     await w1?.exited;
