@@ -125,7 +125,8 @@ market.onVisibleChange = (/** @type {string[]} */ symbols) => {
 
 /** @param {string[]} symbols */
 function followVisible(symbols) {
-  const key = symbols.join(',');
+  // The set matters, not its order: re-sorting the table must not reopen the stream.
+  const key = [...symbols].sort().join(',');
   if (key === streamed && stream && stream.readyState !== EventSource.CLOSED) return;
   stream?.close();
   stream = undefined;
