@@ -14,7 +14,7 @@ import { addSymbols } from '../../src/cluster/universe.js';
 import { freePort } from '../../src/roles/embedded-redis.js';
 import { startSimulator, type RunningSimulator } from '../../src/sim/simulator.js';
 import { generateSymbols } from '../../src/sim/universe.js';
-import { launchBrowser, type Browser } from '../support/browser.js';
+import { ARTIFACTS, launchBrowser, type Browser } from '../support/browser.js';
 import { testCluster, type TestCluster } from '../support/redis.js';
 import { eventually, startWorker, stopAll, type WorkerProcess } from '../support/workers.js';
 
@@ -152,6 +152,23 @@ describe('the dashboard in a browser', () => {
     );
     expect(await page.locator('#market tbody tr').count()).toBe(SYMBOLS.length);
     await browser.screenshot('dashboard-overview.png');
+    // A laptop screen: nothing wider than the window, the ring and workers above the fold.
+    await page.setViewportSize({ width: 1280, height: 720 });
+    const fit = await page.evaluate(() => ({
+      overflow: document.documentElement.scrollWidth - window.innerWidth,
+      ringBottom: document.getElementById('ring')?.getBoundingClientRect().bottom ?? Infinity,
+      workersBottom: document.getElementById('workers')?.getBoundingClientRect().bottom ?? Infinity,
+      workersOverflow: (() => {
+        const scroller = document.getElementById('workers')?.parentElement;
+        return scroller ? scroller.scrollWidth - scroller.clientWidth : 0;
+      })(),
+    }));
+    expect(fit.overflow).toBeLessThanOrEqual(0);
+    expect(fit.workersOverflow).toBeLessThanOrEqual(0);
+    expect(fit.ringBottom).toBeLessThanOrEqual(720);
+    expect(fit.workersBottom).toBeLessThanOrEqual(720);
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-laptop.png`, timeout: 20_000 });
+    await page.setViewportSize({ width: 1366, height: 900 });
   }, 90_000);
 
   it('is labelled, keyboard-usable and readable', async () => {

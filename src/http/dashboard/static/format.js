@@ -4,12 +4,14 @@
 export const DASH = '–';
 
 /**
- * A price: 2 decimals, more below 1 (crypto and pennies).
+ * A price: 2 decimals, more below 1 (crypto and pennies); `scale`, when given, picks the precision
+ * (a change is shown as precisely as the price it changes).
  * @param {number | null | undefined} value
+ * @param {number | null | undefined} [scale]
  */
-export function price(value) {
+export function price(value, scale = value) {
   if (value === null || value === undefined || !Number.isFinite(value)) return DASH;
-  const digits = Math.abs(value) < 1 ? 4 : 2;
+  const digits = Math.abs(scale ?? value) < 1 ? 4 : 2;
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 

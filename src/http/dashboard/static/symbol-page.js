@@ -104,7 +104,7 @@ export class SymbolPage {
     replace(this.price, [
       h('span', { class: 'big' }, [price(last)]),
       h('span', { class: `change ${change === null || change === 0 ? '' : change > 0 ? 'up' : 'down'}` }, [
-        change === null ? '' : `${change >= 0 ? '+' : '−'}${price(Math.abs(change))} (${percent(pct)})`,
+        change === null ? '' : `${change >= 0 ? '+' : '−'}${price(Math.abs(change), last)} (${percent(pct)})`,
       ]),
     ]);
     const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
