@@ -178,7 +178,17 @@ export class RingView {
       }
       if (!dot) {
         dot = x.pinned
-          ? s('rect', { x: cx - 4.5, y: cy - 4.5, width: 9, height: 9, transform: `rotate(45 ${cx} ${cy})` })
+          ? s('polygon', {
+              // A diamond drawn by its corners: no transform to fight the pulse animation's origin.
+              points: [
+                [cx, cy - 6],
+                [cx + 6, cy],
+                [cx, cy + 6],
+                [cx - 6, cy],
+              ]
+                .map(([x, y]) => `${(x ?? 0).toFixed(2)},${(y ?? 0).toFixed(2)}`)
+                .join(' '),
+            })
           : s('circle', { cx: cx.toFixed(2), cy: cy.toFixed(2), r: 3.4 });
         dot.dataset['shape'] = shape;
         dot.dataset['symbol'] = x.symbol;
