@@ -3,7 +3,7 @@
 import { cpSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-const ASSET = /\.(lua|json|html|css|js)$/;
+const ASSET = /\.(lua|json|html|css|js|svg)$/;
 
 function copyAssets(dir) {
   for (const name of readdirSync(dir)) {

@@ -15,12 +15,14 @@ import { AdminAuth } from './admin-auth.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { DEFAULT_BODY_LIMIT } from './body.js';
 import type { ClusterView } from './cluster-view.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { OwnerRouting } from './owner-routing.js';
 import { checkQuery, parseSymbolList } from './params.js';
 import { ApiError, sendError, sendJson } from './respond.js';
 import { Router } from './router.js';
 import { Snapshots } from './snapshots.js';
+import { registerStaticRoutes } from './static-files.js';
 import { StreamHub, type StreamOptions } from './stream-hub.js';
 import { registerSymbolRoutes } from './symbol-routes.js';
 
@@ -126,6 +128,14 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): AppS
   });
 
   registerSymbolRoutes(router, { view, routing, snapshots, logger, requireServing });
+  registerDashboardRoutes(router, {
+    view,
+    routing,
+    logger,
+    requireServing,
+    timeoutMs: opts.forwardTimeoutMs,
+  });
+  registerStaticRoutes(router);
   registerAdminRoutes(router, {
     view,
     auth: new AdminAuth(opts.adminToken),

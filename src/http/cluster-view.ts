@@ -7,6 +7,7 @@ import type { BarRange } from '../cluster/bar-store.js';
 import type { CheckpointRecord } from '../cluster/checkpoints.js';
 import type { PlacementChange } from '../cluster/placement-admin.js';
 import type { Assignment } from '../cluster/ring.js';
+import type { WorkerReport } from './worker-report.js';
 
 export type { BarRange } from '../cluster/bar-store.js';
 export type { PlacementChange } from '../cluster/placement-admin.js';
@@ -71,6 +72,8 @@ export interface ClusterView {
   /** Admin writes to the universe; each change bumps the epoch. */
   addSymbols(symbols: readonly string[]): Promise<UniverseChange>;
   removeSymbols(symbols: readonly string[]): Promise<UniverseChange>;
+  /** This worker's report for the dashboard; a view without it answers `/v1/internal/worker` with 503. */
+  readonly report?: () => WorkerReport;
   /** Pins and drains; a view without them answers those admin routes with 503. */
   readonly placement?: PlacementWrites;
 }

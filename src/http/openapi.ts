@@ -17,6 +17,7 @@ import {
   schemas,
   type Schema,
 } from './openapi-components.js';
+import { dashboardParameters, dashboardPaths, dashboardSchemas } from './openapi-dashboard.js';
 
 const bearer = [{ adminToken: [] }];
 
@@ -201,6 +202,8 @@ const paths: Record<string, Schema> = {
   },
 };
 
+Object.assign(paths, dashboardPaths);
+
 /** Every path answers these too. */
 const COMMON_ERRORS = {
   '405': errorResponse('Method not allowed on this path'),
@@ -226,8 +229,8 @@ export const OPENAPI_DOCUMENT: Schema = Object.freeze({
   },
   paths,
   components: {
-    schemas,
-    parameters,
+    schemas: { ...schemas, ...dashboardSchemas },
+    parameters: { ...parameters, ...dashboardParameters },
     responses,
     securitySchemes: {
       adminToken: { type: 'http', scheme: 'bearer', description: '--admin-token / TICKRING_ADMIN_TOKEN' },

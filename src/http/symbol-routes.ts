@@ -81,33 +81,58 @@ function firstIndex(sorted: readonly string[], after: string | null, from: strin
   return Math.max(afterCursor, atPrefix);
 }
 
+export interface PageFilter {
+  readonly prefix: string | null;
+  readonly owner: string | null;
+  readonly limit: number;
+  readonly cursor: string | null;
+}
+
+export function parsePageFilter(
+  query: URLSearchParams,
+  limits: { min: number; max: number; fallback: number },
+): PageFilter {
+  return {
+    prefix: parsePrefix(query),
+    owner: parseOwner(query),
+    limit: parseLimit(query, limits),
+    cursor: parseCursor(query),
+  };
+}
+
+/** One page of the sorted universe: symbols after the cursor matching prefix and owner. */
+export function pageOfSymbols(
+  assignment: Assignment | undefined,
+  { prefix, owner, limit, cursor }: PageFilter,
+): { page: string[]; more: boolean } {
+  const sorted = assignment ? sortedSymbols(assignment) : [];
+  const page: string[] = [];
+  let more = false;
+  for (let i = firstIndex(sorted, cursor, prefix); i < sorted.length; i++) {
+    const symbol = sorted[i] ?? '';
+    if (prefix !== null && !symbol.startsWith(prefix)) {
+      if (symbol > prefix) break; // sorted: no later symbol starts with it either
+      continue;
+    }
+    if (owner !== null && assignment?.ownerOf(symbol) !== owner) continue;
+    if (page.length === limit) {
+      more = true;
+      break;
+    }
+    page.push(symbol);
+  }
+  return { page, more };
+}
+
 export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): void {
   const { view, routing, snapshots, logger, requireServing } = deps;
 
   router.on('GET', '/v1/symbols', async ({ res, query }) => {
     checkQuery(query, ['prefix', 'owner', 'limit', 'cursor']);
-    const prefix = parsePrefix(query);
-    const owner = parseOwner(query);
-    const limit = parseLimit(query, LIST_LIMIT);
-    const cursor = parseCursor(query);
+    const filter = parsePageFilter(query, LIST_LIMIT);
     requireServing();
     const assignment = view.assignment();
-    const sorted = assignment ? sortedSymbols(assignment) : [];
-    const page: string[] = [];
-    let more = false;
-    for (let i = firstIndex(sorted, cursor, prefix); i < sorted.length; i++) {
-      const symbol = sorted[i] ?? '';
-      if (prefix !== null && !symbol.startsWith(prefix)) {
-        if (symbol > prefix) break; // sorted: no later symbol starts with it either
-        continue;
-      }
-      if (owner !== null && assignment?.ownerOf(symbol) !== owner) continue;
-      if (page.length === limit) {
-        more = true;
-        break;
-      }
-      page.push(symbol);
-    }
+    const { page, more } = pageOfSymbols(assignment, filter);
     const answers = await snapshots.collect(page);
     const symbols: SymbolSummary[] = page.map((symbol) => {
       const data = answers.get(symbol)?.data;

@@ -159,6 +159,8 @@ export async function runUp(config: UpConfig): Promise<void> {
     ...addresses.map((address, i) => `  worker w${i + 1}  ${address}${ready[i] ? '' : '  (not ready yet)'}`),
     `  simulator  ${sim.wsUrl}  (stats: ${sim.httpUrl}/sim/stats)`,
     '',
+    `Dashboard: ${first}/  (every worker serves it)`,
+    '',
     'Try:',
     `  curl ${first}/v1/cluster                 # epoch, members and how many symbols each owns`,
     `  curl ${first}/v1/symbols/AAPL            # any worker answers for any symbol`,

@@ -14,6 +14,7 @@ import { clusterKeys } from '../redis/keys.js';
 import { VERSION } from '../version.js';
 import { Worker } from '../worker/worker.js';
 import { RedisErrorCounts, workerMetrics, workerView } from '../worker/worker-view.js';
+import { WorkerStats } from '../worker/worker-stats.js';
 import { closeAll, onShutdown } from './lifecycle.js';
 import { collectSymbols } from './symbols-input.js';
 import type { WorkerConfig } from './worker-options.js';
@@ -73,8 +74,9 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   );
   const redisErrors = new RedisErrorCounts();
   redis.on('error', () => redisErrors.add('connection'));
-  const metrics = workerMetrics(worker, redisErrors);
-  const view = workerView(worker, { redis, keys, vnodes: config.vnodes }, redisErrors);
+  const stats = new WorkerStats(worker).start();
+  const metrics = workerMetrics(worker, redisErrors, stats);
+  const view = workerView(worker, { redis, keys, vnodes: config.vnodes }, redisErrors, stats);
   const server = buildApp(
     { view, metrics, logger: log.child({ component: 'http' }) },
     { adminToken: config.adminToken },
@@ -97,6 +99,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
           server.close();
           server.closeAllConnections();
         },
+        () => stats.stop(),
         () => redis.quit(),
         () => subscriber.quit(),
         () => membershipRedis.quit(),

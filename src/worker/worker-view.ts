@@ -9,6 +9,7 @@ import { drainMember, pinSymbol, unpinSymbol } from '../cluster/placement-admin.
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import type { Worker } from './worker.js';
+import type { WorkerStats } from './worker-stats.js';
 
 export interface WorkerViewDeps {
   readonly redis: Redis;
@@ -43,6 +44,7 @@ export function workerView(
   worker: Worker,
   deps: WorkerViewDeps,
   errors: RedisErrorCounts = new RedisErrorCounts(),
+  stats?: WorkerStats,
 ): ClusterView {
   const live = (symbol: string) => {
     const owned = worker.owned.get(symbol);
@@ -70,6 +72,7 @@ export function workerView(
       errors.counted('query', worker.bars.read(symbol, intervalMs, range)),
     refreshRing: () => worker.membership.refreshNow(),
     readiness: () => readiness(worker),
+    ...(stats ? { report: () => stats.report() } : {}),
     addSymbols: (symbols) => errors.counted('admin', addSymbols(deps.redis, deps.keys, symbols, deps.vnodes)),
     async removeSymbols(symbols) {
       const change = await errors.counted(
@@ -112,8 +115,11 @@ function readiness(worker: Worker): Readiness {
   };
 }
 
-/** The worker's Prometheus metrics, fed by its counters at scrape time and by its events. */
-export function workerMetrics(worker: Worker, errors: RedisErrorCounts): WorkerMetrics {
+/**
+ * The worker's Prometheus metrics, fed by its counters at scrape time and by its events. With
+ * `stats`, the ingest lag samples come through it (it drains the worker's sampler for the dashboard).
+ */
+export function workerMetrics(worker: Worker, errors: RedisErrorCounts, stats?: WorkerStats): WorkerMetrics {
   const metrics = createWorkerMetrics({
     tradesIngested: () => worker.owned.tradesApplied,
     duplicatesDropped: () => worker.owned.duplicatesDropped,
@@ -124,7 +130,7 @@ export function workerMetrics(worker: Worker, errors: RedisErrorCounts): WorkerM
     feedReconnects: () => worker.feed.stats.reconnects,
     feed: () => worker.feed.stats,
     leaseValid: () => worker.membership.leaseValid,
-    ingestLag: worker.ingestLag,
+    ingestLag: stats?.metricsLag ?? worker.ingestLag,
     redisErrors: () => ({
       ...errors.byOp,
       checkpoint: worker.checkpointFailures,

@@ -285,6 +285,52 @@ describe('the OpenAPI document', () => {
     w1.view.serving = true;
   });
 
+  it('describes the dashboard, its files and the routes it reads', async () => {
+    const headers = { 'content-type': 'application/json' };
+    await check(w1, 'GET', '/', '/');
+    await check(w1, 'GET', '/dashboard/{file}', '/dashboard/main.js');
+    await check(w1, 'GET', '/dashboard/{file}', '/dashboard/style.css');
+    await check(w1, 'GET', '/dashboard/{file}', '/dashboard/icon.svg');
+    await check(w1, 'GET', '/dashboard/{file}', '/dashboard/nope.js');
+    await check(w1, 'GET', '/dashboard/{file}', '/dashboard/main.js?x=1');
+    await check(w1, 'GET', '/v1/ring', '/v1/ring');
+    const workers = await check(w2, 'GET', '/v1/workers', '/v1/workers');
+    // w3 is closed: listed in the ring, unreachable.
+    expect(workers.body).toMatchObject({
+      workers: expect.arrayContaining([
+        expect.objectContaining({ id: 'w3', reachable: false, report: null }),
+      ]),
+    });
+    w1.view.rebalances = [
+      {
+        epoch: 2,
+        at: new Date(T0).toISOString(),
+        ms: 3,
+        gained: 1,
+        lost: 0,
+        gainedSymbols: ['AAPL'],
+        lostSymbols: [],
+        reason: 'join w1',
+      },
+    ];
+    await check(w2, 'GET', '/v1/rebalances', '/v1/rebalances');
+    await check(w2, 'GET', '/v1/rebalances', '/v1/rebalances?limit=0');
+    await check(w2, 'GET', '/v1/market', '/v1/market?points=3');
+    await check(w2, 'GET', '/v1/market', '/v1/market?points=99');
+    await check(w1, 'GET', '/v1/internal/worker', '/v1/internal/worker');
+    const path = '/v1/internal/market';
+    await check(w1, 'POST', path, path, {
+      headers,
+      body: JSON.stringify({ symbols: ['AAPL', 'MSFT'], intervalMs: 60_000, points: 5, minEpoch: 0 }),
+    });
+    await check(w1, 'POST', path, path, { headers, body: '{"symbols":["AAPL"],"intervalMs":7,"points":5}' });
+    await check(w1, 'POST', path, path, { body: '{}' });
+    w1.view.serving = false;
+    for (const route of ['/v1/ring', '/v1/workers', '/v1/rebalances', '/v1/market'])
+      await check(w1, 'GET', route, route);
+    w1.view.serving = true;
+  });
+
   it('describes pins and drain and their errors', async () => {
     const json = { 'content-type': 'application/json' };
     const auth = { ...json, authorization: `Bearer ${TOKEN}` };

@@ -21,6 +21,7 @@ import type {
   Readiness,
   UniverseChange,
 } from '../../src/http/cluster-view.js';
+import type { RebalanceEntry, WorkerReport } from '../../src/http/worker-report.js';
 import { TickringError } from '../../src/errors.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics.js';
 
@@ -64,6 +65,8 @@ export class FakeView implements ClusterView {
   serving = true;
   ready = true;
   refreshes = 0;
+  /** What `report()` lists as this worker's rebalances. */
+  rebalances: RebalanceEntry[] = [];
   adminCalls: { op: 'add' | 'rm' | 'pin' | 'unpin' | 'drain'; symbols: readonly string[] }[] = [];
   /** Placement writes over the shared state, refusing as the Lua scripts do. */
   readonly placement: PlacementWrites = {
@@ -157,6 +160,28 @@ export class FakeView implements ClusterView {
       ready: this.ready,
       serving: this.serving,
       reasons: this.serving ? reasons : ['worker is starting'],
+    };
+  }
+
+  report(): WorkerReport {
+    let symbols = 0;
+    for (const symbol of this.aggregates.keys()) if (this.live(symbol)) symbols++;
+    return {
+      id: this.workerId,
+      role: 'worker',
+      state: this.serving ? 'ready' : 'starting',
+      epoch: this.state.epoch,
+      ringEpoch: this.state.epoch,
+      symbols,
+      loading: 0,
+      trades: 0,
+      tradesPerSec: 0,
+      ingestLag: { p50Ms: null, maxMs: null },
+      leaseAgeMs: 100,
+      leaseValid: true,
+      feed: 'ready',
+      startedAt: new Date(0).toISOString(),
+      rebalances: this.rebalances,
     };
   }
 
