@@ -25,6 +25,7 @@ import {
   type SimConnection,
   type SimServerProtocol,
 } from './adapter.js';
+import { polygon } from './polygon.js';
 import { detail } from './rejection.js';
 import { isValidSymbol } from './symbol.js';
 import { NO_CONDITIONS, type Trade, type TradeKind } from './trade.js';
@@ -290,6 +291,9 @@ export function parseRelayRequest(frame: string): RelayRequest | undefined {
  */
 const server: SimServerProtocol = {
   accepts: (url: URL) => url.pathname === RELAY_PATH,
+
+  // The simulated relay carries a simulated Polygon, as its hello says.
+  ...(polygon.server.market ? { market: polygon.server.market } : {}),
 
   onOpen(conn: SimConnection): void {
     conn.send(relayFrames.hello({ feed: 'polygon', relay: 'sim', token: 0 }));

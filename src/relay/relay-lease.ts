@@ -104,12 +104,13 @@ export class RelayLease extends EventEmitter<RelayLeaseEvents> {
     try {
       if (this.status === 'active') {
         const [code = -1] = await this.call('renew');
-        if (this.status !== 'active') return;
+        // The status may have changed while the call was in flight.
+        if (this.currentStatus() !== 'active') return;
         if (code === 1) this.extend(sentAt);
         else this.lose('the lease was taken over or had lapsed');
       } else {
         const [code = 0, token = 0, , previousHeldAt = 0] = await this.call('acquire');
-        if (code !== 1 || this.status !== 'standby') return;
+        if (code !== 1 || this.currentStatus() !== 'standby') return;
         this.status = 'active';
         this.token = token;
         this.extend(sentAt);
@@ -122,6 +123,10 @@ export class RelayLease extends EventEmitter<RelayLeaseEvents> {
     } finally {
       this.inFlight = false;
     }
+  }
+
+  private currentStatus(): RelayLeaseStatus {
+    return this.status;
   }
 
   private extend(sentAt: number): void {
@@ -178,8 +183,8 @@ export async function readActiveRelay(redis: Redis, keys: ClusterKeys): Promise<
     const parsed = JSON.parse(text) as Partial<ActiveRelay>;
     if (typeof parsed.address !== 'string' || typeof parsed.feed !== 'string') return undefined;
     return {
-      holder: String(parsed.holder ?? ''),
-      token: Number(parsed.token ?? 0),
+      holder: typeof parsed.holder === 'string' ? parsed.holder : '',
+      token: typeof parsed.token === 'number' ? parsed.token : 0,
       address: parsed.address,
       feed: parsed.feed,
     };
