@@ -131,12 +131,20 @@ export class RelayLease extends EventEmitter<RelayLeaseEvents> {
 
   private extend(sentAt: number): void {
     this.validUntil = sentAt + this.options.leaseMs * (1 - DRIFT_MARGIN);
+    this.armFence();
+  }
+
+  private armFence(): void {
     clearTimeout(this.fenceTimer);
-    this.fenceTimer = setTimeout(() => {
-      if (this.status === 'active' && performance.now() >= this.validUntil) {
-        this.lose('no renewal within the lease');
-      }
-    }, this.validUntil - performance.now());
+    // Timers may fire a little early by the monotonic clock: re-arm until the moment has surely passed.
+    this.fenceTimer = setTimeout(
+      () => {
+        if (this.status !== 'active') return;
+        if (performance.now() >= this.validUntil) this.lose('no renewal within the lease');
+        else this.armFence();
+      },
+      Math.max(1, Math.ceil(this.validUntil - performance.now())),
+    );
   }
 
   private lose(reason: string): void {

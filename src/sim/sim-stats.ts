@@ -23,6 +23,8 @@ export interface SimSymbolStats {
   readonly duplicatesSent: number;
   /** Trades generated while no connection was subscribed to the symbol (nobody could hear them). */
   readonly undelivered: number;
+  /** Sum of the sizes of those trades. */
+  readonly undeliveredVolume: number;
   /** Every id that counts, in order; only with `GET /sim/stats?ids=1` (or `stats({ ids: true })`). */
   readonly ids?: readonly string[];
 }

@@ -90,7 +90,7 @@ class Simulator implements RunningSimulator, SimControl {
   private maxOpenConnections = 0;
   private maxConnectionsPerKey = 0;
   /** Per symbol: trades generated while no open, authenticated connection was subscribed to it. */
-  private readonly undelivered = new Map<string, number>();
+  private readonly undelivered = new Map<string, { trades: number; volume: number }>();
   private undeliveredTotal = 0;
   private paused: boolean;
   private timer: NodeJS.Timeout | undefined;
@@ -170,10 +170,12 @@ class Simulator implements RunningSimulator, SimControl {
     this.options.symbols.forEach((symbol, index) => {
       const totals = this.market.totalsOf(index);
       const duplicatesSent = this.faults.duplicatesOf(symbol);
-      const undelivered = this.undelivered.get(symbol) ?? 0;
+      const lost = this.undelivered.get(symbol);
+      const undelivered = lost?.trades ?? 0;
+      const undeliveredVolume = lost?.volume ?? 0;
       symbols[symbol] = options.ids
-        ? { ...totals, duplicatesSent, undelivered, ids: this.market.liveIds(index) }
-        : { ...totals, duplicatesSent, undelivered };
+        ? { ...totals, duplicatesSent, undelivered, undeliveredVolume, ids: this.market.liveIds(index) }
+        : { ...totals, duplicatesSent, undelivered, undeliveredVolume };
     });
     return {
       running: !this.paused && this.closing === undefined,
@@ -322,7 +324,12 @@ class Simulator implements RunningSimulator, SimControl {
         }
       }
       if (heard) continue;
-      this.undelivered.set(trade.symbol, (this.undelivered.get(trade.symbol) ?? 0) + 1);
+      const lost = this.undelivered.get(trade.symbol);
+      if (lost === undefined) this.undelivered.set(trade.symbol, { trades: 1, volume: trade.size });
+      else {
+        lost.trades++;
+        lost.volume += trade.size;
+      }
       this.undeliveredTotal++;
     }
   }
