@@ -190,7 +190,7 @@ async function latency(redis: BenchRedis, rate: number): Promise<LatencyResult> 
       samples: deltas.length,
       p50: percentile(deltas, 50),
       p99: percentile(deltas, 99),
-      max: Math.max(...deltas),
+      max: deltas.reduce((a, b) => Math.max(a, b), -Infinity),
       unmatched: direct.size + relayed.size,
       relayCores,
     };

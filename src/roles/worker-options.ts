@@ -44,7 +44,7 @@ export const WORKER_OPTIONS = {
     flag: '--upstream-feed <name>',
     env: ['TICKRING_UPSTREAM_FEED'],
     description:
-      'with --feed relay: the provider behind the relay, whose sale conditions apply (default: what the active relay publishes in Redis)',
+      'with --feed relay: the provider behind the relay, whose sale conditions apply (default: what the active relay publishes in Redis at start, else polygon)',
     form: FEED_NAMES.filter((name) => name !== 'relay').join(' | '),
     schema: z
       .string()
