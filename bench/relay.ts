@@ -157,7 +157,7 @@ async function latency(redis: BenchRedis, rate: number): Promise<LatencyResult> 
   const directClient = client(polygon, sim.wsUrl, (symbol, id) =>
     arrive(direct, relayed, -1, `${symbol}|${id}`),
   );
-  const relayClient = client(relayAdapter('polygon'), relay.url, (symbol, id) =>
+  const relayClient = client(relayAdapter(polygon), relay.url, (symbol, id) =>
     arrive(relayed, direct, 1, `${symbol}|${id}`),
   );
   try {

@@ -322,27 +322,35 @@ const server: SimServerProtocol = {
   },
 };
 
+/** Built from the fields every provider's own key is made of (symbol, venue, id, kind). */
+function genericDedupKey(trade: Trade): string | null {
+  if (trade.id === '') return null;
+  return trade.kind === 'trade'
+    ? `${trade.symbol}|${trade.exchange}|${trade.id}`
+    : `${trade.symbol}|${trade.exchange}|${trade.id}|${trade.kind}`;
+}
+
 /**
- * The relay adapter. `upstream` names the provider behind the relay when the worker knows it: the
- * relay's hello must then carry the same. The de-duplication key is built from the fields every
- * provider's own key is made of (symbol, venue, id, kind), so it is exact wherever the provider has
- * ids, and `null` (no de-duplication) where it has none, like Finnhub.
+ * The relay adapter. `upstream` is the provider behind the relay when the worker knows it: the
+ * relay's hello must then name the same, and the provider's own de-duplication key and trade
+ * numbering apply to the relayed trades (every field they read travels unchanged), so watermarks
+ * match those of workers connected directly and a gap across a relay failover is counted exactly
+ * where the provider numbers trades (Binance, Coinbase). Without it, the key is built from the
+ * fields every provider's key is made of, and no trade without an id is de-duplicated.
  */
-export function relayAdapter(upstream?: string): FeedAdapter {
+export function relayAdapter(upstream?: FeedAdapter): FeedAdapter {
+  const numbered = upstream?.sequentialId !== undefined ? upstream : undefined;
+  const keyed = upstream;
   return {
     name: 'relay',
     defaultUrl: `ws://127.0.0.1:9100${RELAY_PATH}`,
-    hasTradeIds: true,
+    hasTradeIds: upstream?.hasTradeIds ?? true,
     limits: { symbolsPerFrame: SYMBOLS_PER_FRAME, framesPerSecond: 100, symbolsPerConnection: Infinity },
     connectUrl: (baseUrl) => baseUrl,
     redactUrl: (url) => url,
-    createSession: () => new RelaySession(upstream),
-    dedupKey: (trade) =>
-      trade.id === ''
-        ? null
-        : trade.kind === 'trade'
-          ? `${trade.symbol}|${trade.exchange}|${trade.id}`
-          : `${trade.symbol}|${trade.exchange}|${trade.id}|${trade.kind}`,
+    createSession: () => new RelaySession(upstream?.name),
+    dedupKey: keyed ? (trade) => keyed.dedupKey(trade) : genericDedupKey,
+    ...(numbered ? { sequentialId: (trade: Trade) => numbered.sequentialId?.(trade) ?? null } : {}),
     server,
   };
 }

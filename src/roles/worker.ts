@@ -162,7 +162,7 @@ async function resolveFeed(
         }
       : {}),
   };
-  return { adapter: relayAdapter(upstream), conditionsFeed: upstream, feedClient };
+  return { adapter: relayAdapter(getFeed(upstream)), conditionsFeed: upstream, feedClient };
 }
 
 function advertisedHost(host: string): string {

@@ -6,13 +6,17 @@
  *   take the lease;
  * - the protocol: version check, each worker gets exactly its own symbols' trades, the relay
  *   subscribes upstream to the union and unsubscribes what nobody wants;
- * - back-pressure: a worker that stops reading is disconnected and counted, the others get everything.
+ * - back-pressure: a worker that stops reading is disconnected and counted, the others get everything;
+ * - a failover behind Binance: the worker follows the lease to the new relay and counts exactly the
+ *   trades sent while no relay was connected, from Binance's trade numbers.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import type { FeedAdapter } from '../../feeds/adapter.js';
+import { binance } from '../../feeds/binance.js';
 import { polygon } from '../../feeds/polygon.js';
 import { relayAdapter, RELAY_PATH } from '../../feeds/relay.js';
 import type { Trade } from '../../feeds/trade.js';
@@ -51,6 +55,7 @@ async function startRelay(
   sim: RunningSimulator,
   id: string,
   options: Partial<RelayOptions> = {},
+  upstream: FeedAdapter = polygon,
 ): Promise<RunningRelay> {
   const redis = testRedis();
   const leaseRedis = testRedis();
@@ -58,7 +63,7 @@ async function startRelay(
     { redis, leaseRedis, keys: env.keys, logger: silent },
     {
       id,
-      upstream: polygon,
+      upstream,
       upstreamUrl: sim.wsUrl,
       credentials: { key: 'test-key', secret: '' },
       address: '',
@@ -102,7 +107,7 @@ async function simulator(symbols: readonly string[]): Promise<RunningSimulator> 
 }
 
 function worker(url: string, name: string): { client: FeedClient; trades: Trade[] } {
-  const h = feedClient(relayAdapter('polygon'), url, {}, `tickring/test worker/${name}`);
+  const h = feedClient(relayAdapter(polygon), url, {}, `tickring/test worker/${name}`);
   cleanups.push(() => h.client.close());
   return h;
 }
@@ -324,5 +329,68 @@ describe('relay protocol', () => {
     );
     expect(fast.trades).toHaveLength(sent);
     expect(relay.relay.hub.workers).toBe(1);
+  });
+
+  it('across a failover (Binance ids): every trade a relay received arrives, the gap is counted exactly by trade numbers', async () => {
+    const env = await cluster('relay-gap');
+    const symbols = generateSymbols(6, binance.server.market);
+    const sim = await startSimulator({ protocol: binance, symbols, paused: true, seed: 3 });
+    cleanups.push(() => sim.close());
+    const first = await startRelay(env, sim, 'r1', {}, binance);
+    await until(() => first.relay.ready, 'r1 to be active');
+    const second = await startRelay(env, sim, 'r2', {}, binance);
+    const redis = testRedis();
+    cleanups.push(() => redis.disconnect());
+    // A worker's client: finds the active relay in Redis before every attempt.
+    const h = feedClient(relayAdapter(binance), '', {
+      resolveUrl: async () => {
+        const active = await readActiveRelay(redis, env.keys);
+        if (!active) throw new Error('no relay');
+        return active.address;
+      },
+    });
+    cleanups.push(() => h.client.close());
+    h.client.setSymbols(symbols);
+    h.client.start();
+    await until(
+      () => first.relay.hub.stats.workersConnected === 1 && h.client.subscriptions().length === 6,
+      'subscribed',
+    );
+    await until(() => (sim.stats().connections[0]?.subscriptions.length ?? 0) === 6, 'upstream subscribed');
+    sim.emit(500);
+    await until(
+      () => h.trades.length >= 500,
+      '500 trades',
+      5_000,
+      () => h.trades.length,
+    );
+
+    await first.close();
+    await until(() => sim.stats().connections.length === 0, 'r1 gone upstream');
+    sim.emit(300); // nobody hears these
+    await until(
+      () => second.relay.ready && (sim.stats().connections[0]?.subscriptions.length ?? 0) === 6,
+      'r2 subscribed',
+      10_000,
+    );
+    sim.emit(200);
+    const stats = sim.stats();
+    expect(stats.totals.undelivered).toBe(300);
+    const keys = (): Set<string> => new Set(h.trades.map((t) => binance.dedupKey(t) ?? ''));
+    await until(
+      () => keys().size >= 700,
+      '700 distinct trades',
+      10_000,
+      () => keys().size,
+    );
+    expect(keys().size).toBe(700);
+    // Every symbol that traded while no relay was connected shows a gap of exactly what it missed.
+    const missedSymbols = Object.values(stats.symbols).filter((s) => s.undelivered > 0).length;
+    expect(h.client.stats.missedTrades).toBe(300);
+    expect(h.client.stats.gaps).toBe(missedSymbols);
+    expect(h.client.stats.relayGaps).toBeGreaterThanOrEqual(1);
+    expect(h.client.stats.relayGapSymbols).toBe(6);
+    expect(stats.maxConnectionsPerKey).toBeLessThanOrEqual(1);
+    expect(stats.maxOpenConnections).toBe(1);
   });
 });

@@ -4,6 +4,10 @@
  * version or upstream mismatch refuses the relay; `gap` and `bye` are reported).
  */
 import { describe, expect, it } from 'vitest';
+import { binance } from '../../../feeds/binance.js';
+import { coinbase } from '../../../feeds/coinbase.js';
+import { finnhub } from '../../../feeds/finnhub.js';
+import { polygon } from '../../../feeds/polygon.js';
 import { parseRelayRequest, relay, relayAdapter, relayFrames } from '../../../feeds/relay.js';
 import { makeTrade, type Trade } from '../../../feeds/trade.js';
 import { decodeAll, FakeConnection } from './support.js';
@@ -86,7 +90,7 @@ describe('relay codec', () => {
     expect(refused[0]).toMatchObject(['event', { type: 'auth-failed' }]);
     expect(v2.ready).toBe(false);
 
-    const polygonOnly = relayAdapter('polygon').createSession({ key: '', secret: '' });
+    const polygonOnly = relayAdapter(polygon).createSession({ key: '', secret: '' });
     const wrong = decodeAll(polygonOnly, relayFrames.hello({ feed: 'binance', relay: 'r', token: 1 }));
     expect(wrong[0]).toMatchObject([
       'event',
@@ -118,6 +122,19 @@ describe('relay codec', () => {
     expect(relay.dedupKey(first as Trade)).toBe('AAPL|4|52983525029461');
     expect(relay.dedupKey(correction as Trade)).toBe('MSFT|V|9|correction');
     expect(relay.dedupKey(makeTrade({ symbol: 'AAPL', price: 1, size: 1, timeMs: 1 }))).toBeNull();
+  });
+
+  it('behind a known provider, uses its key and trade numbering, so gaps across a failover are counted', () => {
+    const trade = makeTrade({ symbol: 'BTC-USD', price: 1, size: 1, timeMs: 1, id: '42', seq: 9 });
+    for (const upstream of [polygon, binance, coinbase, finnhub]) {
+      const adapter = relayAdapter(upstream);
+      expect(adapter.dedupKey(trade), upstream.name).toBe(upstream.dedupKey(trade));
+      expect(adapter.sequentialId?.(trade) ?? null, upstream.name).toBe(
+        upstream.sequentialId?.(trade) ?? null,
+      );
+      expect(adapter.hasTradeIds).toBe(upstream.hasTradeIds);
+    }
+    expect(relayAdapter(coinbase).sequentialId?.(trade)).toBe(42);
   });
 
   it('parses client requests; the server half needs a hello before subscriptions', () => {
