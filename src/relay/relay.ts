@@ -396,6 +396,12 @@ export class Relay {
   /** Graceful stop: upstream closed first, workers told, then the lease released for a standby. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
+    // The symbol set a successor subscribes at once must not miss the last changes.
+    if (this.saveTimer !== undefined) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+      await this.save();
+    }
     this.state = 'closed';
     this.activation++;
     clearTimeout(this.heldTimer);

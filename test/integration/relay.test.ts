@@ -296,7 +296,8 @@ describe('relay protocol', () => {
     const symbols = generateSymbols(4);
     const sim = await simulator(symbols);
     const relay = await startRelay(env, sim, 'r1', {
-      hub: { highWaterBytes: 64 * 1024, maxQueuedTrades: 2_000 },
+      // Room for a burst the fast worker drains between emits, none for one that never reads.
+      hub: { highWaterBytes: 256 * 1024, maxQueuedTrades: 20_000 },
     });
     await until(() => relay.relay.ready, 'the relay to be active');
     const fast = worker(relay.url, 'fast');
@@ -315,10 +316,12 @@ describe('relay protocol', () => {
     slow.pause();
 
     let sent = 0;
-    for (let i = 0; i < 40 && relay.relay.hub.stats.slowConsumerDrops === 0; i++) {
-      sim.emit(5_000);
-      sent += 5_000;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 200 && relay.relay.hub.stats.slowConsumerDrops === 0; i++) {
+      // Everything runs in this process: let the fast worker catch up before the next burst.
+      const target = sent + 2_000;
+      sim.emit(2_000);
+      sent = target;
+      await until(() => fast.trades.length >= target, `${target} trades at the fast worker`, 20_000);
     }
     expect(relay.relay.hub.stats.slowConsumerDrops).toBe(1);
     await until(
@@ -366,6 +369,9 @@ describe('relay protocol', () => {
     );
 
     await first.close();
+    // What r1 subscribed upstream is saved for its successor (a graceful close writes it at once).
+    const saved = relayKeys(env.keys, 'binance', keyFingerprint('test-key')).symbols;
+    expect((await redis.smembers(saved)).sort()).toEqual([...symbols].sort());
     await until(() => sim.stats().connections.length === 0, 'r1 gone upstream');
     sim.emit(300); // nobody hears these
     await until(
