@@ -89,6 +89,15 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    key: 'relay',
+    title: '8. Relay: added latency and throughput ceiling',
+    command: 'node --import tsx bench/relay.ts',
+    async run() {
+      const m = await import('./relay.js');
+      return m.formatRelay(await m.run());
+    },
+  },
+  {
     key: 'ring',
     title: 'Appendix: ring balance (in-process, no workers)',
     command: 'node --import tsx bench/ring-balance.ts',

@@ -31,6 +31,16 @@ export type FeedEvent =
   | { readonly type: 'subscribed'; readonly symbols: readonly string[] }
   | { readonly type: 'unsubscribed'; readonly symbols: readonly string[] }
   | { readonly type: 'heartbeat' }
+  /**
+   * A relay's notice that trades of `symbols` between `fromMs` and `toMs` (Unix ms) were lost: no relay
+   * held the upstream connection then. Providers never send it.
+   */
+  | {
+      readonly type: 'gap';
+      readonly symbols: readonly string[];
+      readonly fromMs: number;
+      readonly toMs: number;
+    }
   /** The provider is about to drop us or refuses service; `retryAfterMs` is the back-off it asks for. */
   | {
       readonly type: 'disconnect';

@@ -7,6 +7,7 @@ import { binance } from './binance.js';
 import { coinbase } from './coinbase.js';
 import { finnhub } from './finnhub.js';
 import { polygon } from './polygon.js';
+import { relay } from './relay.js';
 
 export const FEEDS: Readonly<Record<string, FeedAdapter>> = {
   polygon,
@@ -14,6 +15,8 @@ export const FEEDS: Readonly<Record<string, FeedAdapter>> = {
   finnhub,
   binance,
   coinbase,
+  // tickring's own relay (`tickring relay`): one upstream connection fanned out to every worker.
+  relay,
 };
 
 export const FEED_NAMES = Object.keys(FEEDS);

@@ -14,6 +14,7 @@ import {
 import { TickringError } from './errors.js';
 import { registerAdminCommands } from './roles/admin.js';
 import { runSim, SIM_OPTIONS } from './roles/sim.js';
+import { relayCrossChecks, RELAY_OPTIONS, runRelay } from './roles/relay.js';
 import { runStatus, STATUS_OPTIONS } from './roles/status.js';
 import { runUp, UP_OPTIONS } from './roles/up.js';
 import { runWorker } from './roles/worker.js';
@@ -75,6 +76,14 @@ role(
   'run the market-data simulator (a WebSocket server speaking a provider protocol)',
   SIM_OPTIONS,
   runSim,
+);
+role(
+  program,
+  'relay',
+  'hold the one upstream connection a feed key allows and fan its trades out to the workers',
+  RELAY_OPTIONS,
+  runRelay,
+  relayCrossChecks,
 );
 role(program, 'status', 'show the ring: epoch, members, leases, symbols owned', STATUS_OPTIONS, runStatus);
 registerAdminCommands(program, fail);

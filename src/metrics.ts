@@ -51,7 +51,13 @@ export interface WorkerMetricSources {
   feedReconnects(): number;
   leaseValid(): boolean;
   /** The feed client's counters (gaps, silence drops, connection limits). */
-  feed?(): Readonly<{ gaps: number; missedTrades: number; silenceDrops: number; connectionLimits: number }>;
+  feed?(): Readonly<{
+    gaps: number;
+    missedTrades: number;
+    silenceDrops: number;
+    connectionLimits: number;
+    relayGapSymbols?: number;
+  }>;
   /** Sampled ingest lag; drained at each scrape. */
   readonly ingestLag?: LagSampler;
   /** Failed Redis calls, by operation (`checkpoint`, `bars`, `query`, `connection`, ...). */
@@ -180,6 +186,12 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
       'tickring_feed_connection_limits_total',
       'Connection-limit answers from the feed (each raises the back-off)',
       () => feed().connectionLimits,
+    );
+    countFrom(
+      registers,
+      'tickring_feed_relay_gap_symbols_total',
+      'Symbols named in relay gap notices (trades lost while no relay held the upstream connection)',
+      () => feed().relayGapSymbols ?? 0,
     );
   }
   new Counter({

@@ -46,6 +46,11 @@ export interface FeedClientOptions {
   /** Least back-off after the provider says "connection limit" (ms). Default 30 000. */
   readonly connectionLimitBackoffMs: number;
   readonly backoff: BackoffOptions;
+  /**
+   * Asked before every connection attempt for the URL to use, instead of `url`: a worker behind a
+   * relay looks up the active relay's address, which changes when a standby takes over.
+   */
+  readonly resolveUrl?: () => Promise<string>;
 }
 
 export const DEFAULT_FEED_CLIENT_OPTIONS = {
@@ -89,6 +94,10 @@ export interface FeedClientStats {
   lagMs: number;
   /** The largest sampled lag in the current window of `LAG_WINDOW_MS` (ms). */
   lagPeakMs: number;
+  /** Gap notices from a relay: trades lost while no relay held the upstream connection. */
+  relayGaps: number;
+  /** Symbols named over all those notices (a symbol in two notices counts twice). */
+  relayGapSymbols: number;
 }
 
 /** One trade in this many has its lag sampled: one `Date.now()` per sample, nothing on the others. */
@@ -143,6 +152,8 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     missedTrades: 0,
     lagMs: 0,
     lagPeakMs: 0,
+    relayGaps: 0,
+    relayGapSymbols: 0,
   };
   private readonly options: FeedClientOptions;
   private readonly wanted = new Set<string>();
@@ -230,8 +241,26 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
 
   private connect(): void {
     if (this.status === 'closed') return;
+    const resolveUrl = this.options.resolveUrl;
+    if (resolveUrl === undefined) {
+      this.open(this.options.url);
+      return;
+    }
+    this.status = 'connecting';
+    resolveUrl().then(
+      (url) => {
+        if (this.status === 'connecting' && this.socket === undefined) this.open(url);
+      },
+      (err: unknown) => {
+        if (this.status !== 'connecting' || this.socket !== undefined) return;
+        this.scheduleReconnect(`no feed address: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  }
+
+  private open(baseUrl: string): void {
     const { adapter } = this.options;
-    const url = adapter.connectUrl(this.options.url, this.options.credentials);
+    const url = adapter.connectUrl(baseUrl, this.options.credentials);
     this.status = 'connecting';
     this.session = adapter.createSession(this.options.credentials);
     this.subscribed.clear();
@@ -450,6 +479,21 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
         break;
       case 'error':
         this.log.warn({ message: event.message }, 'feed error');
+        break;
+      case 'gap':
+        this.stats.relayGaps++;
+        this.stats.relayGapSymbols += event.symbols.length;
+        // One line per notice (a relay failover), naming the symbols: rare, and what an operator needs.
+        this.log.warn(
+          {
+            symbols: event.symbols.slice(0, 500),
+            count: event.symbols.length,
+            fromMs: event.fromMs,
+            toMs: event.toMs,
+            ms: event.toMs - event.fromMs,
+          },
+          'relay gap: trades of these symbols were lost while no relay held the upstream connection',
+        );
         break;
       default:
         break;

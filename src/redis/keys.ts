@@ -31,6 +31,8 @@ export interface ClusterKeys {
   readonly events: string;
   /** Prefix of the completed-bar ZSETs, one per symbol and interval; see `barKey`. */
   readonly bars: string;
+  /** STRING: the active relay's record JSON (holder, token, address, feed), read by workers behind it. */
+  readonly relay: string;
 }
 
 export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
@@ -48,12 +50,29 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     handover: `${tag}:handover`,
     events: `${tag}:events`,
     bars: `${tag}:bars`,
+    relay: `${tag}:relay`,
   });
 }
 
 /** ZSET of one symbol's completed bars of one interval, scored by bar start (Unix ms). */
 export function barKey(keys: ClusterKeys, symbol: string, intervalMs: number): string {
   return `${keys.bars}:${intervalMs}:${symbol}`;
+}
+
+/** The keys of one relay group: the relays sharing one feed and API key. */
+export interface RelayKeys {
+  /** HASH: the fenced lease (holder, until, renewed, token, address, feed). */
+  readonly lease: string;
+  /** SET: the symbols subscribed upstream, so a relay taking over subscribes them at once. */
+  readonly symbols: string;
+}
+
+/** `keyFingerprint` identifies the API key without revealing it (a short hash). */
+export function relayKeys(keys: ClusterKeys, feed: string, keyFingerprint: string): RelayKeys {
+  return Object.freeze({
+    lease: `${keys.relay}:${feed}:${keyFingerprint}:lease`,
+    symbols: `${keys.relay}:${feed}:${keyFingerprint}:symbols`,
+  });
 }
 
 /** The keys the membership scripts take, in the order `ring-lib.lua` expects them. */
@@ -74,5 +93,6 @@ export function allKeys(keys: ClusterKeys): string[] {
     keys.checkpointEpochs,
     keys.checkpoints,
     keys.handover,
+    keys.relay,
   ];
 }

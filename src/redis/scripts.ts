@@ -19,6 +19,7 @@ declare module 'ioredis' {
     tickringClaim(...args: ScriptArg[]): Result<(number | string | null)[], Context>;
     tickringPin(...args: ScriptArg[]): Result<number[], Context>;
     tickringDrain(...args: ScriptArg[]): Result<number[], Context>;
+    tickringRelayLease(...args: ScriptArg[]): Result<number[], Context>;
   }
 }
 
@@ -35,6 +36,7 @@ const COMMANDS: Readonly<Record<string, string>> = {
   claim: 'tickringClaim',
   pin: 'tickringPin',
   drain: 'tickringDrain',
+  'relay-lease': 'tickringRelayLease',
 };
 
 interface LoadedScript {

@@ -7,6 +7,8 @@ import type { Logger } from '../log.js';
 
 export interface WorkerSpec {
   readonly id: string;
+  /** The `tickring` role to run. Default `worker`. */
+  readonly role?: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
 }
@@ -43,7 +45,7 @@ export class Supervisor {
   }
 
   private launch(entry: Supervised): void {
-    const child = spawn(process.execPath, [this.cliPath, 'worker', ...entry.spec.args], {
+    const child = spawn(process.execPath, [this.cliPath, entry.spec.role ?? 'worker', ...entry.spec.args], {
       env: { ...process.env, ...entry.spec.env },
       // IPC lets a worker notice this process is gone and stop, so none is left behind.
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -3,6 +3,7 @@
  * simulator and N worker processes, prints where to look, and stops everything on Ctrl-C.
  */
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { polygon } from '../../feeds/polygon.js';
 import { addSymbols } from '../cluster/universe.js';
 import { defineOption, type OptionValues } from '../config/option-spec.js';
@@ -59,6 +60,18 @@ export const UP_OPTIONS = {
     default: 200,
   }),
   ...simMarketOptions,
+  relay: defineOption({
+    flag: '--relay',
+    env: ['TICKRING_UP_RELAY'],
+    description:
+      'one upstream connection for all workers: two relays (one active, one standby) hold it, workers connect to the active one; the simulator allows one connection per key',
+    form: 'a flag (environment: true or false)',
+    schema: z.preprocess(
+      (value) => (value === 'true' ? true : value === 'false' ? false : value),
+      z.boolean(),
+    ),
+    default: false,
+  }),
 } as const;
 
 export type UpConfig = OptionValues<typeof UP_OPTIONS>;
@@ -93,6 +106,36 @@ async function waitReady(url: string, deadlineMs: number): Promise<boolean> {
   return false;
 }
 
+/** `--relay`: two relays on the ports after the workers'; the lease makes one of them active. */
+function startRelays(
+  supervisor: Supervisor,
+  config: UpConfig,
+  redisUrl: string,
+  simUrl: string,
+): { id: string; http: string }[] {
+  const relays: { id: string; http: string }[] = [];
+  for (let i = 0; i < 2; i++) {
+    const id = `r${i + 1}`;
+    const port = config.httpPort + config.workers + i;
+    relays.push({ id, http: `http://${config.httpHost}:${port}` });
+    supervisor.start({
+      id,
+      role: 'relay',
+      args: ['--relay-id', id, '--http-host', config.httpHost, '--http-port', String(port)],
+      env: {
+        TICKRING_REDIS_URL: redisUrl,
+        TICKRING_CLUSTER: config.cluster,
+        TICKRING_KEY_PREFIX: config.keyPrefix,
+        TICKRING_LOG_LEVEL: config.logLevel,
+        TICKRING_FEED: 'polygon',
+        TICKRING_FEED_URL: simUrl,
+        TICKRING_FEED_KEY: DEMO_KEY,
+      },
+    });
+  }
+  return relays;
+}
+
 export async function runUp(config: UpConfig): Promise<void> {
   const log = createLogger({ role: 'up', level: config.logLevel });
   const { url: redisUrl, embedded } = await resolveRedis(config, log);
@@ -102,6 +145,8 @@ export async function runUp(config: UpConfig): Promise<void> {
     symbols,
     rate: config.rate,
     seed: config.seed,
+    // Behind relays the simulator enforces Polygon's rule: a second connection evicts the first.
+    connectionsPerKey: config.relay ? 1 : 0,
     logger: log,
   });
   const keys = clusterKeys(config.keyPrefix, config.cluster);
@@ -121,6 +166,11 @@ export async function runUp(config: UpConfig): Promise<void> {
   await connectRedis(redis, redisUrl);
   await addSymbols(redis, keys, symbols);
 
+  const relays = config.relay ? startRelays(supervisor, config, redisUrl, sim.wsUrl) : [];
+  // Behind a relay, workers find the active one in Redis and follow it through a failover.
+  const feedArgs = config.relay
+    ? ['--feed', 'relay', '--upstream-feed', 'polygon']
+    : ['--feed', 'polygon', '--feed-url', sim.wsUrl];
   const addresses: string[] = [];
   for (let i = 0; i < config.workers; i++) {
     const id = `w${i + 1}`;
@@ -128,18 +178,7 @@ export async function runUp(config: UpConfig): Promise<void> {
     addresses.push(`http://${config.httpHost}:${port}`);
     supervisor.start({
       id,
-      args: [
-        '--worker-id',
-        id,
-        '--http-host',
-        config.httpHost,
-        '--http-port',
-        String(port),
-        '--feed',
-        'polygon',
-        '--feed-url',
-        sim.wsUrl,
-      ],
+      args: ['--worker-id', id, '--http-host', config.httpHost, '--http-port', String(port), ...feedArgs],
       env: {
         TICKRING_REDIS_URL: redisUrl,
         TICKRING_CLUSTER: config.cluster,
@@ -157,6 +196,7 @@ export async function runUp(config: UpConfig): Promise<void> {
     `Redis at ${redactRedisUrl(redisUrl)}${embedded ? ' (embedded, nothing kept on disk)' : ''}.`,
     '',
     ...addresses.map((address, i) => `  worker w${i + 1}  ${address}${ready[i] ? '' : '  (not ready yet)'}`),
+    ...relays.map((relay) => `  relay ${relay.id}   ${relay.http}  (one active, the other standing by)`),
     `  simulator  ${sim.wsUrl}  (stats: ${sim.httpUrl}/sim/stats)`,
     '',
     `Dashboard: ${first}/  (every worker serves it)`,

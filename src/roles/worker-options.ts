@@ -2,6 +2,7 @@
  * `tickring worker` options. Defaults are justified where they are not obvious.
  */
 import { z } from 'zod';
+import { FEED_NAMES } from '../../feeds/index.js';
 import { defineOption, type OptionValues } from '../config/option-spec.js';
 import {
   feedNameOption,
@@ -39,6 +40,17 @@ export const WORKER_OPTIONS = {
     description: "feed WebSocket URL (default: the provider's production URL)",
     form: 'a ws:// or wss:// URL',
     schema: wsUrlSchema.optional(),
+  }),
+  upstreamFeed: defineOption({
+    flag: '--upstream-feed <name>',
+    env: ['TICKRING_UPSTREAM_FEED'],
+    description:
+      'with --feed relay: the provider behind the relay, whose sale conditions apply (default: what the active relay publishes in Redis at start, else polygon)',
+    form: FEED_NAMES.filter((name) => name !== 'relay').join(' | '),
+    schema: z
+      .string()
+      .refine((name) => name !== 'relay' && FEED_NAMES.includes(name), { message: 'unknown upstream feed' })
+      .optional(),
   }),
   feedKey: defineOption({
     flag: '--feed-key <key>',

@@ -5,12 +5,17 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { FeedAdapter } from '../../feeds/adapter.js';
 import { getFeed } from '../../feeds/index.js';
+import { relayAdapter } from '../../feeds/relay.js';
 import { addSymbols } from '../cluster/universe.js';
 import { buildApp } from '../http/app.js';
-import { createLogger } from '../log.js';
+import type { FeedClientOptions } from '../ingest/feed-client.js';
+import { createLogger, type Logger } from '../log.js';
 import { connectRedis, createRedis, redactRedisUrl } from '../redis/connection.js';
-import { clusterKeys } from '../redis/keys.js';
+import { clusterKeys, type ClusterKeys } from '../redis/keys.js';
+import { readActiveRelay } from '../relay/relay-lease.js';
 import { VERSION } from '../version.js';
 import { Worker } from '../worker/worker.js';
 import { RedisErrorCounts, workerMetrics, workerView } from '../worker/worker-view.js';
@@ -30,8 +35,6 @@ function generatedId(): string {
 export async function runWorker(config: WorkerConfig): Promise<void> {
   const id = config.workerId ?? generatedId();
   const log = createLogger({ role: 'worker', level: config.logLevel, bindings: { workerId: id } });
-  const adapter = getFeed(config.feed);
-  if (!adapter) throw new Error(`unknown feed ${config.feed}`);
   const symbols = collectSymbols(config.symbols, config.symbolsFile);
   const keys = clusterKeys(config.keyPrefix, config.cluster);
   const redis = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:cmd`, logger: log });
@@ -44,6 +47,8 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     logger: log,
   });
   await connectRedis(membershipRedis, config.redisUrl);
+  const feed = await resolveFeed(config, redis, keys, log);
+  const adapter = feed.adapter;
 
   const worker = new Worker(
     { redis, subscriber, membershipRedis, keys, logger: log },
@@ -51,12 +56,17 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       id,
       address: '',
       feed: adapter,
+      conditionsFeed: feed.conditionsFeed,
       feedUrl: config.feedUrl ?? adapter.defaultUrl,
       credentials: { key: config.feedKey ?? '', secret: config.feedSecret ?? '' },
       checkpointMs: config.checkpointMs,
       handoverTimeoutMs: config.handoverTimeoutMs,
       replicas: config.replicas,
-      feedClient: { silenceMs: config.feedSilenceMs, connectionLimitBackoffMs: config.feedLimitBackoffMs },
+      feedClient: {
+        silenceMs: config.feedSilenceMs,
+        connectionLimitBackoffMs: config.feedLimitBackoffMs,
+        ...feed.feedClient,
+      },
       barStore: { cap: config.barHistory },
       version: VERSION,
       membership: {
@@ -119,6 +129,50 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   worker.once('drained', () => process.kill(process.pid, 'SIGTERM'));
   await worker.start();
   log.info({ epoch: worker.actingEpoch, owned: worker.owned.size, http: advertised }, 'worker ready');
+}
+
+interface ResolvedFeed {
+  readonly adapter: FeedAdapter;
+  readonly conditionsFeed: string;
+  readonly feedClient: Partial<FeedClientOptions>;
+}
+
+/**
+ * The feed adapter and client settings. Behind a relay (`--feed relay`) the worker applies the
+ * upstream provider's sale conditions, finds the active relay in Redis before every connection
+ * attempt unless `--feed-url` names one, and retries quickly: the relay is ours, and after a failover
+ * every moment counts (the new relay keeps trades for workers reconnecting only for `--replay-ms`).
+ */
+async function resolveFeed(
+  config: WorkerConfig,
+  redis: Redis,
+  keys: ClusterKeys,
+  log: Logger,
+): Promise<ResolvedFeed> {
+  const adapter = getFeed(config.feed);
+  if (!adapter) throw new Error(`unknown feed ${config.feed}`);
+  if (adapter.name !== 'relay') return { adapter, conditionsFeed: adapter.name, feedClient: {} };
+  let upstream = config.upstreamFeed;
+  if (upstream === undefined) {
+    upstream = (await readActiveRelay(redis, keys))?.feed;
+    if (upstream === undefined) {
+      upstream = 'polygon';
+      log.warn('no --upstream-feed and no active relay in Redis yet: assuming polygon sale conditions');
+    }
+  }
+  const feedClient: Partial<FeedClientOptions> = {
+    backoff: { baseMs: 100, maxMs: 2_000 },
+    ...(config.feedUrl === undefined
+      ? {
+          resolveUrl: async () => {
+            const active = await readActiveRelay(redis, keys);
+            if (active === undefined) throw new Error('no active relay published in Redis');
+            return active.address;
+          },
+        }
+      : {}),
+  };
+  return { adapter: relayAdapter(getFeed(upstream)), conditionsFeed: upstream, feedClient };
 }
 
 function advertisedHost(host: string): string {

@@ -21,6 +21,10 @@ export interface SimSymbolStats {
   readonly corrections: number;
   /** Trades sent a second time by the `duplicate` fault (not part of `trades` or `volume`). */
   readonly duplicatesSent: number;
+  /** Trades generated while no connection was subscribed to the symbol (nobody could hear them). */
+  readonly undelivered: number;
+  /** Sum of the sizes of those trades. */
+  readonly undeliveredVolume: number;
   /** Every id that counts, in order; only with `GET /sim/stats?ids=1` (or `stats({ ids: true })`). */
   readonly ids?: readonly string[];
 }
@@ -66,11 +70,20 @@ export interface SimStats {
     /** Trades that count over all symbols, after cancels. */
     readonly trades: number;
     readonly volume: number;
+    /** Trades generated while no connection was subscribed to their symbol, over all symbols. */
+    readonly undelivered: number;
   };
   readonly symbols: Record<string, SimSymbolStats>;
   /** Open connections only. */
   readonly connections: SimConnectionStats[];
   /** Connections terminated because their send buffer passed the limit. */
   readonly slowConsumerDrops: number;
+  /** Most connections open at once since start. */
+  readonly maxOpenConnections: number;
+  /**
+   * Most connections authenticated with one key at once since start, counted as each authenticates
+   * (before the per-key limit evicts or refuses one): 1 means the key was never used twice at once.
+   */
+  readonly maxConnectionsPerKey: number;
   readonly faults: SimFaultStats;
 }

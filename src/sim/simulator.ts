@@ -16,7 +16,7 @@ import { handleControlRequest, notFound, type SimControl } from './control-route
 import { defaultFaultCount, MAX_FAULT_COUNT, type FaultName } from './faults.js';
 import { FaultState } from './fault-state.js';
 import { Market } from './market.js';
-import { BatchFrames, ClientConnection } from './sim-connection.js';
+import { BatchFrames, ClientConnection, WILDCARD } from './sim-connection.js';
 import { referencePrices } from './universe.js';
 import type { SimStats, SimSymbolStats } from './sim-stats.js';
 import { validateSimulatorOptions, type SimulatorInput, type SimulatorOptions } from './simulator-options.js';
@@ -86,6 +86,12 @@ class Simulator implements RunningSimulator, SimControl {
   private readonly frames: BatchFrames;
   private nextConnectionId = 0;
   private slowConsumerDrops = 0;
+  /** Most connections open at once, and most authenticated with one key at once (before any limit acted). */
+  private maxOpenConnections = 0;
+  private maxConnectionsPerKey = 0;
+  /** Per symbol: trades generated while no open, authenticated connection was subscribed to it. */
+  private readonly undelivered = new Map<string, { trades: number; volume: number }>();
+  private undeliveredTotal = 0;
   private paused: boolean;
   private timer: NodeJS.Timeout | undefined;
   private readonly faultTimers: NodeJS.Timeout[] = [];
@@ -164,9 +170,12 @@ class Simulator implements RunningSimulator, SimControl {
     this.options.symbols.forEach((symbol, index) => {
       const totals = this.market.totalsOf(index);
       const duplicatesSent = this.faults.duplicatesOf(symbol);
+      const lost = this.undelivered.get(symbol);
+      const undelivered = lost?.trades ?? 0;
+      const undeliveredVolume = lost?.volume ?? 0;
       symbols[symbol] = options.ids
-        ? { ...totals, duplicatesSent, ids: this.market.liveIds(index) }
-        : { ...totals, duplicatesSent };
+        ? { ...totals, duplicatesSent, undelivered, undeliveredVolume, ids: this.market.liveIds(index) }
+        : { ...totals, duplicatesSent, undelivered, undeliveredVolume };
     });
     return {
       running: !this.paused && this.closing === undefined,
@@ -174,10 +183,13 @@ class Simulator implements RunningSimulator, SimControl {
         generated: this.market.totalTrades,
         trades: this.market.totalCounted,
         volume: this.market.totalVolumeTraded,
+        undelivered: this.undeliveredTotal,
       },
       symbols,
       connections: [...this.connections.values()].map((conn) => conn.snapshot()),
       slowConsumerDrops: this.slowConsumerDrops,
+      maxOpenConnections: this.maxOpenConnections,
+      maxConnectionsPerKey: this.maxConnectionsPerKey,
       faults: this.faults.snapshot(),
     };
   }
@@ -280,6 +292,7 @@ class Simulator implements RunningSimulator, SimControl {
 
   private fanOut(batch: readonly Trade[]): void {
     this.protocol.observe?.(batch);
+    this.countUndelivered(batch);
     const frames = this.frames;
     frames.reset(batch);
     for (const conn of this.connections.values()) {
@@ -288,6 +301,36 @@ class Simulator implements RunningSimulator, SimControl {
       this.connections.delete(conn.id);
       conn.ws.terminate();
       this.log.warn({ connection: conn.id, userAgent: conn.userAgent }, 'slow consumer dropped');
+    }
+  }
+
+  /**
+   * Counts the trades of `batch` that no connection will receive: what a client lost while it was not
+   * connected (a relay failing over), so tests can compare it with what the client says it missed.
+   */
+  private countUndelivered(batch: readonly Trade[]): void {
+    const receiving: ClientConnection[] = [];
+    for (const conn of this.connections.values()) {
+      if (!conn.receiving) continue;
+      if (conn.wants(WILDCARD)) return;
+      receiving.push(conn);
+    }
+    for (const trade of batch) {
+      let heard = false;
+      for (const conn of receiving) {
+        if (conn.wants(trade.symbol)) {
+          heard = true;
+          break;
+        }
+      }
+      if (heard) continue;
+      const lost = this.undelivered.get(trade.symbol);
+      if (lost === undefined) this.undelivered.set(trade.symbol, { trades: 1, volume: trade.size });
+      else {
+        lost.trades++;
+        lost.volume += trade.size;
+      }
+      this.undeliveredTotal++;
     }
   }
 
@@ -364,10 +407,15 @@ class Simulator implements RunningSimulator, SimControl {
       this.options.key,
       this.protocol,
       (authenticated, key) => {
+        let sameKey = 0;
+        for (const other of this.connections.values())
+          if (other.open && other.authenticated && other.key === key) sameKey++;
+        this.maxConnectionsPerKey = Math.max(this.maxConnectionsPerKey, sameKey);
         this.faults.enforcePerKeyLimit(authenticated, key, this.options.connectionsPerKey, this.connections);
       },
     );
     this.connections.set(conn.id, conn);
+    this.maxOpenConnections = Math.max(this.maxOpenConnections, this.connections.size);
     const protocol = this.protocol;
     ws.on('message', (data, isBinary) => {
       if (isBinary || conn.silenced) return;

@@ -46,6 +46,8 @@ export interface WorkerOptions {
   /** Base URL of this worker's HTTP API as other workers reach it. */
   readonly address: string;
   readonly feed: FeedAdapter;
+  /** Whose sale-condition table applies; default the feed's name (a relay's worker names its upstream). */
+  readonly conditionsFeed?: string;
   readonly feedUrl: string;
   readonly credentials: Credentials;
   /** Checkpoint period for changed symbols (ms). Default 1000. */
@@ -167,7 +169,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Sale conditions mean different things per provider; the aggregates must use the feed's table.
     this.options = {
       ...this.options,
-      aggregate: { conditionRules: conditionRulesFor(this.options.feed.name), ...this.options.aggregate },
+      aggregate: {
+        conditionRules: conditionRulesFor(this.options.conditionsFeed ?? this.options.feed.name),
+        ...this.options.aggregate,
+      },
     };
     this.aggregateOptions = resolveAggregateOptions(this.options.aggregate);
     this.owned = new OwnedSymbols(this.options.feed, this.options.aggregate, this.options.dedupWindow);

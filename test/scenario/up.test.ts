@@ -40,7 +40,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function runUp(signal: NodeJS.Signals): Promise<void> {
+async function runUp(signal: NodeJS.Signals, relay = false): Promise<void> {
   // Three consecutive free ports for the workers.
   const base = (await freePort()) + 100;
   const env: NodeJS.ProcessEnv = { ...process.env, TICKRING_LOG_LEVEL: 'warn' };
@@ -48,7 +48,17 @@ async function runUp(signal: NodeJS.Signals): Promise<void> {
   delete env['TICKRING_REDIS_URL'];
   const up = spawn(
     process.execPath,
-    [CLI, 'up', '--http-port', String(base), '--symbols', '50', '--rate', '500'],
+    [
+      CLI,
+      'up',
+      '--http-port',
+      String(base),
+      '--symbols',
+      '50',
+      '--rate',
+      '500',
+      ...(relay ? ['--relay'] : []),
+    ],
     {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -78,6 +88,13 @@ async function runUp(signal: NodeJS.Signals): Promise<void> {
       return body.trades > 0 ? body : undefined;
     });
     expect(['w1', 'w2', 'w3']).toContain(aapl.owner);
+    if (relay) {
+      // Two relays on the ports after the workers': one active, one standing by.
+      const states = await Promise.all(
+        [3, 4].map(async (i) => (await fetch(`http://127.0.0.1:${base + i}/readyz`)).status),
+      );
+      expect(states.sort()).toEqual([200, 503]);
+    }
 
     const spawned = descendants(up.pid!);
     expect(spawned.length).toBeGreaterThanOrEqual(4); // redis-server and three workers
@@ -102,6 +119,10 @@ describe('tickring up', () => {
 
   it('stops everything on SIGTERM too', async () => {
     await runUp('SIGTERM');
+  }, 60_000);
+
+  it('--relay: workers behind one active relay and a standby, all stopped on SIGINT', async () => {
+    await runUp('SIGINT', true);
   }, 60_000);
 
   it('explains how to get Redis when there is neither REDIS_URL nor a redis-server binary', () => {

@@ -30,7 +30,14 @@ export const FAST_TIMINGS = [
 
 export function startWorker(
   id: string,
-  options: { prefix: string; cluster: string; feedUrl: string; feed?: string; extraArgs?: readonly string[] },
+  options: {
+    prefix: string;
+    cluster: string;
+    /** `''`: no --feed-url (a worker behind a relay finds it in Redis). */
+    feedUrl: string;
+    feed?: string;
+    extraArgs?: readonly string[];
+  },
 ): WorkerProcess {
   const child = spawn(
     process.execPath,
@@ -47,8 +54,7 @@ export function startWorker(
       options.cluster,
       '--feed',
       options.feed ?? 'polygon',
-      '--feed-url',
-      options.feedUrl,
+      ...(options.feedUrl === '' ? [] : ['--feed-url', options.feedUrl]),
       '--http-port',
       '0',
       '--log-level',

@@ -18,6 +18,7 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFeed } from '../../feeds/index.js';
 import { addOptions, resolveOptions, type OptionSpecs } from '../../src/config/option-spec.js';
+import { relayCrossChecks, RELAY_OPTIONS, type RelayConfig } from '../../src/roles/relay.js';
 import { simSymbols, SIM_OPTIONS, type SimConfig } from '../../src/roles/sim.js';
 import { STATUS_OPTIONS } from '../../src/roles/status.js';
 import { collectSymbols, readSymbolsFile } from '../../src/roles/symbols-input.js';
@@ -34,6 +35,7 @@ const ROLES: Readonly<Record<string, { specs: OptionSpecs; crossChecks?: (config
   worker: { specs: WORKER_OPTIONS, crossChecks: workerCrossChecks },
   sim: { specs: SIM_OPTIONS },
   status: { specs: STATUS_OPTIONS },
+  relay: { specs: RELAY_OPTIONS, crossChecks: relayCrossChecks },
 };
 
 /** Variables that configure tickring; any of these in a service's environment must be read by its role. */
@@ -390,7 +392,7 @@ describe('tickring services use only real roles, flags and variables', () => {
   const tickring = tickringServices(compose);
 
   it('finds the tickring services', () => {
-    expect(Object.keys(tickring).sort()).toEqual(['sim', 'worker']);
+    expect(Object.keys(tickring).sort()).toEqual(['relay', 'relay-worker', 'sim', 'worker']);
   });
 
   it.each(Object.entries(tickring))('%s: every flag is one its role defines', (_name, service) => {
@@ -523,6 +525,29 @@ describe('the services are wired to each other', () => {
     ]) {
       expect(fixesHostPort(entry), JSON.stringify(entry)).toBe(true);
     }
+  });
+
+  it('relays reach the simulator; workers behind them find the active relay in Redis', () => {
+    const relay = resolveService(all['relay'] ?? {}, dockerfile);
+    const relayed = resolveService(all['relay-worker'] ?? {}, dockerfile);
+    expect(relay.role).toBe('relay');
+    expect(relayed.role).toBe('worker');
+    const relayConfig = relay.config as unknown as RelayConfig;
+    const relayedConfig = relayed.config as unknown as WorkerConfig;
+    const feedUrl = new URL(relayConfig.feedUrl ?? '');
+    expect(feedUrl.hostname).toBe('sim');
+    expect(getFeed(simConfig.protocol)?.server.accepts(feedUrl)).toBe(true);
+    expect(relayConfig.feed).toBe(simConfig.protocol);
+    expect(relayConfig.feedKey).toBeTruthy();
+    // Each replica publishes its own container hostname; workers read it from the same cluster.
+    expect(relayConfig.httpHost).toBe('0.0.0.0');
+    expect(relayConfig.advertiseUrl).toBeUndefined();
+    expect(relayedConfig.feed).toBe('relay');
+    expect(relayedConfig.feedUrl).toBeUndefined();
+    expect(relayedConfig.upstreamFeed).toBe(relayConfig.feed);
+    expect(relayedConfig.cluster).toBe(relayConfig.cluster);
+    expect(relayedConfig.redisUrl).toBe(relayConfig.redisUrl);
+    for (const name of ['relay', 'relay-worker']) expect(all[name]?.['profiles']).toEqual(['relay']);
   });
 
   it('Prometheus scrapes every worker replica through the `worker` DNS name', () => {
