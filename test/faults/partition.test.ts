@@ -9,7 +9,6 @@
  *
  * Needs root and iproute2; elsewhere the test is skipped (say so in CI logs).
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { polygon } from '../../feeds/polygon.js';
 import { parseCheckpointRecord } from '../../src/cluster/checkpoints.js';
@@ -19,7 +18,7 @@ import { startSimulator, type RunningSimulator } from '../../src/sim/simulator.j
 import { generateSymbols } from '../../src/sim/universe.js';
 import type { Redis } from 'ioredis';
 import { uniquePrefix } from '../support/redis.js';
-import { CLI, eventually, stopAll, type WorkerProcess } from '../support/workers.js';
+import { eventually, stopAll, type WorkerProcess } from '../support/workers.js';
 import {
   converged,
   FAST_SETTLE,
@@ -31,28 +30,13 @@ import {
 } from '../scenario/ring-harness.js';
 import { faultFigure } from './figures.js';
 import { netnsAvailable, PartitionableNamespace } from './netns.js';
+import { spawnWorker } from './processes.js';
 import { RedisServer } from './redis-server.js';
 
 const SYMBOLS = generateSymbols(30);
 const IDS = ['w1', 'w2', 'w3'];
 const AVAILABLE = netnsAvailable();
 if (!AVAILABLE) console.log('FAULT-FIGURE partition.skipped needs root and iproute2 (ip netns)');
-
-function spawnWorker(id: string, args: readonly string[], prefix: readonly string[] = []): WorkerProcess {
-  const command = [...prefix, process.execPath, CLI, 'worker', '--worker-id', id, ...args];
-  const child = spawn(command[0] ?? 'node', command.slice(1), {
-    env: { ...process.env, TICKRING_FEED_KEY: 'test-key' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const collect = (chunk: Buffer): void => {
-    output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { id, child, output, exited };
-}
 
 describe.skipIf(!AVAILABLE)('a worker partitioned from Redis (network namespace)', () => {
   let ns: PartitionableNamespace;

@@ -4,7 +4,7 @@
  * a replica. Never the shared Redis on 6379: these tests pause, kill and promote their server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -62,18 +62,26 @@ export class RedisServer {
     if ((o.bind ?? []).length > 0) args.push('--protected-mode', 'no');
     if (o.password) args.push('--requirepass', o.password);
     if (o.aclUser) {
-      args.push('--user', `${o.aclUser[0]} on >${o.aclUser[1]} ~* &* +@all`);
       // The default user may do nothing: only the ACL user gets in.
-      args.push('--user', 'default off');
+      const file = join(this.dir, 'users.acl');
+      writeFileSync(file, `user ${o.aclUser[0]} on >${o.aclUser[1]} ~* &* +@all\nuser default off\n`);
+      args.push('--aclfile', file);
     }
     if (o.replicaOf) args.push('--replicaof', ...o.replicaOf.split(':'));
-    const child = spawn('redis-server', args, { stdio: 'ignore', cwd: this.dir });
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dir });
     this.child = child;
+    // The server's own words, for the error when it refuses to start.
+    let said = '';
+    const listen = (chunk: Buffer): void => {
+      said = (said + chunk.toString('utf8')).slice(-2_000);
+    };
+    child.stdout.on('data', listen);
+    child.stderr.on('data', listen);
     await eventually(
       `redis-server on ${this.port}`,
       async () => {
         if (child.exitCode !== null || child.signalCode !== null)
-          throw new Error(`redis-server exited ${child.exitCode}`);
+          throw new Error(`redis-server exited ${child.exitCode}: ${said}`);
         const probe = this.client({ lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
         try {
           await probe.connect();
