@@ -11,6 +11,7 @@ import { buildApp } from '../http/app.js';
 import { createLogger } from '../log.js';
 import { connectRedis, createRedis, redactRedisUrl } from '../redis/connection.js';
 import { clusterKeys } from '../redis/keys.js';
+import { checkKeyTypes } from '../redis/key-types.js';
 import { VERSION } from '../version.js';
 import { Worker } from '../worker/worker.js';
 import { RedisErrorCounts, workerMetrics, workerView } from '../worker/worker-view.js';
@@ -36,6 +37,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   const redis = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:cmd`, logger: log });
   const subscriber = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:sub`, logger: log });
   await connectRedis(redis, config.redisUrl);
+  await checkKeyTypes(redis, keys);
   await connectRedis(subscriber, config.redisUrl);
   const membershipRedis = createRedis({
     url: config.redisUrl,
