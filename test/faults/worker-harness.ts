@@ -5,6 +5,7 @@
  */
 import type { FeedAdapter } from '../../feeds/adapter.js';
 import { polygon } from '../../feeds/polygon.js';
+import type { FeedClientOptions } from '../../src/ingest/feed-client.js';
 import type { ClusterKeys } from '../../src/redis/keys.js';
 import { connectRedis, createRedis } from '../../src/redis/connection.js';
 import type { RunningSimulator } from '../../src/sim/simulator.js';
@@ -28,6 +29,7 @@ export async function startTestWorker(
     sim: RunningSimulator;
     seedSymbols?: readonly string[];
     adapter?: FeedAdapter;
+    feedClient?: Partial<FeedClientOptions>;
   },
 ): Promise<TestWorker> {
   const { log, lines } = captureLogger();
@@ -57,7 +59,11 @@ export async function startTestWorker(
         settleMaxMs: 500,
         seedSymbols: options.seedSymbols ?? [],
       },
-      feedClient: { silenceMs: 1_000, backoff: { baseMs: 20, maxMs: 200 }, connectionLimitBackoffMs: 500 },
+      feedClient: options.feedClient ?? {
+        silenceMs: 1_000,
+        backoff: { baseMs: 20, maxMs: 200 },
+        connectionLimitBackoffMs: 500,
+      },
     },
   );
   await worker.start();
