@@ -20,7 +20,7 @@ import { startTestWorker, type TestWorker } from './worker-harness.js';
 const name = fc.stringMatching(WORKER_ID_PATTERN);
 
 function names(keys: ClusterKeys, symbol: string): string[] {
-  return [...Object.values(keys), barKey(keys, symbol, 60_000), barKey(keys, symbol, 1_000)];
+  return [...(Object.values(keys) as string[]), barKey(keys, symbol, 60_000), barKey(keys, symbol, 1_000)];
 }
 
 describe('namespaces', () => {
@@ -74,7 +74,7 @@ describe('namespaces', () => {
       );
       const before = await readRingRecord(b.redis, b.keys);
       // The hostile neighbour deletes every key of cluster A.
-      const trashed = await a.redis.del(...Object.values(a.keys));
+      const trashed = await a.redis.del(...(Object.values(a.keys) as string[]));
       expect(trashed).toBeGreaterThan(0);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       const after = await readRingRecord(b.redis, b.keys);
