@@ -13,12 +13,11 @@ function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** Whether this machine lets the test build what it needs: a namespace and a veth pair into it. */
 export function netnsAvailable(): boolean {
   if (process.getuid?.() !== 0) return false;
-  const name = `tkr-probe-${randomBytes(2).toString('hex')}`;
   try {
-    ip('netns', 'add', name);
-    ip('netns', 'del', name);
+    new PartitionableNamespace().remove();
     return true;
   } catch {
     return false;
