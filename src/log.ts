@@ -16,6 +16,10 @@ export const REDACTED_PATHS = [
   '*.adminToken',
   'password',
   '*.password',
+  // ioredis attaches the failed command to a reply error: a refused AUTH carries the Redis password.
+  'err.command.args',
+  'err.cause.command.args',
+  '*.err.command.args',
 ];
 
 export interface LoggerOptions {

@@ -13,14 +13,24 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const WORKER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export const portSchema = z.coerce.number().int().min(0).max(65535);
+/**
+ * A number written in decimal. `Number()` alone reads `' '` and `'\uFEFF'` as 0 and `'0x10'` as 16, so
+ * a blank or mistyped variable would pass as a value nobody meant; such text is refused instead.
+ */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const decimalNumber = z.preprocess(
+  (value) => (typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value),
+  z.number({ message: 'not a decimal number' }),
+);
+
+export const portSchema = decimalNumber.pipe(z.number().int().min(0).max(65535));
 
 export function intSchema(min: number, max: number): z.ZodType<number> {
-  return z.coerce.number().int().min(min).max(max);
+  return decimalNumber.pipe(z.number().int().min(min).max(max));
 }
 
 export function numberSchema(min: number, max: number): z.ZodType<number> {
-  return z.coerce.number().min(min).max(max);
+  return decimalNumber.pipe(z.number().min(min).max(max));
 }
 
 /** A comma-separated symbol list; empty means none. */

@@ -7,7 +7,7 @@
  * symbol reads in `symbol-routes.ts`, admin writes in `admin-routes.ts`, the event stream in
  * `stream-hub.ts`; the operational routes are here. `openapi.ts` describes every one of them.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { WorkerMetrics } from '../metrics.js';
@@ -21,6 +21,7 @@ import { OwnerRouting } from './owner-routing.js';
 import { checkQuery, parseSymbolList } from './params.js';
 import { ApiError, sendError, sendJson } from './respond.js';
 import { Router } from './router.js';
+import { createLimitedServer, type ServerLimits } from './server-limits.js';
 import { Snapshots } from './snapshots.js';
 import { registerStaticRoutes } from './static-files.js';
 import { StreamHub, type StreamOptions } from './stream-hub.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
   /** Largest request body accepted (bytes). Default 64 KiB. */
   readonly bodyLimit: number;
   readonly stream: Partial<StreamOptions>;
+  /** Timeouts and caps against slow and flooding clients; see `server-limits.ts`. */
+  readonly limits: Partial<ServerLimits>;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = Object.freeze({
@@ -43,6 +46,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = Object.freeze({
   adminToken: undefined,
   bodyLimit: DEFAULT_BODY_LIMIT,
   stream: {},
+  limits: {},
 });
 
 export interface AppDeps {
@@ -200,12 +204,9 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): AppS
     }
   }
 
-  const server = createServer((req, res) => {
+  const server = createLimitedServer(opts.limits, (req, res) => {
     void handle(req, res);
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
   server.on('close', () => streams.close());
   return Object.assign(server, { routes: router.list(), streams });
 }

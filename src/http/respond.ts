@@ -16,6 +16,8 @@ export const API_ERROR_CODES = [
   'last_member',
   'not_pinned',
   'payload_too_large',
+  'headers_too_large',
+  'request_timeout',
   'unsupported_media_type',
   'not_ready',
   'unavailable',

@@ -15,6 +15,7 @@ import type { FeedClientOptions } from '../ingest/feed-client.js';
 import { createLogger, type Logger } from '../log.js';
 import { connectRedis, createRedis, redactRedisUrl } from '../redis/connection.js';
 import { clusterKeys, type ClusterKeys } from '../redis/keys.js';
+import { checkKeyTypes } from '../redis/key-types.js';
 import { readActiveRelay } from '../relay/relay-lease.js';
 import { VERSION } from '../version.js';
 import { Worker } from '../worker/worker.js';
@@ -40,6 +41,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   const redis = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:cmd`, logger: log });
   const subscriber = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:sub`, logger: log });
   await connectRedis(redis, config.redisUrl);
+  await checkKeyTypes(redis, keys);
   await connectRedis(subscriber, config.redisUrl);
   const membershipRedis = createRedis({
     url: config.redisUrl,

@@ -1,0 +1,55 @@
+/**
+ * A TCP proxy the test controls, between workers and Redis: it can move every connection to another
+ * upstream (a failover behind a stable address, as a Sentinel-aware proxy or a floating IP does) and
+ * cut every connection at once.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export class TcpProxy {
+  private server: Server | undefined;
+  private readonly pairs = new Set<[Socket, Socket]>();
+  port = 0;
+
+  constructor(public upstreamPort: number) {}
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.upstreamPort, '127.0.0.1');
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
+      const end = (): void => {
+        client.destroy();
+        upstream.destroy();
+        this.pairs.delete(pair);
+      };
+      client.on('error', end);
+      upstream.on('error', end);
+      client.on('close', end);
+      upstream.on('close', end);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  /** Closes every proxied connection; new ones go to `upstreamPort`. */
+  cutAll(): number {
+    const n = this.pairs.size;
+    for (const [a, b] of this.pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    this.pairs.clear();
+    return n;
+  }
+
+  /** Stops accepting and cuts every connection; does not wait for clients to notice. */
+  close(): Promise<void> {
+    this.server?.close();
+    this.cutAll();
+    return Promise.resolve();
+  }
+}
