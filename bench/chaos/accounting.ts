@@ -1,13 +1,16 @@
 /**
- * The end-of-run comparison: every symbol's trade count and volume as the cluster holds them against
- * what the simulator sent. Pure: the harness gathers the numbers, this adds them up.
+ * The comparison of the cluster's aggregates with what the simulator sent. Pure: the harness
+ * gathers the numbers, this adds them up.
  *
- * Per symbol: expected = sent - forgotten (what the last Redis restart erased: Redis is the only
- * copy of checkpoints, and the chaos Redis keeps nothing on disk, so a restart starts every aggregate
- * again from zero by design), lost = max(0, expected - aggregated), duplicated = max(0, aggregated -
- * expected). Volumes are compared as exact decimals (fixed units of `volumeDecimals` places).
- * Each symbol's error is attributed to the worst kind of event that touched it since the last Redis
- * restart: a Redis restart, then a SIGKILL, then a SIGSTOP, then a planned change, else none.
+ * A run is cut into segments at each Redis restart (the harness pauses the simulator, lets the
+ * workers drain, and reads every symbol both before Redis is killed and once the cluster has
+ * recovered), so each loss is counted in the segment where it happened. Per symbol and segment:
+ * expected = sent now - sent at the segment's start, held = aggregated now - aggregated at the
+ * segment's start (0 after a Redis restart: the chaos Redis keeps nothing on disk, so a restart
+ * starts every aggregate again from zero by design), lost = max(0, expected - held), duplicated =
+ * max(0, held - expected). Volumes are compared as exact decimals (integers of `volumeDecimals`
+ * places). Each symbol's error in a segment is attributed to the worst kind of event that touched the
+ * symbol in it: a Redis restart, then a SIGKILL, then a SIGSTOP, then a planned change, else none.
  */
 
 export const ATTRIBUTION_CLASSES = ['redis-restart', 'kill', 'stop', 'planned', 'none'] as const;
@@ -18,19 +21,23 @@ export interface Totals {
   readonly volume: number;
 }
 
-export interface AccountInput {
+export interface SegmentInput {
   readonly symbols: readonly string[];
-  /** What the simulator sent (after cancels and corrections), per symbol. */
+  /** What the simulator has sent (after cancels and corrections), per symbol, now and at the start. */
   readonly sent: ReadonlyMap<string, Totals>;
-  /** What the cluster answered, per symbol; a missing symbol went unanswered. */
-  readonly aggregated: ReadonlyMap<string, Totals>;
-  /** Sent before the last Redis restart, per symbol (erased by it). */
-  readonly forgotten: ReadonlyMap<string, Totals>;
-  /** Kinds of event that touched each symbol since the last Redis restart. */
+  readonly sentBefore: ReadonlyMap<string, Totals>;
+  /** What the cluster holds now, per symbol (missing: unanswered), and held at the segment's start. */
+  readonly held: ReadonlyMap<string, Totals>;
+  readonly heldBefore: ReadonlyMap<string, Totals>;
+  /** Kinds of event that touched each symbol in the segment. */
   readonly touched: ReadonlyMap<string, ReadonlySet<AttributionClass>>;
-  /** Planned hand-overs of each symbol since the last Redis restart. */
-  readonly handovers: ReadonlyMap<string, number>;
   readonly volumeDecimals: number;
+  /**
+   * For the segment of a Redis restart (`heldBefore` empty): what the cluster held when Redis was
+   * killed. A symbol holding more than the segment sent kept that state across the restart (its
+   * owner was never fenced, or reloaded it), so it is compared from there instead of from zero.
+   */
+  readonly heldAtKill?: ReadonlyMap<string, Totals>;
 }
 
 export interface ClassAccount {
@@ -41,28 +48,38 @@ export interface ClassAccount {
   duplicated: number;
 }
 
+export interface SymbolError {
+  readonly symbol: string;
+  readonly expected: number;
+  readonly held: number;
+  readonly touched: string;
+}
+
 export interface Account {
-  readonly symbols: number;
-  readonly sent: number;
-  readonly forgotten: number;
-  /** sent - forgotten, over answered symbols. */
+  readonly segments: number;
   readonly expected: number;
   readonly aggregated: number;
   readonly lost: number;
   readonly duplicated: number;
-  /** Decimal strings. */
-  readonly volumeExpected: string;
-  readonly volumeAggregated: string;
-  readonly volumeLost: string;
-  readonly volumeDuplicated: string;
-  readonly symbolsWithLoss: number;
-  readonly symbolsWithDuplicates: number;
-  /** Symbols whose trade count matched but whose volume did not. */
+  /** Volumes in integer units of `volumeDecimals` places (see `fromUnits`). */
+  readonly volumeDecimals: number;
+  readonly volumeExpected: bigint;
+  readonly volumeAggregated: bigint;
+  readonly volumeLost: bigint;
+  readonly volumeDuplicated: bigint;
+  /** Distinct symbols with a loss (or duplicates) in any segment. */
+  readonly symbolsWithLoss: readonly string[];
+  readonly symbolsWithDuplicates: readonly string[];
+  /** Symbol-segments whose trade count matched but whose volume did not. */
   readonly volumeOnlyMismatches: number;
+  /** Symbols whose aggregate survived a Redis restart (see `SegmentInput.heldAtKill`). */
+  readonly carriedAcrossRestart: number;
+  /** Symbols no owner answered for at some segment's end (left out from then on). */
   readonly unanswered: readonly string[];
+  /** Counted once per symbol and segment. */
   readonly byClass: Readonly<Record<AttributionClass, ClassAccount>>;
-  /** The symbols with the largest errors (for the reader to look at). */
-  readonly worst: readonly { symbol: string; expected: number; aggregated: number; touched: string }[];
+  /** The largest errors of a symbol in one segment, largest first (at most 5). */
+  readonly worst: readonly SymbolError[];
 }
 
 /** Fixed-point units of a decimal (`12.5`, 2 places → 1250n). */
@@ -73,12 +90,13 @@ export function toUnits(value: number, decimals: number): bigint {
   return negative ? -BigInt(digits) : BigInt(digits);
 }
 
+/** The decimal string of fixed-point units, without trailing zeros. */
 export function fromUnits(units: bigint, decimals: number): string {
   const negative = units < 0n;
   const digits = (negative ? -units : units).toString().padStart(decimals + 1, '0');
-  const whole = decimals === 0 ? digits : digits.slice(0, -decimals);
-  const fraction = decimals === 0 ? '' : `.${digits.slice(-decimals)}`.replace(/\.?0+$/, '');
-  return `${negative ? '-' : ''}${whole}${fraction}`;
+  if (decimals === 0) return `${negative ? '-' : ''}${digits}`;
+  const fraction = digits.slice(-decimals).replace(/0+$/, '');
+  return `${negative ? '-' : ''}${digits.slice(0, -decimals)}${fraction ? `.${fraction}` : ''}`;
 }
 
 export function worstClass(touched: ReadonlySet<AttributionClass> | undefined): AttributionClass {
@@ -86,16 +104,20 @@ export function worstClass(touched: ReadonlySet<AttributionClass> | undefined): 
   return 'none';
 }
 
-export function account(input: AccountInput): Account {
-  const d = input.volumeDecimals;
-  const byClass = Object.fromEntries(
+function emptyClasses(): Record<AttributionClass, ClassAccount> {
+  return Object.fromEntries(
     ATTRIBUTION_CLASSES.map((c) => [
       c,
       { symbols: 0, symbolsWithLoss: 0, symbolsWithDuplicates: 0, lost: 0, duplicated: 0 },
     ]),
   ) as Record<AttributionClass, ClassAccount>;
-  let sent = 0;
-  let forgotten = 0;
+}
+
+const ZERO: Totals = { trades: 0, volume: 0 };
+
+export function accountSegment(input: SegmentInput): Account {
+  const d = input.volumeDecimals;
+  const byClass = emptyClasses();
   let expected = 0;
   let aggregated = 0;
   let lost = 0;
@@ -104,38 +126,43 @@ export function account(input: AccountInput): Account {
   let volumeAggregated = 0n;
   let volumeLost = 0n;
   let volumeDuplicated = 0n;
-  let symbolsWithLoss = 0;
-  let symbolsWithDuplicates = 0;
   let volumeOnlyMismatches = 0;
+  let carriedAcrossRestart = 0;
+  const symbolsWithLoss: string[] = [];
+  const symbolsWithDuplicates: string[] = [];
   const unanswered: string[] = [];
-  const errors: { symbol: string; expected: number; aggregated: number; touched: string; error: number }[] =
-    [];
+  const errors: (SymbolError & { error: number })[] = [];
   for (const symbol of input.symbols) {
-    const truth = input.sent.get(symbol) ?? { trades: 0, volume: 0 };
-    const erased = input.forgotten.get(symbol) ?? { trades: 0, volume: 0 };
-    sent += truth.trades;
-    forgotten += erased.trades;
-    const held = input.aggregated.get(symbol);
-    if (!held) {
+    const now = input.held.get(symbol);
+    if (!now) {
       unanswered.push(symbol);
       continue;
     }
-    const want = truth.trades - erased.trades;
-    const wantVolume = toUnits(truth.volume, d) - toUnits(erased.volume, d);
-    const heldVolume = toUnits(held.volume, d);
+    const sent = input.sent.get(symbol) ?? ZERO;
+    const sentBefore = input.sentBefore.get(symbol) ?? ZERO;
+    const want = sent.trades - sentBefore.trades;
+    let before = input.heldBefore.get(symbol) ?? ZERO;
+    const atKill = input.heldAtKill?.get(symbol);
+    if (atKill && atKill.trades > 0 && now.trades - before.trades > want) {
+      before = atKill;
+      carriedAcrossRestart++;
+    }
+    const got = now.trades - before.trades;
+    const wantVolume = toUnits(sent.volume, d) - toUnits(sentBefore.volume, d);
+    const gotVolume = toUnits(now.volume, d) - toUnits(before.volume, d);
     expected += want;
-    aggregated += held.trades;
+    aggregated += got;
     volumeExpected += wantVolume;
-    volumeAggregated += heldVolume;
-    const symbolLost = Math.max(0, want - held.trades);
-    const symbolDuplicated = Math.max(0, held.trades - want);
+    volumeAggregated += gotVolume;
+    const symbolLost = Math.max(0, want - got);
+    const symbolDuplicated = Math.max(0, got - want);
     lost += symbolLost;
     duplicated += symbolDuplicated;
-    if (wantVolume > heldVolume) volumeLost += wantVolume - heldVolume;
-    else volumeDuplicated += heldVolume - wantVolume;
-    if (symbolLost > 0) symbolsWithLoss++;
-    if (symbolDuplicated > 0) symbolsWithDuplicates++;
-    if (symbolLost === 0 && symbolDuplicated === 0 && wantVolume !== heldVolume) volumeOnlyMismatches++;
+    if (wantVolume > gotVolume) volumeLost += wantVolume - gotVolume;
+    else volumeDuplicated += gotVolume - wantVolume;
+    if (symbolLost > 0) symbolsWithLoss.push(symbol);
+    if (symbolDuplicated > 0) symbolsWithDuplicates.push(symbol);
+    if (symbolLost === 0 && symbolDuplicated === 0 && wantVolume !== gotVolume) volumeOnlyMismatches++;
     const touched = input.touched.get(symbol);
     const cls = byClass[worstClass(touched)];
     cls.symbols++;
@@ -147,30 +174,73 @@ export function account(input: AccountInput): Account {
       errors.push({
         symbol,
         expected: want,
-        aggregated: held.trades,
-        touched: [...(touched ?? [])].join('+') || 'none',
+        held: got,
+        touched: [...(touched ?? [])].sort().join('+') || 'none',
         error: symbolLost + symbolDuplicated,
       });
   }
   errors.sort((a, b) => b.error - a.error);
   return {
-    symbols: input.symbols.length,
-    sent,
-    forgotten,
+    segments: 1,
     expected,
     aggregated,
     lost,
     duplicated,
-    volumeExpected: fromUnits(volumeExpected, d),
-    volumeAggregated: fromUnits(volumeAggregated, d),
-    volumeLost: fromUnits(volumeLost, d),
-    volumeDuplicated: fromUnits(volumeDuplicated, d),
+    volumeDecimals: d,
+    volumeExpected,
+    volumeAggregated,
+    volumeLost,
+    volumeDuplicated,
     symbolsWithLoss,
     symbolsWithDuplicates,
     volumeOnlyMismatches,
+    carriedAcrossRestart,
     unanswered,
     byClass,
     worst: errors.slice(0, 5).map(({ error: _error, ...rest }) => rest),
+  };
+}
+
+/** The segments of one run added up. */
+export function mergeAccounts(accounts: readonly Account[]): Account {
+  const byClass = emptyClasses();
+  for (const a of accounts)
+    for (const c of ATTRIBUTION_CLASSES) {
+      const into = byClass[c];
+      const from = a.byClass[c];
+      into.symbols += from.symbols;
+      into.symbolsWithLoss += from.symbolsWithLoss;
+      into.symbolsWithDuplicates += from.symbolsWithDuplicates;
+      into.lost += from.lost;
+      into.duplicated += from.duplicated;
+    }
+  const sum = (f: (a: Account) => number): number => accounts.reduce((s, a) => s + f(a), 0);
+  const big = (f: (a: Account) => bigint): bigint => accounts.reduce((s, a) => s + f(a), 0n);
+  const union = (f: (a: Account) => readonly string[]): string[] => [
+    ...new Set(accounts.flatMap((a) => f(a))),
+  ];
+  const error = (e: SymbolError): number => Math.abs(e.expected - e.held);
+  return {
+    segments: sum((a) => a.segments),
+    expected: sum((a) => a.expected),
+    aggregated: sum((a) => a.aggregated),
+    lost: sum((a) => a.lost),
+    duplicated: sum((a) => a.duplicated),
+    volumeDecimals: accounts[0]?.volumeDecimals ?? 0,
+    volumeExpected: big((a) => a.volumeExpected),
+    volumeAggregated: big((a) => a.volumeAggregated),
+    volumeLost: big((a) => a.volumeLost),
+    volumeDuplicated: big((a) => a.volumeDuplicated),
+    symbolsWithLoss: union((a) => a.symbolsWithLoss),
+    symbolsWithDuplicates: union((a) => a.symbolsWithDuplicates),
+    volumeOnlyMismatches: sum((a) => a.volumeOnlyMismatches),
+    carriedAcrossRestart: sum((a) => a.carriedAcrossRestart),
+    unanswered: union((a) => a.unanswered),
+    byClass,
+    worst: accounts
+      .flatMap((a) => a.worst)
+      .sort((x, y) => error(y) - error(x))
+      .slice(0, 5),
   };
 }
 

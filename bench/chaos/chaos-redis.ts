@@ -77,13 +77,6 @@ export class ChaosRedis {
     await exited;
   }
 
-  async restart(downMs: number): Promise<void> {
-    await this.kill();
-    await new Promise((resolve) => setTimeout(resolve, downMs));
-    await this.start();
-    this.restarts++;
-  }
-
   async close(): Promise<void> {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });

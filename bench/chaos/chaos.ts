@@ -26,7 +26,13 @@ import { Prng } from '../../src/sim/prng.js';
 import { CLI, readCounter, sleep } from '../support/processes.js';
 import { startSim, type SimProcess } from '../support/sim-process.js';
 import { startWorker, warningSummary, type WorkerProcess } from '../support/worker-process.js';
-import { account, type Account, type AttributionClass, type Totals } from './accounting.js';
+import {
+  accountSegment,
+  mergeAccounts,
+  type Account,
+  type AttributionClass,
+  type Totals,
+} from './accounting.js';
 import { ChaosRedis } from './chaos-redis.js';
 import { ClusterProbe } from './cluster-probe.js';
 import type { ChaosOptions, EventKind } from './options.js';
@@ -54,6 +60,9 @@ export interface ChaosReport {
   readonly startedAt: Date;
   readonly events: readonly ChaosEvent[];
   readonly account: Account;
+  /** Trades the simulator sent in all, and what the cluster held when Redis was killed (erased). */
+  readonly sent: number;
+  readonly forgotten: number;
   /** Trades per second the simulator generated while the schedule ran. */
   readonly rateAchieved: number;
   readonly scheduleMs: number;
@@ -93,7 +102,16 @@ class ChaosRun {
   readonly tasks = new Set<Promise<void>>();
   readonly touched = new Map<string, Set<AttributionClass>>();
   readonly handovers = new Map<string, number>();
-  forgotten = new Map<string, Totals>();
+  /** Segments accounted so far (cut at each Redis restart; see accounting.ts). */
+  readonly accounts: Account[] = [];
+  private segmentSent = new Map<string, Totals>();
+  private segmentHeld = new Map<string, Totals>();
+  /** Symbols left out of the accounting once unanswered. */
+  private readonly excluded = new Set<string>();
+  forgotten = 0;
+  /** Time the simulator was paused for accounting while the schedule ran. */
+  pausedMs = 0;
+  volumeDecimals = 4;
   readonly timeouts = { handover: 0, failover: 0, recovery: 0 };
   probe!: ClusterProbe;
   sim!: SimProcess;
@@ -402,19 +420,27 @@ class ChaosRun {
 
   redisDown = false;
 
+  /**
+   * A Redis restart, accounted apart: the cluster is read (simulator paused) just before Redis is
+   * killed and again once it has recovered, so what the restart cost is counted on its own.
+   */
   async restartRedis(downMs: number): Promise<void> {
+    const pausedAt = Date.now();
+    await this.quiesce();
+    const held = await this.closeSegment();
+    for (const totals of held.values()) this.forgotten += totals.trades;
+    // Redis held the only copy: every aggregate starts again from zero.
+    this.segmentHeld = new Map();
+    this.touch(this.symbols, 'redis-restart');
     const event = this.record('redis-restart', undefined);
     const before = this.probe.latest;
-    // Whatever the cluster held is erased with Redis: count from here on (see accounting.ts).
-    const stats = await this.sim.stats();
-    this.forgotten = new Map(
-      Object.entries(stats.symbols).map(([s, t]) => [s, { trades: t.trades, volume: t.volume }]),
-    );
-    this.touched.clear();
-    this.handovers.clear();
-    this.touch(this.symbols, 'redis-restart');
     this.redisDown = true;
-    await this.redis.restart(downMs);
+    await this.redis.kill();
+    await this.sim.resume();
+    this.pausedMs += Date.now() - pausedAt;
+    await sleep(downMs);
+    await this.redis.start();
+    this.redis.restarts++;
     this.redisDown = false;
     const upAt = Date.now();
     event.moved = this.symbols.length;
@@ -437,6 +463,36 @@ class ChaosRun {
       }
     }
     this.say(event);
+    const pausedAgainAt = Date.now();
+    await this.quiesce();
+    await this.closeSegment(held);
+    await this.sim.resume();
+    this.pausedMs += Date.now() - pausedAgainAt;
+  }
+
+  /** Accounts the segment since the last cut; the simulator must be paused and the workers drained. */
+  async closeSegment(heldAtKill?: ReadonlyMap<string, Totals>): Promise<Map<string, Totals>> {
+    const stats = await this.sim.stats();
+    const sent = new Map(
+      Object.entries(stats.symbols).map(([s, t]) => [s, { trades: t.trades, volume: t.volume }]),
+    );
+    const held = await this.aggregates();
+    const segment = accountSegment({
+      symbols: this.symbols.filter((s) => !this.excluded.has(s)),
+      sent,
+      sentBefore: this.segmentSent,
+      held,
+      heldBefore: this.segmentHeld,
+      touched: this.touched,
+      volumeDecimals: this.volumeDecimals,
+      ...(heldAtKill ? { heldAtKill } : {}),
+    });
+    this.accounts.push(segment);
+    for (const symbol of segment.unanswered) this.excluded.add(symbol);
+    this.segmentSent = sent;
+    this.segmentHeld = held;
+    this.touched.clear();
+    return held;
   }
 
   /** The kinds the bounds allow now, among those enabled. */
@@ -527,6 +583,7 @@ class ChaosRun {
   /** Pauses the simulator and waits until no worker's ingest counter moves for a second. */
   async quiesce(): Promise<void> {
     await this.sim.pause();
+    await this.probe.allLive(this.symbols, this.probe.latest.epoch, MEASURE_TIMEOUT_MS);
     const addresses = this.probe.latest.members.map((m) => m.address);
     let last = '';
     let same = 0;
@@ -580,6 +637,7 @@ export async function runChaos(
   const feed = getFeed(options.feed);
   if (!feed) throw new Error(`unknown feed ${options.feed}`);
   const run = new ChaosRun(options, new ChaosRedis(), log);
+  run.volumeDecimals = feed.server.market?.assetClass === 'crypto' ? 8 : 4;
   try {
     await run.setUp();
     log(
@@ -591,28 +649,18 @@ export async function runChaos(
     log('schedule over: settling');
     await run.settle();
     await run.quiesce();
+    await run.closeSegment();
     const stats = await run.sim.stats();
-    const aggregated = await run.aggregates();
-    const sent = new Map(
-      Object.entries(stats.symbols).map(([s, t]) => [s, { trades: t.trades, volume: t.volume }]),
-    );
-    const runSeconds = Math.max(1, (Date.now() - started) / 1000);
-    const rates = new Map([...sent].map(([s, t]) => [s, t.trades / runSeconds]));
-    const result = account({
-      symbols: run.symbols,
-      sent,
-      aggregated,
-      forgotten: run.forgotten,
-      touched: run.touched,
-      handovers: run.handovers,
-      volumeDecimals: feed.server.market?.assetClass === 'crypto' ? 8 : 4,
-    });
+    const runSeconds = Math.max(1, (Date.now() - started - run.pausedMs) / 1000);
+    const rates = new Map(Object.entries(stats.symbols).map(([s, t]) => [s, t.trades / runSeconds]));
     return {
       options,
       startedAt,
       events: run.events,
-      account: result,
-      rateAchieved: generatedDuring / Math.max(scheduleMs / 1000, 1e-3),
+      account: mergeAccounts(run.accounts),
+      sent: stats.totals.trades,
+      forgotten: run.forgotten,
+      rateAchieved: generatedDuring / Math.max((scheduleMs - run.pausedMs) / 1000, 1e-3),
       scheduleMs,
       totalMs: Date.now() - started,
       workerProcesses: run.everyProcess.length,

@@ -2,7 +2,7 @@
  * The chaos run's report as Markdown: what was sent and aggregated, lost and duplicated, events by
  * kind, hand-over / failover / Redis recovery times, and where the errors were.
  */
-import { ATTRIBUTION_CLASSES } from './accounting.js';
+import { ATTRIBUTION_CLASSES, fromUnits } from './accounting.js';
 import type { ChaosReport, RecordedKind } from './chaos.js';
 import { chaosCommand } from './options.js';
 import { int, percentile, table } from '../support/stats.js';
@@ -19,7 +19,7 @@ const KINDS: readonly RecordedKind[] = [
 ];
 
 const CLASS_WORDS = {
-  'redis-restart': 'a Redis restart (counted from it)',
+  'redis-restart': 'a Redis restart (its own segment)',
   kill: 'a SIGKILL',
   stop: 'a SIGSTOP',
   planned: 'planned changes only (join, leave, drain, restart, rejoin)',
@@ -52,7 +52,7 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
   const reaped = stops.filter((e) => e.note.includes('reaped') && !e.note.includes('before')).length;
   const lines = [
     `${o.workers} workers (kept within ${o.minWorkers}..${o.maxWorkers}; ${report.workerProcesses} worker processes in all), ` +
-      `${a.symbols.toLocaleString('en-US')} ${o.feed} symbols at ${int(o.rate)} trades/s asked (${int(report.rateAchieved)} achieved), ` +
+      `${o.symbols.toLocaleString('en-US')} ${o.feed} symbols at ${int(o.rate)} trades/s asked (${int(report.rateAchieved)} achieved), ` +
       `${o.durationMs / 1000} s of events every ${o.minGapMs / 1000}-${o.maxGapMs / 1000} s (seed ${o.seed}), ` +
       `lease ${o.leaseMs} ms, heartbeat ${o.heartbeatMs} ms, poll ${o.pollMs} ms, checkpoint ${o.checkpointMs} ms` +
       `${o.replicas !== undefined ? `, --replicas ${o.replicas}` : ''}${o.workerArgs.length ? `, worker flags \`${o.workerArgs.join(' ')}\`` : ''}. ` +
@@ -73,21 +73,25 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
       ],
       [
         [
-          int(a.sent),
-          int(a.forgotten),
+          int(report.sent),
+          int(report.forgotten),
           int(a.expected),
           int(a.aggregated),
           int(a.lost),
           int(a.duplicated),
-          String(a.symbolsWithLoss),
-          String(a.symbolsWithDuplicates),
+          String(a.symbolsWithLoss.length),
+          String(a.symbolsWithDuplicates.length),
           String(a.unanswered.length),
         ],
       ],
     ),
     '',
-    `Volume: expected ${a.volumeExpected}, aggregated ${a.volumeAggregated}, lost ${a.volumeLost}, duplicated ${a.volumeDuplicated}` +
-      ` (exact decimals; ${a.volumeOnlyMismatches} symbols with the right count but another volume).`,
+    `Volume: expected ${fromUnits(a.volumeExpected, a.volumeDecimals)}, aggregated ${fromUnits(a.volumeAggregated, a.volumeDecimals)}, ` +
+      `lost ${fromUnits(a.volumeLost, a.volumeDecimals)}, duplicated ${fromUnits(a.volumeDuplicated, a.volumeDecimals)} ` +
+      `(exact decimals; ${a.volumeOnlyMismatches} symbols with the right count but another volume). ` +
+      `${a.carriedAcrossRestart > 0 ? `${a.carriedAcrossRestart} symbols kept their aggregate across a Redis restart (compared from what they held). ` : ''}` +
+      `"Forgotten": what the cluster held when Redis was killed, erased with it by design (Redis keeps nothing on disk here); ` +
+      `"expected": what was sent outside those, the figure lost and duplicated are counted against (${a.segments} accounting segment${a.segments === 1 ? '' : 's'}).`,
     '',
     table(
       ['event', 'count', 'symbols moved or owned', 'timed out or noted'],
@@ -111,7 +115,7 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
       ],
     ),
     '',
-    'Where the errors were: each symbol counted once, under the worst event that touched it (since the last Redis restart).',
+    'Where the errors were: each symbol counted once per accounting segment, under the worst event that touched it in that segment.',
     '',
     table(
       ['touched by', 'symbols', 'with loss', 'lost', 'with duplicates', 'duplicated'],
@@ -129,7 +133,7 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
     ),
     '',
     a.worst.length > 0
-      ? `Largest errors: ${a.worst.map((w) => `${w.symbol} expected ${w.expected}, held ${w.aggregated} (${w.touched})`).join('; ')}.`
+      ? `Largest errors: ${a.worst.map((w) => `${w.symbol} expected ${w.expected}, held ${w.held} (${w.touched})`).join('; ')}.`
       : 'Every symbol matched exactly.',
     '',
     `Simulator slow-consumer drops: ${report.slowConsumerDrops}. Worker warnings: ${report.warnings}.`,
