@@ -244,18 +244,32 @@ export function mergeAccounts(accounts: readonly Account[]): Account {
   };
 }
 
+/** A planned hand-over as the bound below needs it. */
+export interface PlannedMove {
+  readonly moved: readonly string[];
+}
+
 /**
- * The bound a provider without trade ids (Finnhub) is held to: each planned hand-over of a symbol may
- * count twice, or miss, the trades its two owners saw while they acted on the new epoch apart, a
- * window of `windowMs`. Bound = sum over symbols of hand-overs x the symbol's trade rate x window.
- * `rates` are each symbol's trades per second over the run.
+ * The error a provider without trade ids (Finnhub) is allowed per planned hand-over. Without ids the
+ * new owner cannot tell which buffered trades its predecessor already applied, so it replays them
+ * all: a symbol's trades that arrived while its two owners acted on the new epoch apart are counted
+ * twice (the new owner subscribed first) or by no one (the old owner let go first). That gap is
+ * `windowMs` (learning of the epoch: a pub/sub hop, or a poll) plus the subscription pacing: the
+ * provider takes `framesPerSecond` frames of one symbol each, so the last of k symbols gained in one
+ * change is subscribed k / framesPerSecond seconds later. Bound = sum over planned changes and the
+ * symbols they moved of the symbol's trade rate x (windowMs + moved / framesPerSecond). `rates` are
+ * trades per second per symbol over the run; the bound is on the expected count, not a hard limit.
  */
-export function overlapBound(
-  handovers: ReadonlyMap<string, number>,
+export function handoverErrorBound(
+  moves: readonly PlannedMove[],
   rates: ReadonlyMap<string, number>,
   windowMs: number,
+  framesPerSecond: number,
 ): number {
   let bound = 0;
-  for (const [symbol, count] of handovers) bound += count * (rates.get(symbol) ?? 0) * (windowMs / 1000);
+  for (const { moved } of moves) {
+    const seconds = windowMs / 1000 + moved.length / framesPerSecond;
+    for (const symbol of moved) bound += (rates.get(symbol) ?? 0) * seconds;
+  }
   return bound;
 }

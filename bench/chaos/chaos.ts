@@ -19,15 +19,15 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFeed } from '../../feeds/index.js';
-import type { Trade } from '../../feeds/trade.js';
 import type { RingRecord } from '../../src/cluster/ring-record.js';
 import { clusterKeys } from '../../src/redis/keys.js';
 import { Prng } from '../../src/sim/prng.js';
-import { CLI, readCounter, sleep } from '../support/processes.js';
+import { CLI, readCounter, sleep, until } from '../support/processes.js';
 import { startSim, type SimProcess } from '../support/sim-process.js';
 import { startWorker, warningSummary, type WorkerProcess } from '../support/worker-process.js';
 import {
   accountSegment,
+  handoverErrorBound,
   mergeAccounts,
   type Account,
   type AttributionClass,
@@ -48,6 +48,8 @@ export interface ChaosEvent {
   /** Epoch of the change measured, when there was one. */
   epoch: number | undefined;
   moved: number;
+  /** The symbols a planned change moved (empty for the other kinds). */
+  movedSymbols: readonly string[];
   handoverMs: number | undefined;
   failoverMs: number | undefined;
   recoveryMs: number | undefined;
@@ -72,9 +74,12 @@ export interface ChaosReport {
   readonly warnings: string;
   /** Measurements that did not complete in time, by kind of measure. */
   readonly timeouts: { handover: number; failover: number; recovery: number };
-  /** Per symbol trades/s over the run, and planned hand-overs per symbol (for `overlapBound`). */
-  readonly rates: ReadonlyMap<string, number>;
-  readonly handovers: ReadonlyMap<string, number>;
+  /**
+   * What a provider without trade ids is allowed to get wrong in the run's planned hand-overs (see
+   * `handoverErrorBound`): the window allowed for the owners to learn of an epoch apart, the
+   * provider's subscription pace, and the resulting bound in trades.
+   */
+  readonly handoverAllowance: { windowMs: number; framesPerSecond: number; bound: number };
   readonly slowConsumerDrops: number;
   /** Whether the provider carries trade ids the workers de-duplicate by. */
   readonly tradeIds: boolean;
@@ -101,7 +106,6 @@ class ChaosRun {
   readonly events: ChaosEvent[] = [];
   readonly tasks = new Set<Promise<void>>();
   readonly touched = new Map<string, Set<AttributionClass>>();
-  readonly handovers = new Map<string, number>();
   /** Segments accounted so far (cut at each Redis restart; see accounting.ts). */
   readonly accounts: Account[] = [];
   private segmentSent = new Map<string, Totals>();
@@ -153,6 +157,19 @@ class ChaosRun {
     if (!record) throw new Error(`the first ${ids.length} workers did not all join`);
     if ((await this.probe.allLive(this.symbols, record.epoch, MEASURE_TIMEOUT_MS)) === undefined)
       throw new Error('the symbols did not all go live at the start');
+    // Live at the owner is not yet subscribed at the provider (Finnhub takes 20 symbols a second):
+    // trading starts once the simulator sees every symbol subscribed exactly once.
+    await until(
+      'every symbol subscribed once',
+      async () => {
+        const count = new Map<string, number>();
+        for (const c of (await this.sim.stats()).connections)
+          for (const s of c.subscriptions) count.set(s, (count.get(s) ?? 0) + 1);
+        return this.symbols.every((s) => count.get(s) === 1) ? true : undefined;
+      },
+      MEASURE_TIMEOUT_MS,
+      50,
+    );
   }
 
   newId(): string {
@@ -221,6 +238,7 @@ class ChaosRun {
       worker,
       epoch: undefined,
       moved: 0,
+      movedSymbols: [],
       handoverMs: undefined,
       failoverMs: undefined,
       recoveryMs: undefined,
@@ -273,8 +291,8 @@ class ChaosRun {
     const moved = this.probe.moved(before, record);
     event.epoch = record.epoch;
     event.moved = moved.length;
+    event.movedSymbols = moved;
     this.touch(moved, 'planned');
-    for (const symbol of moved) this.handovers.set(symbol, (this.handovers.get(symbol) ?? 0) + 1);
     const liveAt = await this.probe.allLive(moved, record.epoch, MEASURE_TIMEOUT_MS);
     if (liveAt === undefined) {
       event.note = 'hand-over timed out';
@@ -652,6 +670,8 @@ export async function runChaos(
     await run.closeSegment();
     const stats = await run.sim.stats();
     const runSeconds = Math.max(1, (Date.now() - started - run.pausedMs) / 1000);
+    // Two polls (a lost pub/sub message costs one) and a margin for a loaded 2-core machine.
+    const windowMs = 2 * options.pollMs + 500;
     const rates = new Map(Object.entries(stats.symbols).map(([s, t]) => [s, t.trades / runSeconds]));
     return {
       options,
@@ -666,11 +686,18 @@ export async function runChaos(
       workerProcesses: run.everyProcess.length,
       warnings: warningSummary(run.everyProcess),
       timeouts: run.timeouts,
-      rates,
-      handovers: run.handovers,
+      handoverAllowance: {
+        windowMs,
+        framesPerSecond: feed.limits.framesPerSecond,
+        bound: handoverErrorBound(
+          run.events.map((e) => ({ moved: e.movedSymbols })),
+          rates,
+          windowMs,
+          feed.limits.framesPerSecond,
+        ),
+      },
       slowConsumerDrops: stats.slowConsumerDrops,
-      // Adapters without trade ids answer null whatever the trade (Finnhub).
-      tradeIds: feed.dedupKey({ symbol: 'X', id: '1', exchange: '1' } as unknown as Trade) !== null,
+      tradeIds: feed.hasTradeIds,
     };
   } finally {
     await run.tearDown();

@@ -136,6 +136,16 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
       ? `Largest errors: ${a.worst.map((w) => `${w.symbol} expected ${w.expected}, held ${w.held} (${w.touched})`).join('; ')}.`
       : 'Every symbol matched exactly.',
     '',
+    (() => {
+      const h = report.handoverAllowance;
+      const errors = a.byClass.planned.lost + a.byClass.planned.duplicated;
+      return (
+        `Allowance for a provider without trade ids (docs/chaos.md): the planned hand-overs of this run allow ${int(h.bound)} trades ` +
+        `lost or duplicated (owners acting up to ${h.windowMs} ms apart, ${h.framesPerSecond} subscription frames/s); ` +
+        `symbols touched only by planned changes were off by ${int(errors)}${report.tradeIds ? ' (a provider with ids is allowed 0)' : ''}.`
+      );
+    })(),
+    '',
     `Simulator slow-consumer drops: ${report.slowConsumerDrops}. Worker warnings: ${report.warnings}.`,
   ];
   return lines.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n');
