@@ -395,7 +395,9 @@ class ChaosRun {
     victim.state = 'dead';
     victim.proc.child.kill('SIGKILL');
     this.touch(owned, 'kill');
-    await this.failover(event, victim.id, owned, killedAt, before);
+    // A worker killed before it owned anything (still joining) has nothing to fail over.
+    if (owned.length > 0) await this.failover(event, victim.id, owned, killedAt, before);
+    else event.note = 'owned nothing yet';
     this.say(event);
     await sleep(restartDelayMs);
     if (!this.stopping && this.alive() < this.options.maxWorkers && !this.redisDown)
@@ -532,7 +534,9 @@ class ChaosRun {
     const victimDraw = this.prng.next();
     const durationDraw = this.prng.next();
     const delayDraw = this.prng.next();
-    const kind = allowed[Math.floor(kindDraw * allowed.length)];
+    // A Redis restart pauses trading twice to account for it apart: half the weight of the others.
+    const weighted = allowed.flatMap((k) => (k === 'redis-restart' ? [k] : [k, k]));
+    const kind = weighted[Math.floor(kindDraw * weighted.length)];
     if (kind === undefined) return;
     const lease = this.options.leaseMs;
     const running = this.running();

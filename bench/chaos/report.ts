@@ -62,8 +62,7 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
     table(
       [
         'trades sent',
-        'forgotten by Redis restarts',
-        'expected',
+        'held when Redis was killed (erased)',
         'aggregated',
         'lost',
         'duplicated',
@@ -75,7 +74,6 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
         [
           int(report.sent),
           int(report.forgotten),
-          int(a.expected),
           int(a.aggregated),
           int(a.lost),
           int(a.duplicated),
@@ -90,8 +88,9 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
       `lost ${fromUnits(a.volumeLost, a.volumeDecimals)}, duplicated ${fromUnits(a.volumeDuplicated, a.volumeDecimals)} ` +
       `(exact decimals; ${a.volumeOnlyMismatches} symbols with the right count but another volume). ` +
       `${a.carriedAcrossRestart > 0 ? `${a.carriedAcrossRestart} symbols kept their aggregate across a Redis restart (compared from what they held). ` : ''}` +
-      `"Forgotten": what the cluster held when Redis was killed, erased with it by design (Redis keeps nothing on disk here); ` +
-      `"expected": what was sent outside those, the figure lost and duplicated are counted against (${a.segments} accounting segment${a.segments === 1 ? '' : 's'}).`,
+      `Each Redis restart cuts the run into accounting segments (${a.segments} here), each compared on its own: ` +
+      `what the cluster held when Redis was killed is erased with it by design (this Redis keeps nothing on disk) and is not counted as lost; ` +
+      `"aggregated" sums what each segment added, so lost and duplicated are the segments' own errors (aggregated = sent - lost + duplicated).`,
     '',
     table(
       ['event', 'count', 'symbols moved or owned', 'timed out or noted'],

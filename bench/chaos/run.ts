@@ -11,17 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { runChaos } from './chaos.js';
 import { CHAOS_USAGE, ChaosUsageError, parseChaosOptions } from './options.js';
 import { formatChaos } from './report.js';
+import { CHAOS_HEADING as HEADING, replaceChaosSection } from './results-section.js';
 
 const RESULTS = fileURLToPath(new URL('../RESULTS.md', import.meta.url));
-const HEADING = '## Chaos';
-
-/** Replaces (or appends) the "Chaos" section of bench/RESULTS.md, leaving every other section alone. */
-export function replaceChaosSection(text: string, section: string): string {
-  const start = text.indexOf(`\n${HEADING}\n`);
-  if (start < 0) return `${text.trimEnd()}\n\n${section}\n`;
-  const next = text.indexOf('\n## ', start + HEADING.length + 2);
-  return `${text.slice(0, start + 1)}${section}\n${next < 0 ? '' : text.slice(next)}`;
-}
 
 let options;
 try {
