@@ -36,6 +36,7 @@ import {
 import { ChaosRedis } from './chaos-redis.js';
 import { ClusterProbe } from './cluster-probe.js';
 import type { ChaosOptions, EventKind } from './options.js';
+import { describeEvent } from './report.js';
 
 /** Event kinds in the report: the scheduled ones, and what follows a kill or a reaped SIGSTOP. */
 export type RecordedKind = EventKind | 'restart' | 'rejoin';
@@ -92,6 +93,14 @@ interface Managed {
   readonly proc: WorkerProcess;
   state: WorkerState;
 }
+
+/** SIGCONT sent: running again, unless it died meanwhile. */
+function resumed(worker: Managed): void {
+  if (worker.state === 'stopped') worker.state = 'running';
+}
+
+/** Fewest ms of schedule between two Redis restarts. */
+export const REDIS_RESTART_SPACING_MS = 15_000;
 
 /** How long a single measurement may take before it is recorded as timed out. */
 const MEASURE_TIMEOUT_MS = 60_000;
@@ -249,17 +258,7 @@ class ChaosRun {
   }
 
   say(event: ChaosEvent): void {
-    const t = `+${(event.at / 1000).toFixed(1)}s`;
-    const figures = [
-      event.handoverMs !== undefined ? `hand-over ${Math.round(event.handoverMs)} ms` : '',
-      event.failoverMs !== undefined ? `failover ${Math.round(event.failoverMs)} ms` : '',
-      event.recoveryMs !== undefined ? `recovery ${Math.round(event.recoveryMs)} ms` : '',
-    ].filter(Boolean);
-    this.log(
-      `${t} ${event.kind}${event.worker ? ` ${event.worker}` : ''}: ${event.moved} symbols` +
-        `${event.epoch !== undefined ? ` (epoch ${event.epoch})` : ''}` +
-        `${figures.length ? `, ${figures.join(', ')}` : ''}${event.note ? `; ${event.note}` : ''}`,
-    );
+    this.log(describeEvent(event));
   }
 
   touch(symbols: Iterable<string>, cls: AttributionClass): void {
@@ -424,7 +423,7 @@ class ChaosRun {
     });
     await sleep(pauseMs);
     victim.proc.child.kill('SIGCONT');
-    if (victim.state === 'stopped') victim.state = 'running';
+    resumed(victim);
     const record = await measured;
     event.note = `${pauseMs} ms pause (lease ${this.options.leaseMs} ms): ${record ? 'reaped' : 'resumed before being reaped'}`;
     this.say(event);
@@ -439,6 +438,7 @@ class ChaosRun {
   }
 
   redisDown = false;
+  private lastRedisRestart = -Infinity;
 
   /**
    * A Redis restart, accounted apart: the cluster is read (simulator paused) just before Redis is
@@ -453,6 +453,7 @@ class ChaosRun {
     this.segmentHeld = new Map();
     this.touch(this.symbols, 'redis-restart');
     const event = this.record('redis-restart', undefined);
+    this.lastRedisRestart = event.at;
     const before = this.probe.latest;
     this.redisDown = true;
     await this.redis.kill();
@@ -521,7 +522,11 @@ class ChaosRun {
     const canRemove = this.running().length - 1 >= o.minWorkers;
     return o.events.filter((kind) => {
       if (kind === 'join') return this.alive() < o.maxWorkers;
-      if (kind === 'redis-restart') return this.running().length > 0;
+      // Each restart pauses trading twice to account for it apart: at most one per spacing.
+      if (kind === 'redis-restart')
+        return (
+          this.running().length > 0 && this.elapsed() - this.lastRedisRestart >= REDIS_RESTART_SPACING_MS
+        );
       return canRemove;
     });
   }
@@ -534,9 +539,7 @@ class ChaosRun {
     const victimDraw = this.prng.next();
     const durationDraw = this.prng.next();
     const delayDraw = this.prng.next();
-    // A Redis restart pauses trading twice to account for it apart: half the weight of the others.
-    const weighted = allowed.flatMap((k) => (k === 'redis-restart' ? [k] : [k, k]));
-    const kind = weighted[Math.floor(kindDraw * weighted.length)];
+    const kind = allowed[Math.floor(kindDraw * allowed.length)];
     if (kind === undefined) return;
     const lease = this.options.leaseMs;
     const running = this.running();
@@ -643,8 +646,9 @@ class ChaosRun {
         w.proc.child.kill('SIGKILL');
       }
     await Promise.all([...this.workers.values()].map((w) => w.proc.exited));
-    this.probe?.close();
-    await this.sim?.close();
+    // Either may be missing when the set-up failed part-way.
+    (this.probe as ClusterProbe | undefined)?.close();
+    await (this.sim as SimProcess | undefined)?.close();
     await this.redis.close();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -8,8 +8,6 @@ import { FEED_NAMES } from '../../feeds/index.js';
 
 export const EVENT_KINDS = ['join', 'leave', 'drain', 'kill', 'stop', 'redis-restart'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
-/** Events the operator plans: the worker hands its symbols over itself (or a newcomer takes some). */
-export const PLANNED_EVENTS: readonly EventKind[] = ['join', 'leave', 'drain'];
 
 export interface ChaosOptions {
   /** How long events are fired (ms); the settling and accounting afterwards come on top. */

@@ -3,7 +3,7 @@
  * kind, hand-over / failover / Redis recovery times, and where the errors were.
  */
 import { ATTRIBUTION_CLASSES, fromUnits } from './accounting.js';
-import type { ChaosReport, RecordedKind } from './chaos.js';
+import type { ChaosEvent, ChaosReport, RecordedKind } from './chaos.js';
 import { chaosCommand } from './options.js';
 import { int, percentile, table } from '../support/stats.js';
 
@@ -87,7 +87,9 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
     `Volume: expected ${fromUnits(a.volumeExpected, a.volumeDecimals)}, aggregated ${fromUnits(a.volumeAggregated, a.volumeDecimals)}, ` +
       `lost ${fromUnits(a.volumeLost, a.volumeDecimals)}, duplicated ${fromUnits(a.volumeDuplicated, a.volumeDecimals)} ` +
       `(exact decimals; ${a.volumeOnlyMismatches} symbols with the right count but another volume). ` +
-      `${a.carriedAcrossRestart > 0 ? `${a.carriedAcrossRestart} symbols kept their aggregate across a Redis restart (compared from what they held). ` : ''}` +
+      (a.carriedAcrossRestart > 0
+        ? `${a.carriedAcrossRestart} symbols kept their aggregate across a Redis restart (compared from what they held). `
+        : '') +
       `Each Redis restart cuts the run into accounting segments (${a.segments} here), each compared on its own: ` +
       `what the cluster held when Redis was killed is erased with it by design (this Redis keeps nothing on disk) and is not counted as lost; ` +
       `"aggregated" sums what each segment added, so lost and duplicated are the segments' own errors (aggregated = sent - lost + duplicated).`,
@@ -150,16 +152,25 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
   return lines.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n');
 }
 
-/** One line per event, for a reader who wants the sequence. */
+/** One line for an event: `+12.3s kill w2: 40 symbols (epoch 9), failover 2100 ms`. */
+export function describeEvent(e: ChaosEvent): string {
+  const figures = [
+    e.handoverMs !== undefined ? `hand-over ${Math.round(e.handoverMs)} ms` : '',
+    e.failoverMs !== undefined ? `failover ${Math.round(e.failoverMs)} ms` : '',
+    e.recoveryMs !== undefined ? `recovery ${Math.round(e.recoveryMs)} ms` : '',
+  ].filter(Boolean);
+  return (
+    `+${(e.at / 1000).toFixed(1)}s ${e.kind}${e.worker ? ` ${e.worker}` : ''}: ${e.moved} symbols` +
+    (e.epoch !== undefined ? ` (epoch ${e.epoch})` : '') +
+    (figures.length ? `, ${figures.join(', ')}` : '') +
+    (e.note ? `; ${e.note}` : '')
+  );
+}
+
+/** One line per event, in the order they started. */
 export function formatEvents(report: ChaosReport): string {
-  return report.events
-    .map((e) => {
-      const figures = [
-        e.handoverMs !== undefined ? `hand-over ${Math.round(e.handoverMs)} ms` : '',
-        e.failoverMs !== undefined ? `failover ${Math.round(e.failoverMs)} ms` : '',
-        e.recoveryMs !== undefined ? `recovery ${Math.round(e.recoveryMs)} ms` : '',
-      ].filter(Boolean);
-      return `+${(e.at / 1000).toFixed(1)}s ${e.kind}${e.worker ? ` ${e.worker}` : ''}: ${e.moved} symbols${figures.length ? `, ${figures.join(', ')}` : ''}${e.note ? `; ${e.note}` : ''}`;
-    })
+  return [...report.events]
+    .sort((x, y) => x.at - y.at)
+    .map(describeEvent)
     .join('\n');
 }

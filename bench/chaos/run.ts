@@ -6,11 +6,11 @@
  *   npm run build && npm run chaos -- --duration-s 120 --workers 5 --events join,leave,drain,kill,stop,redis-restart
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runChaos } from './chaos.js';
 import { CHAOS_USAGE, ChaosUsageError, parseChaosOptions } from './options.js';
-import { formatChaos } from './report.js';
+import { formatChaos, formatEvents } from './report.js';
 import { CHAOS_HEADING as HEADING, replaceChaosSection } from './results-section.js';
 
 const RESULTS = fileURLToPath(new URL('../RESULTS.md', import.meta.url));
@@ -39,9 +39,18 @@ if (options.writeResults) {
     HEADING,
     '',
     `Measured ${report.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine} (a machine shared with other work).`,
-    'See docs/chaos.md for what the run does and how to read it.',
+    `Load average (1 / 5 / 15 min) after the run: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' / ')}. ` +
+      'See docs/chaos.md for what the run does and how to read it. These are the figures before the exact hand-over protocol and standby replicas of issue 5.',
     '',
     body,
+    '',
+    'Events in the order they started:',
+    '',
+    '```text',
+    formatEvents(report),
+    '```',
     '',
   ].join('\n');
   writeFileSync(RESULTS, replaceChaosSection(readFileSync(RESULTS, 'utf8'), section));
