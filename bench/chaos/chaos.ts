@@ -82,6 +82,8 @@ export interface ChaosReport {
    */
   readonly handoverAllowance: { windowMs: number; framesPerSecond: number; bound: number };
   readonly slowConsumerDrops: number;
+  /** Why the cluster did not settle at the end (the accounting then covers what answered). */
+  readonly settleProblem: string | undefined;
   /** Whether the provider carries trade ids the workers de-duplicate by. */
   readonly tradeIds: boolean;
 }
@@ -159,11 +161,17 @@ class ChaosRun {
     this.probe = new ClusterProbe(this.redis.url, this.keys, this.symbols).start();
     for (let i = 0; i < this.options.workers; i++) this.startWorker(this.newId());
     const ids = [...this.workers.keys()];
-    const record = await this.probe.nextRing(
-      (r) => ids.every((id) => r.members.some((m) => m.id === id)),
-      MEASURE_TIMEOUT_MS,
-    );
+    // A worker that refuses its options (say --replicas on a build without it) exits 2 at once.
+    const exited = Promise.race([...this.workers.values()].map((w) => w.proc.exited.then(() => w)));
+    const record = await Promise.race([
+      this.probe.nextRing((r) => ids.every((id) => r.members.some((m) => m.id === id)), MEASURE_TIMEOUT_MS),
+      exited,
+    ]);
     if (!record) throw new Error(`the first ${ids.length} workers did not all join`);
+    if (!('epoch' in record))
+      throw new Error(
+        `${record.id} exited with ${record.proc.child.exitCode} before joining (see its output above)`,
+      );
     if ((await this.probe.allLive(this.symbols, record.epoch, MEASURE_TIMEOUT_MS)) === undefined)
       throw new Error('the symbols did not all go live at the start');
     // Live at the owner is not yet subscribed at the provider (Finnhub takes 20 symbols a second):
@@ -261,6 +269,13 @@ class ChaosRun {
     this.log(describeEvent(event));
   }
 
+  /** The last lines a worker logged, for a note on a measurement that timed out. */
+  lastWords(id: string | undefined): string {
+    const logs = id === undefined ? [] : (this.workers.get(id)?.proc.logs ?? []);
+    const last = logs.slice(-3).map((l) => l.msg);
+    return last.length > 0 ? ` (${id} last logged: ${last.join(' / ')})` : '';
+  }
+
   touch(symbols: Iterable<string>, cls: AttributionClass): void {
     for (const symbol of symbols) {
       const set = this.touched.get(symbol) ?? new Set<AttributionClass>();
@@ -283,7 +298,7 @@ class ChaosRun {
   async handover(event: ChaosEvent, before: RingRecord, test: (r: RingRecord) => boolean): Promise<void> {
     const record = await this.probe.nextRing((r) => r.epoch > before.epoch && test(r), MEASURE_TIMEOUT_MS);
     if (!record) {
-      event.note = 'no new epoch';
+      event.note = `no new epoch in ${MEASURE_TIMEOUT_MS / 1000} s${this.lastWords(event.worker)}`;
       this.timeouts.handover++;
       return;
     }
@@ -338,7 +353,10 @@ class ChaosRun {
     const event = this.record('leave', victim.id);
     victim.state = 'leaving';
     victim.proc.child.kill('SIGTERM');
-    await this.handover(event, before, (r) => !r.members.some((m) => m.id === victim.id));
+    // Not (yet) a member: no epoch will say it left, and another change must not be taken for it.
+    if (before.members.some((m) => m.id === victim.id))
+      await this.handover(event, before, (r) => !r.members.some((m) => m.id === victim.id));
+    else event.note = 'was not a member';
     await this.exit(victim, event);
     this.say(event);
   }
@@ -365,10 +383,12 @@ class ChaosRun {
       { stdio: 'ignore' },
     );
     const adminExit = new Promise<number | null>((resolve) => admin.once('exit', resolve));
-    await this.handover(event, before, (r) => {
-      const member = r.members.find((m) => m.id === victim.id);
-      return member === undefined || member.draining === true;
-    });
+    if (before.members.some((m) => m.id === victim.id))
+      await this.handover(event, before, (r) => {
+        const member = r.members.find((m) => m.id === victim.id);
+        return member === undefined || member.draining === true;
+      });
+    else event.note = 'was not a member';
     const code = await adminExit;
     if (code !== 0) event.note = `tickring drain exited ${code}`;
     await this.exit(victim, event);
@@ -584,25 +604,34 @@ class ChaosRun {
   }
 
   /** Every event done, every stopped worker resumed, enough running, every symbol live at a stable epoch. */
-  async settle(): Promise<void> {
+  async settle(): Promise<string | undefined> {
     await this.settleTasks();
     while (this.running().length < this.options.minWorkers) await this.join('join', this.newId());
-    for (let attempt = 0; attempt < 5; attempt++) {
+    let problem = '';
+    for (let attempt = 0; attempt < 3; attempt++) {
       const ids = this.running().map((w) => w.id);
+      const active = (r: RingRecord): string[] =>
+        r.members
+          .filter((m) => m.draining !== true)
+          .map((m) => m.id)
+          .sort();
       const record = await this.probe.nextRing(
-        (r) =>
-          r.members
-            .filter((m) => m.draining !== true)
-            .map((m) => m.id)
-            .sort()
-            .join(',') === ids.join(','),
+        (r) => active(r).join(',') === ids.join(','),
         MEASURE_TIMEOUT_MS,
       );
-      if (!record) throw new Error(`the ring never settled on ${ids.join(',')}`);
+      if (!record) {
+        const ring = active(this.probe.latest);
+        const missing = ids.filter((id) => !ring.includes(id));
+        problem =
+          `the ring (epoch ${this.probe.latest.epoch}: ${ring.join(',')}) never settled on the running workers ${ids.join(',')}` +
+          missing.map((id) => this.lastWords(id)).join('');
+        continue;
+      }
       const liveAt = await this.probe.allLive(this.symbols, record.epoch, MEASURE_TIMEOUT_MS);
-      if (liveAt !== undefined && this.probe.latest.epoch === record.epoch) return;
+      if (liveAt !== undefined && this.probe.latest.epoch === record.epoch) return undefined;
+      problem = `not every symbol went live at epoch ${record.epoch}`;
     }
-    throw new Error('the cluster did not settle');
+    return problem;
   }
 
   /** Pauses the simulator and waits until no worker's ingest counter moves for a second. */
@@ -673,7 +702,8 @@ export async function runChaos(
     const scheduleMs = await run.runSchedule();
     const generatedDuring = (await run.sim.stats()).totals.generated - generatedBefore;
     log('schedule over: settling');
-    await run.settle();
+    const settleProblem = await run.settle();
+    if (settleProblem) log(`did not settle: ${settleProblem}; accounting what answers`);
     await run.quiesce();
     await run.closeSegment();
     const stats = await run.sim.stats();
@@ -706,6 +736,7 @@ export async function runChaos(
       },
       slowConsumerDrops: stats.slowConsumerDrops,
       tradeIds: feed.hasTradeIds,
+      settleProblem,
     };
   } finally {
     await run.tearDown();

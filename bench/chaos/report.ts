@@ -58,6 +58,9 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
       `${o.replicas !== undefined ? `, --replicas ${o.replicas}` : ''}${o.workerArgs.length ? `, worker flags \`${o.workerArgs.join(' ')}\`` : ''}. ` +
       `Trade ids: ${report.tradeIds ? 'yes (de-duplicated by id)' : 'no (nothing to de-duplicate by)'}. Run took ${Math.round(report.totalMs / 1000)} s.`,
     `Command: \`${command}\`.`,
+    ...(report.settleProblem
+      ? ['', `**The cluster did not settle at the end:** ${report.settleProblem}.`]
+      : []),
     '',
     table(
       [
