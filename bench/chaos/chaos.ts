@@ -529,6 +529,13 @@ class ChaosRun {
       ...(heldAtKill ? { heldAtKill } : {}),
     });
     this.accounts.push(segment);
+    // CHAOS_DEBUG: after a Redis restart, per symbol what was sent in the outage, held, and held at the kill.
+    if (process.env['CHAOS_DEBUG'] && heldAtKill)
+      for (const symbol of this.symbols.slice(0, 10))
+        this.log(
+          `  ${symbol}: sent ${(sent.get(symbol)?.trades ?? 0) - (this.segmentSent.get(symbol)?.trades ?? 0)}, ` +
+            `held ${held.get(symbol)?.trades ?? 'n/a'}, held at the kill ${heldAtKill.get(symbol)?.trades ?? 'n/a'}`,
+        );
     for (const symbol of segment.unanswered) this.excluded.add(symbol);
     this.segmentSent = sent;
     this.segmentHeld = held;
