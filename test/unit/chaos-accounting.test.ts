@@ -13,7 +13,7 @@ import {
   type Totals,
 } from '../../bench/chaos/accounting.js';
 import { ChaosUsageError, parseChaosOptions } from '../../bench/chaos/options.js';
-import { replaceChaosSection } from '../../bench/chaos/results-section.js';
+import { chaosSection, replaceChaosSection } from '../../bench/chaos/results-section.js';
 
 const map = (entries: Record<string, Totals>): Map<string, Totals> => new Map(Object.entries(entries));
 const touched = (entries: Record<string, AttributionClass[]>): Map<string, Set<AttributionClass>> =>
@@ -118,5 +118,8 @@ describe('chaos options', () => {
       '# R\n\n## 1. A\n\na\n\n## Chaos\n\nnew\n\n## Profile findings\n\np\n',
     );
     expect(replaceChaosSection('# R\n', '## Chaos\n\nnew\n')).toBe('# R\n\n## Chaos\n\nnew\n\n');
+    // What `npm run bench` carries over when it rewrites the file.
+    expect(chaosSection(text)).toBe('## Chaos\n\nold');
+    expect(chaosSection('# R\n')).toBeUndefined();
   });
 });
