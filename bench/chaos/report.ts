@@ -101,7 +101,7 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
       ['event', 'count', 'symbols moved or owned', 'timed out or noted'],
       kinds.map((k) => {
         const events = report.events.filter((e) => e.kind === k);
-        const noted = events.filter((e) => /timed out|never|did not|exited/.test(e.note)).length;
+        const noted = events.filter((e) => /timed out|never|did not|exited|no new epoch/.test(e.note)).length;
         return [k, String(events.length), int(events.reduce((s, e) => s + e.moved, 0)), String(noted)];
       }),
     ),
