@@ -174,9 +174,15 @@ class ChaosRun {
       );
     if ((await this.probe.allLive(this.symbols, record.epoch, MEASURE_TIMEOUT_MS)) === undefined)
       throw new Error('the symbols did not all go live at the start');
-    // Live at the owner is not yet subscribed at the provider (Finnhub takes 20 symbols a second):
-    // trading starts once the simulator sees every symbol subscribed exactly once.
-    await until(
+    await this.subscribedOnce();
+  }
+
+  /**
+   * Live at the owner is not yet subscribed at the provider (Finnhub takes 20 symbols a second):
+   * waits until the simulator sees every symbol subscribed exactly once (false after a minute).
+   */
+  async subscribedOnce(): Promise<boolean> {
+    return until(
       'every symbol subscribed once',
       async () => {
         const count = new Map<string, number>();
@@ -186,7 +192,7 @@ class ChaosRun {
       },
       MEASURE_TIMEOUT_MS,
       50,
-    );
+    ).catch(() => false);
   }
 
   newId(): string {
@@ -504,6 +510,9 @@ class ChaosRun {
       }
     }
     this.say(event);
+    // The restart's segment ends once trading reaches every symbol again, so the re-subscription
+    // after the rejoin is counted in it and not in the next one.
+    await this.subscribedOnce();
     const pausedAgainAt = Date.now();
     await this.quiesce();
     await this.closeSegment(held);
@@ -569,8 +578,10 @@ class ChaosRun {
     const kind = allowed[Math.floor(kindDraw * allowed.length)];
     if (kind === undefined) return;
     const lease = this.options.leaseMs;
-    const running = this.running();
-    const victim = running[Math.floor(victimDraw * running.length)];
+    // Victims among the running workers the ring lists (a worker still joining has nothing to hand over).
+    const members = new Set(this.probe.latest.members.filter((m) => m.draining !== true).map((m) => m.id));
+    const candidates = this.running().filter((w) => members.has(w.id));
+    const victim = candidates[Math.floor(victimDraw * candidates.length)];
     switch (kind) {
       case 'join':
         this.track(this.join('join', this.newId()));
