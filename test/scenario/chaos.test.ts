@@ -2,7 +2,9 @@
  * The chaos harness (bench/chaos) in short runs: worker processes, the simulator and the harness's
  * own Redis, with planned changes only (joins, graceful leaves, drains) on a seeded schedule.
  *
- * With trade ids (Polygon) a planned change must neither lose nor duplicate a trade. Without them
+ * With trade ids (Polygon) a planned change must neither lose nor duplicate a trade. Until the exact
+ * hand-over protocol of issue 5 lands, the `lost` assertion fails: planned moves lose the trades sent
+ * while neither owner held the symbol (18-78 trades in these runs). Without them
  * (Finnhub) a hand-over may lose or double the trades that arrived while the two owners acted on the
  * new epoch apart, so the test holds it to what docs/chaos.md promises: symbols no change touched
  * are exact, and the error of the moved ones stays within the hand-over allowance.
