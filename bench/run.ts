@@ -9,10 +9,11 @@
  * by running its file alone).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { snapshotDist } from './support/processes.js';
+import { chaosSection } from './chaos/results-section.js';
 
 interface Scenario {
   readonly key: string;
@@ -203,5 +204,8 @@ const lines = [
   '',
 ];
 const out = process.env['BENCH_RESULTS'] ?? fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+// The chaos run writes its own section (`npm run chaos -- --write-results`): keep it.
+const chaos = existsSync(out) ? chaosSection(readFileSync(out, 'utf8')) : undefined;
+if (chaos) lines.push(chaos, '');
 writeFileSync(out, lines.join('\n'));
 console.log(`\nwrote ${out}`);

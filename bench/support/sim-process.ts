@@ -26,6 +26,8 @@ export interface SimSpec {
   readonly skew?: number;
   readonly seed?: number;
   readonly paused?: boolean;
+  /** Provider protocol to speak. Default `polygon`, the simulator's. */
+  readonly protocol?: string;
 }
 
 export async function startSim(spec: SimSpec): Promise<SimProcess> {
@@ -34,6 +36,8 @@ export async function startSim(spec: SimSpec): Promise<SimProcess> {
     [
       CLI,
       'sim',
+      '--protocol',
+      spec.protocol ?? 'polygon',
       '--port',
       '0',
       '--symbols',
