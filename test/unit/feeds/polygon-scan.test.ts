@@ -8,7 +8,6 @@ import { scanNumber, scanned } from '../../../feeds/json-scan.js';
 import { decodeParsed, polygon } from '../../../feeds/polygon.js';
 import { scanPolygonTrades } from '../../../feeds/polygon-scan.js';
 import { StringInterner } from '../../../feeds/string-intern.js';
-import type { Trade } from '../../../feeds/trade.js';
 import { Prng } from '../../../src/sim/prng.js';
 import { decodeAll, loadFixture, mutations, RecordingSink, serverSamples, type Call } from './support.js';
 
