@@ -69,6 +69,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): AppS
 
   /** Symbol routes need the ring: before the worker knows it (or once it is closing), 503. */
   function requireServing(): void {
+    if (view.isServing?.() === true) return;
     const readiness = view.readiness();
     if (readiness.serving) return;
     const why = readiness.reasons.length > 0 ? readiness.reasons.join('; ') : 'the ring is not read yet';
@@ -196,6 +197,9 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): AppS
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
-  server.on('close', () => streams.close());
+  server.on('close', () => {
+    streams.close();
+    routing.close();
+  });
   return Object.assign(server, { routes: router.list(), streams });
 }

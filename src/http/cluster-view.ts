@@ -68,6 +68,11 @@ export interface ClusterView {
   /** Re-reads the ring record now (after a failed forward). */
   refreshRing(): Promise<void>;
   readiness(): Readiness;
+  /**
+   * `readiness().serving` alone, asked on every symbol request: a view whose readiness costs more
+   * than a few reads (counting loading symbols) answers this cheaply. Absent: readiness is asked.
+   */
+  isServing?(): boolean;
   /** Admin writes to the universe; each change bumps the epoch. */
   addSymbols(symbols: readonly string[]): Promise<UniverseChange>;
   removeSymbols(symbols: readonly string[]): Promise<UniverseChange>;

@@ -133,7 +133,7 @@ export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): voi
     if (routing.acceptForwarded(req, symbol)) {
       const local = localAnswer(symbol);
       if (!local) throw new ApiError(409, 'not_owner', `${view.workerId} has not loaded ${symbol} yet`);
-      sendJson(res, 200, local);
+      routing.sendForwarded(req, res, local);
       return;
     }
     requireServing();
@@ -156,7 +156,7 @@ export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): voi
     if (routing.acceptForwarded(req, symbol)) {
       const local = await localBars(symbol, intervalMs, range);
       if (!local) throw new ApiError(409, 'not_owner', `${view.workerId} has not loaded ${symbol} yet`);
-      sendJson(res, 200, local);
+      routing.sendForwarded(req, res, local);
       return;
     }
     requireServing();

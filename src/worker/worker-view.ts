@@ -70,6 +70,8 @@ export function workerView(
       errors.counted('query', worker.bars.read(symbol, intervalMs, range)),
     refreshRing: () => worker.membership.refreshNow(),
     readiness: () => readiness(worker),
+    // Asked per request: the same answer as readiness().serving without walking every owned symbol.
+    isServing: () => worker.membership.assignment !== undefined && SERVING.has(worker.status),
     addSymbols: (symbols) => errors.counted('admin', addSymbols(deps.redis, deps.keys, symbols, deps.vnodes)),
     async removeSymbols(symbols) {
       const change = await errors.counted(
