@@ -266,6 +266,7 @@ export const polygon: FeedAdapter = {
   connectUrl: (baseUrl) => baseUrl,
   redactUrl: (url) => url,
   createSession: (credentials) => new PolygonSession(credentials),
+  dedupFields: { exchange: true, kind: false },
   dedupKey: (trade) => `${trade.symbol}|${trade.exchange}|${trade.id}`,
   server,
 };
