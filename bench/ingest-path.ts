@@ -80,7 +80,7 @@ function bareReader(perFrame: number): Reader {
   };
 }
 
-function tickringReader(symbols: readonly string[]): Reader & { owned: OwnedSymbols } {
+export function tickringReader(symbols: readonly string[]): Reader & { owned: OwnedSymbols } {
   const owned = new OwnedSymbols(polygon, { conditionRules: conditionRulesFor('polygon') }, 200_000);
   for (const symbol of symbols) {
     owned.acquire(symbol);
@@ -117,7 +117,7 @@ function tickringReader(symbols: readonly string[]): Reader & { owned: OwnedSymb
  * trade kept instead of its key (the watermark's key is then built when a checkpoint is written), and
  * no second lag sample in the worker (the feed client's sampler serves the metrics).
  */
-function proposedReader(symbols: readonly string[]): Reader & { applied: () => number } {
+export function proposedReader(symbols: readonly string[]): Reader & { applied: () => number } {
   const fields = polygon.dedupFields;
   if (!fields) throw new Error('polygon lists no dedupFields');
   const options = { conditionRules: conditionRulesFor('polygon') };
