@@ -24,7 +24,9 @@ export interface PeerRequest {
 const MAX_PEER_BODY = 64 * 1024 * 1024;
 
 export class PeerClient {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 4_000 });
+  // noDelay: a request written in two segments (headers, then the end) must not wait for the
+  // peer's delayed ACK (Nagle), which costs up to 40 ms per forwarded query.
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 4_000, noDelay: true });
 
   call(url: string, options: PeerRequest): Promise<PeerResponse> {
     return new Promise((resolve, reject) => {
