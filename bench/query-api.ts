@@ -12,7 +12,8 @@
  * Each target is loaded in alternating rounds (bare, tickring, bare, tickring, ...) and the best round
  * of each is kept: other load on this shared machine only ever makes a round slower.
  * Environment: BENCH_SYMBOLS (2000), BENCH_RATE (1000 trades/s), BENCH_CONNECTIONS (10),
- * BENCH_DURATION_S (3 per round), BENCH_ROUNDS (2), BENCH_REDIS_URL (default: a private redis-server).
+ * BENCH_DURATION_S (3 per round), BENCH_ROUNDS (2), BENCH_REDIS_URL (default: a private redis-server),
+ * BENCH_PROFILE_DIR (profile both workers with `--cpu-prof` into <dir>/w1 and <dir>/w2).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ import { Assignment } from '../src/cluster/ring.js';
 import { generateSymbols } from '../src/sim/universe.js';
 import { benchRedis } from './support/bench-redis.js';
 import { autocannonCommand, load, type LoadResult } from './support/load.js';
-import { MachineCpu } from './support/proc-stats.js';
+import { cpuSeconds, MachineCpu } from './support/proc-stats.js';
 import { firstLine, runTs, stop, until } from './support/processes.js';
 import { startSim } from './support/sim-process.js';
 import { fixed, int, table, verdict } from './support/stats.js';
@@ -34,6 +35,8 @@ const RATE = Number(process.env['BENCH_RATE'] ?? 1_000);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 10);
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 3);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+/** Set: both workers run under `node --cpu-prof` and write their profiles here when stopped. */
+const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
 export const QUERY_API_COMMAND = 'npm run build && node --import tsx bench/query-api.ts';
 
 export interface QueryRow {
@@ -43,9 +46,28 @@ export interface QueryRow {
   readonly bare: LoadResult;
   readonly tickring: LoadResult;
   readonly machineCores: number;
+  /** Requests per CPU-second of the serving processes (best round): holds still under other load. */
+  readonly barePerCpu: number;
+  readonly tickringPerCpu: number;
 }
 
-async function measure(target: string, url: string, dir: string): Promise<QueryRow> {
+/** A load round, with the requests per CPU-second the serving processes (`pids`) spent on it. */
+async function measuredLoad(
+  url: string,
+  pids: readonly (number | undefined)[],
+): Promise<LoadResult & { perCpu: number }> {
+  const cpu = (): number => pids.reduce<number>((sum, pid) => sum + cpuSeconds(pid), 0);
+  const before = cpu();
+  const result = await load(url, CONNECTIONS, DURATION_S);
+  return { ...result, perCpu: (result.requestsPerSecond * DURATION_S) / (cpu() - before) };
+}
+
+async function measure(
+  target: string,
+  url: string,
+  dir: string,
+  servers: readonly (number | undefined)[],
+): Promise<QueryRow> {
   const sample = await fetch(url);
   if (!sample.ok) throw new Error(`${url}: ${sample.status} ${await sample.text()}`);
   const body = Buffer.from(await sample.arrayBuffer());
@@ -57,12 +79,12 @@ async function measure(target: string, url: string, dir: string): Promise<QueryR
     await load(bareUrl, CONNECTIONS, 1); // warm-up, not counted
     await load(url, CONNECTIONS, 1);
     // Alternating rounds, best of each: other load on the machine only ever makes a round slower.
-    const bares: LoadResult[] = [];
-    const ours: LoadResult[] = [];
+    const bares: (LoadResult & { perCpu: number })[] = [];
+    const ours: (LoadResult & { perCpu: number })[] = [];
     const machine = new MachineCpu();
     for (let round = 0; round < ROUNDS; round++) {
-      bares.push(await load(bareUrl, CONNECTIONS, DURATION_S));
-      ours.push(await load(url, CONNECTIONS, DURATION_S));
+      bares.push(await measuredLoad(bareUrl, [bareServer.pid]));
+      ours.push(await measuredLoad(url, servers));
     }
     const best = (results: LoadResult[]): LoadResult =>
       results.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
@@ -75,6 +97,8 @@ async function measure(target: string, url: string, dir: string): Promise<QueryR
       bare,
       tickring,
       machineCores: machine.busyCores(),
+      barePerCpu: Math.max(...bares.map((r) => r.perCpu)),
+      tickringPerCpu: Math.max(...ours.map((r) => r.perCpu)),
     };
     console.log(
       `${target}: tickring ${int(tickring.requestsPerSecond)} req/s p99 ${tickring.p99Ms} ms; bare ${int(bare.requestsPerSecond)} req/s p99 ${bare.p99Ms} ms (${body.length} bytes)`,
@@ -94,8 +118,17 @@ export async function run(): Promise<QueryRow[]> {
     const symbols = generateSymbols(SYMBOLS);
     await redis.addUniverse(symbols);
     for (const id of ['w1', 'w2'])
-      workers.push(startWorker({ id, redisUrl: redis.url, prefix: redis.prefix, feedUrl: sim.wsUrl }));
+      workers.push(
+        startWorker({
+          id,
+          redisUrl: redis.url,
+          prefix: redis.prefix,
+          feedUrl: sim.wsUrl,
+          nodeArgs: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', join(PROFILE_DIR, id)] : [],
+        }),
+      );
     const [a1 = '', a2 = ''] = await Promise.all(workers.map((w) => w.address()));
+    const [w1, w2] = workers.map((w) => w.child.pid);
     await Promise.all([waitReady(a1), waitReady(a2)]);
     const record = await until('a ring of both workers', async () => {
       const r = await readRingRecord(redis.redis, redis.keys);
@@ -114,12 +147,16 @@ export async function run(): Promise<QueryRow[]> {
       );
     }
     return [
-      await measure(`owned symbol (${owned})`, `${a1}/v1/symbols/${owned}`, dir),
-      await measure(`forwarded symbol (${forwarded}, owned by w2)`, `${a1}/v1/symbols/${forwarded}`, dir),
-      await measure('symbol list (first 100)', `${a1}/v1/symbols`, dir),
+      await measure(`owned symbol (${owned})`, `${a1}/v1/symbols/${owned}`, dir, [w1]),
+      await measure(`forwarded symbol (${forwarded}, owned by w2)`, `${a1}/v1/symbols/${forwarded}`, dir, [
+        w1,
+        w2,
+      ]),
+      await measure('symbol list (first 100)', `${a1}/v1/symbols`, dir, [w1, w2]),
     ];
   } finally {
-    await Promise.all(workers.map((w) => stopWorker(w, 'SIGKILL')));
+    // A profile is written only on a clean exit.
+    await Promise.all(workers.map((w) => stopWorker(w, PROFILE_DIR ? 'SIGTERM' : 'SIGKILL')));
     await sim.close();
     await redis.close();
     rmSync(dir, { recursive: true, force: true });
@@ -129,6 +166,7 @@ export async function run(): Promise<QueryRow[]> {
 export function formatQueryApi(rows: readonly QueryRow[]): string {
   const [owned, forwarded] = rows;
   const ratio = owned ? owned.tickring.requestsPerSecond / owned.bare.requestsPerSecond : NaN;
+  const perCpu = owned ? owned.tickringPerCpu / owned.barePerCpu : NaN;
   const p99 = owned && forwarded ? forwarded.tickring.p99Ms / owned.tickring.p99Ms : NaN;
   return [
     `Two workers, ${SYMBOLS} symbols, simulator at ${int(RATE)} trades/s; autocannon (own process) with ${CONNECTIONS} ` +
@@ -149,6 +187,9 @@ export function formatQueryApi(rows: readonly QueryRow[]): string {
         'vs bare',
         'failures',
         'machine busy',
+        'bare req/CPU-s',
+        'tickring req/CPU-s',
+        'per-CPU vs bare',
       ],
       rows.map((r) => [
         `${r.target}: \`${r.path}\``,
@@ -161,10 +202,17 @@ export function formatQueryApi(rows: readonly QueryRow[]): string {
         fixed(r.tickring.requestsPerSecond / r.bare.requestsPerSecond),
         int(r.tickring.failures + r.bare.failures),
         fixed(r.machineCores),
+        int(r.barePerCpu),
+        int(r.tickringPerCpu),
+        fixed(r.tickringPerCpu / r.barePerCpu),
       ]),
     ),
     '',
-    `Goals: owned >= 0.7x bare req/s: ${fixed(ratio)}x, ${verdict(ratio, 0.7, 'atLeast')}. ` +
+    '"req/CPU-s": requests per CPU-second of the serving processes (the bare server; w1, and w2 for what w1',
+    'forwards), best round: what a request costs, which other load on the machine changes far less than req/s.',
+    '',
+    `Goals: owned >= 0.7x bare req/s: ${fixed(ratio)}x, ${verdict(ratio, 0.7, 'atLeast')} ` +
+      `(per CPU-second: ${fixed(perCpu)}x). ` +
       `Forwarded p99 <= 2x owned p99: ${fixed(p99)}x, ${verdict(p99, 2, 'atMost')}.`,
   ].join('\n');
 }

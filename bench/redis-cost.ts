@@ -154,8 +154,9 @@ export function formatRedisCost(rows: readonly RedisCostRow[]): string {
     `design would need at least ${int(high.ingested)} commands/s at the highest rate. But the checkpoint period ` +
     `stretches as the worker gets busier (${rows.map((r) => `${int(r.checkpointMs)} ms`).join(', ')} per checkpoint ` +
     `for a ${CHECKPOINT_MS} ms period), which also widens what a crash can lose beyond \`--checkpoint-ms\`. ` +
-    '"Symbols traded/s" is min(trades/s, symbols) with round robin; more symbols are written than traded because ' +
-    'a symbol whose bar completes is written again at the next checkpoint, without a new trade.';
+    '"Symbols traded/s" is min(trades/s, symbols) with round robin; a symbol is written when it traded since ' +
+    'the last checkpoint (a bar completing without a trade no longer makes it dirty), and again when a write ' +
+    'failed or was cut short.';
   return [
     `One worker, ${SYMBOLS} symbols, paced feed (round robin, ${PER_FRAME} trades per frame), checkpoint every ` +
       `${CHECKPOINT_MS} ms, private redis-server; window ${WINDOW_MS} ms after ${WARMUP_MS} ms warm-up. Commands ` +

@@ -158,6 +158,17 @@ export interface SimServerProtocol {
   refuseForConnectionLimit?(conn: SimConnection): void;
 }
 
+/**
+ * The fields `dedupKey` is made of, for a de-duplication window that compares them one by one
+ * instead of building the key text per trade (`DedupWindow.admitTrade`): the symbol and the id
+ * always, the exchange and the kind where set. Two trades have equal keys exactly when these fields
+ * are equal.
+ */
+export interface DedupFields {
+  readonly exchange: boolean;
+  readonly kind: boolean;
+}
+
 export interface FeedAdapter {
   readonly name: string;
   /** The provider's production URL, shown in `--help`. */
@@ -172,6 +183,11 @@ export interface FeedAdapter {
   createSession(credentials: Credentials): FeedSession;
   /** The provider's de-duplication key for a trade, or `null` when the provider has none. */
   dedupKey(trade: Trade): string | null;
+  /**
+   * What `dedupKey` is made of, where it is made of trade fields alone (absent where there is no
+   * key, as for Finnhub): lets the worker de-duplicate without building the key text per trade.
+   */
+  readonly dedupFields?: DedupFields;
   /**
    * The number that rises by exactly one per trade of a symbol, where the provider has one (Binance
    * `t`, Coinbase `trade_id`), so the feed client can count the trades it missed; `null` for a trade

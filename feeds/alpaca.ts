@@ -443,6 +443,7 @@ export const alpaca: FeedAdapter = {
   redactUrl: (url) => url,
   createSession: (credentials) => new AlpacaSession(credentials),
   // A cancel carries the id of the trade it cancels: the kind keeps the two apart.
+  dedupFields: { exchange: true, kind: true },
   dedupKey: (trade) =>
     trade.kind === 'trade'
       ? `${trade.symbol}|${trade.exchange}|${trade.id}`

@@ -346,6 +346,7 @@ export const binance: FeedAdapter = {
   connectUrl: (baseUrl) => baseUrl,
   redactUrl: (url) => url,
   createSession: () => new BinanceSession(),
+  dedupFields: { exchange: false, kind: false },
   dedupKey: (trade) => `${trade.symbol}|${trade.id}`,
   // `t` rises by one per trade of a symbol.
   sequentialId: (trade) => trade.seq,

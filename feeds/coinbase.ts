@@ -298,6 +298,7 @@ export const coinbase: FeedAdapter = {
   connectUrl: (baseUrl) => baseUrl,
   redactUrl: (url) => url,
   createSession: () => new CoinbaseSession(),
+  dedupFields: { exchange: false, kind: false },
   dedupKey: (trade) => `${trade.symbol}|${trade.id}`,
   // `trade_id` rises by one per trade of a product (`sequence` also numbers order-book messages).
   sequentialId: (trade) => (trade.kind === 'trade' ? Number(trade.id) : null),

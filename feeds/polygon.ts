@@ -22,6 +22,7 @@ import {
   type SimConnection,
   type SimServerProtocol,
 } from './adapter.js';
+import { scanPolygonTrades } from './polygon-scan.js';
 import { detail } from './rejection.js';
 import { isValidSymbol } from './symbol.js';
 import { NO_CONDITIONS, type Trade } from './trade.js';
@@ -113,8 +114,29 @@ function decodeStatus(event: Record<string, unknown>, sink: DecodeSink): void {
   else sink.reject('unknown-event', detail('status', code));
 }
 
+/**
+ * The general decoder: `JSON.parse`, then every event checked and rejected or decoded. The session
+ * tries `scanPolygonTrades` first; exported so a test can hold the two paths against each other.
+ */
+export function decodeParsed(frame: string, sink: DecodeSink): void {
+  const parsed = parseFrame(frame, MAX_FRAME_CHARS, sink);
+  if (parsed === undefined) return;
+  if (!Array.isArray(parsed)) {
+    sink.reject('bad-shape', 'frame is not an array');
+    return;
+  }
+  for (const event of parsed) {
+    if (!isRecord(event)) sink.reject('bad-shape', 'event is not an object');
+    else if (event['ev'] === 'T') decodeTrade(event, sink);
+    else if (event['ev'] === 'status') decodeStatus(event, sink);
+    else sink.reject('unknown-event', detail('ev', event['ev']));
+  }
+}
+
 class PolygonSession implements FeedSession {
   ready = false;
+  /** Trades of the frame being scanned, reused from frame to frame. */
+  private readonly scannedTrades: Trade[] = [];
   constructor(private readonly credentials: Credentials) {}
 
   opening(): string[] {
@@ -128,18 +150,17 @@ class PolygonSession implements FeedSession {
   }
 
   decode(frame: string, sink: DecodeSink): void {
-    const parsed = parseFrame(frame, MAX_FRAME_CHARS, sink);
-    if (parsed === undefined) return;
-    if (!Array.isArray(parsed)) {
-      sink.reject('bad-shape', 'frame is not an array');
+    const trades = this.scannedTrades;
+    trades.length = 0;
+    // Nearly every frame is an array of valid trades: read those straight from the text. Anything
+    // else (statuses, rejections, unusual JSON) takes the general path, from the start.
+    if (frame.length <= MAX_FRAME_CHARS && scanPolygonTrades(frame, trades)) {
+      for (let i = 0; i < trades.length; i++) sink.trade(trades[i] as Trade);
+      trades.length = 0;
       return;
     }
-    for (const event of parsed) {
-      if (!isRecord(event)) sink.reject('bad-shape', 'event is not an object');
-      else if (event['ev'] === 'T') decodeTrade(event, sink);
-      else if (event['ev'] === 'status') decodeStatus(event, sink);
-      else sink.reject('unknown-event', detail('ev', event['ev']));
-    }
+    trades.length = 0;
+    decodeParsed(frame, sink);
   }
 
   subscribe(symbols: readonly string[]): string[] {
@@ -245,6 +266,7 @@ export const polygon: FeedAdapter = {
   connectUrl: (baseUrl) => baseUrl,
   redactUrl: (url) => url,
   createSession: (credentials) => new PolygonSession(credentials),
+  dedupFields: { exchange: true, kind: false },
   dedupKey: (trade) => `${trade.symbol}|${trade.exchange}|${trade.id}`,
   server,
 };

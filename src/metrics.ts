@@ -6,40 +6,10 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/**
- * Samples the ingest lag (arrival minus trade time) of one trade in `every`, keeping the newest
- * `capacity` samples until a scrape drains them. The per-trade cost is one decrement; a sampled
- * trade adds one `Date.now()`.
- */
-export class LagSampler {
-  private countdown: number;
-  private readonly samples: Float64Array;
-  private next = 0;
-  private held = 0;
+import { LagSampler } from './ingest/lag-sampler.js';
 
-  constructor(
-    readonly every = 64,
-    capacity = 4_096,
-  ) {
-    this.countdown = 1;
-    this.samples = new Float64Array(capacity);
-  }
-
-  sample(tradeTimeMs: number): void {
-    if (--this.countdown > 0) return;
-    this.countdown = this.every;
-    this.samples[this.next] = Date.now() - tradeTimeMs;
-    this.next = (this.next + 1) % this.samples.length;
-    if (this.held < this.samples.length) this.held++;
-  }
-
-  /** Hands every held sample (ms) to `observe` and forgets them. */
-  drain(observe: (lagMs: number) => void): void {
-    const start = (this.next - this.held + this.samples.length) % this.samples.length;
-    for (let i = 0; i < this.held; i++) observe(this.samples[(start + i) % this.samples.length] ?? 0);
-    this.held = 0;
-  }
-}
+// Where the worker has always imported it from; the sampler itself lives with the feed client.
+export { LagSampler };
 
 export interface WorkerMetricSources {
   tradesIngested(): number;

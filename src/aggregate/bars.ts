@@ -47,7 +47,7 @@ function toBar(bar: Ohlcv, intervalMs: number, complete: boolean): Bar {
     high: priceOrNull(bar.high),
     low: priceOrNull(bar.low),
     close: priceOrNull(bar.close),
-    volume: bar.volume.value,
+    volume: bar.volume,
     vwap: bar.vwap(),
     trades: bar.trades,
     amended: bar.amended,

@@ -8,7 +8,6 @@
  * recomputed without the trades themselves, which are not kept: they stay, and `amended` says so.
  */
 import type { BarTuple, SessionCheckpoint } from './checkpoint.js';
-import { CompensatedSum } from './compensated-sum.js';
 import { UPDATES_HIGH_LOW, UPDATES_OPEN_CLOSE, UPDATES_VOLUME } from './conditions.js';
 
 /** True when time (aMs, aNs) is strictly before (bMs, bNs). */
@@ -33,8 +32,15 @@ export class Ohlcv {
   close = NaN;
   closeMs = 0;
   closeNs = 0;
-  readonly volume = new CompensatedSum();
-  readonly notional = new CompensatedSum();
+  /**
+   * Volume and notional as Neumaier sums (see `compensated-sum.ts`, whose arithmetic this repeats
+   * exactly): kept as plain fields rather than two `CompensatedSum` objects, so the per-trade update
+   * touches one object instead of three (a bar is updated on every trade, for every interval).
+   */
+  volumeSum = 0;
+  volumeC = 0;
+  notionalSum = 0;
+  notionalC = 0;
   trades = 0;
   /** A cancel took a trade out; the prices may still be the cancelled trade's. */
   amended = false;
@@ -47,8 +53,7 @@ export class Ohlcv {
   apply(price: number, size: number, timeMs: number, timeNanos: number, mask: number): void {
     this.dirty = true;
     if ((mask & UPDATES_VOLUME) !== 0) {
-      this.volume.add(size);
-      this.notional.add(price * size);
+      this.addVolume(size, price * size);
       this.trades++;
     }
     // `!(price <= x)` is also true while x is NaN (unset).
@@ -70,17 +75,41 @@ export class Ohlcv {
     }
   }
 
+  /** Adds to both sums as `CompensatedSum.add` does (Fast2Sum on the larger operand). */
+  private addVolume(size: number, notional: number): void {
+    let sum = this.volumeSum;
+    let t = sum + size;
+    if (Math.abs(sum) >= Math.abs(size)) this.volumeC += sum - t + size;
+    else this.volumeC += size - t + sum;
+    this.volumeSum = t;
+    sum = this.notionalSum;
+    t = sum + notional;
+    if (Math.abs(sum) >= Math.abs(notional)) this.notionalC += sum - t + notional;
+    else this.notionalC += notional - t + sum;
+    this.notionalSum = t;
+  }
+
+  /** The volume: the sum plus what rounding took from it. */
+  get volume(): number {
+    return this.volumeSum + this.volumeC;
+  }
+
+  get notional(): number {
+    return this.notionalSum + this.notionalC;
+  }
+
   /** Takes a trade's volume back out; false when no trade is left it could have come from. */
   cancel(price: number, size: number): boolean {
     if (this.trades === 0) return false;
     this.trades--;
     if (this.trades === 0) {
       // Nothing left: make the sums exactly zero rather than a rounding residue.
-      this.volume.reset();
-      this.notional.reset();
+      this.volumeSum = 0;
+      this.volumeC = 0;
+      this.notionalSum = 0;
+      this.notionalC = 0;
     } else {
-      this.volume.add(-size);
-      this.notional.add(-(price * size));
+      this.addVolume(-size, -(price * size));
     }
     this.amended = true;
     this.dirty = true;
@@ -89,13 +118,16 @@ export class Ohlcv {
 
   /** Notional over volume; `null` when the volume is 0. */
   vwap(): number | null {
-    const volume = this.volume.value;
-    return volume > 0 ? this.notional.value / volume : null;
+    const volume = this.volume;
+    return volume > 0 ? this.notional / volume : null;
   }
 
   toTuple(): BarTuple {
-    const [volume, volumeC] = this.volume.toJSON();
-    const [notional, notionalC] = this.notional.toJSON();
+    // `+ 0` turns -0 into 0, as `CompensatedSum.toJSON` does, so a JSON round trip changes nothing.
+    const volume = this.volumeSum + 0;
+    const volumeC = this.volumeC + 0;
+    const notional = this.notionalSum + 0;
+    const notionalC = this.notionalC + 0;
     return [
       this.start,
       priceOrNull(this.open),
@@ -127,8 +159,8 @@ export class Ohlcv {
       close: priceOrNull(this.close),
       closeMs: this.closeMs,
       closeNs: this.closeNs,
-      volume: this.volume.toJSON(),
-      notional: this.notional.toJSON(),
+      volume: [this.volumeSum + 0, this.volumeC + 0],
+      notional: [this.notionalSum + 0, this.notionalC + 0],
       trades: this.trades,
       amended: this.amended,
     };
@@ -164,10 +196,10 @@ export class Ohlcv {
     o.close = t[6] ?? NaN;
     o.closeMs = t[7];
     o.closeNs = t[8];
-    o.volume.sum = t[9];
-    o.volume.compensation = t[10];
-    o.notional.sum = t[11];
-    o.notional.compensation = t[12];
+    o.volumeSum = t[9];
+    o.volumeC = t[10];
+    o.notionalSum = t[11];
+    o.notionalC = t[12];
     o.trades = t[13];
     o.amended = (t[14] & FLAG_AMENDED) !== 0;
     o.dirty = (t[14] & FLAG_DIRTY) !== 0;

@@ -144,11 +144,14 @@ export class SymbolAggregate {
     this.barSet.advanceTo(timeMs);
   }
 
-  /** Bars completed or amended since the last call, to write to Redis. */
+  /**
+   * Bars completed or amended since the last call, to write to Redis. Taking them does not make the
+   * aggregate dirty: the checkpoint in Redis then still marks them untaken, so a new owner restoring
+   * it writes them once more, the same bars at the same keys, which changes nothing. Re-dirtying
+   * instead cost a checkpoint of every symbol whose bar completed, traded or not.
+   */
   takeCompletedBars(): Bar[] {
-    const bars = this.barSet.takeCompleted();
-    if (bars.length > 0) this.changeCount++; // their "taken" marks are checkpointed state
-    return bars;
+    return this.barSet.takeCompleted();
   }
 
   /** The newest `limit` bars of one interval, oldest first; `undefined` for an interval not kept. */
@@ -162,7 +165,7 @@ export class SymbolAggregate {
       symbol: this.symbol,
       sessionStart: s === null ? null : new Date(s.start).toISOString(),
       trades: s?.trades ?? 0,
-      volume: s?.volume.value ?? 0,
+      volume: s?.volume ?? 0,
       vwap: s?.vwap() ?? null,
       open: s === null ? null : priceOrNull(s.open),
       high: s === null ? null : priceOrNull(s.high),

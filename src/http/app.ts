@@ -75,6 +75,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): AppS
 
   /** Symbol routes need the ring: before the worker knows it (or once it is closing), 503. */
   function requireServing(): void {
+    if (view.isServing?.() === true) return;
     const readiness = view.readiness();
     if (readiness.serving) return;
     const why = readiness.reasons.length > 0 ? readiness.reasons.join('; ') : 'the ring is not read yet';
@@ -207,6 +208,9 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): AppS
   const server = createLimitedServer(opts.limits, (req, res) => {
     void handle(req, res);
   });
-  server.on('close', () => streams.close());
+  server.on('close', () => {
+    streams.close();
+    routing.close();
+  });
   return Object.assign(server, { routes: router.list(), streams });
 }

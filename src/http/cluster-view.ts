@@ -59,6 +59,12 @@ export interface ClusterView {
   barIntervalsMs(): readonly number[];
   /** The live aggregate of a symbol this worker owns and has loaded, else undefined. */
   localSnapshot(symbol: string): LocalSnapshot | undefined;
+  /**
+   * A token that changes whenever `localSnapshot(symbol)` would answer differently (a new trade, a
+   * new epoch, another aggregate object), `undefined` when it would answer nothing. Lets the API
+   * serve a symbol's serialized answer again while it is unchanged. Absent: answers are not reused.
+   */
+  localVersion?(symbol: string): string | undefined;
   /** The kept bars (the open one included) of a symbol this worker owns and has loaded, oldest first. */
   localBars(symbol: string, intervalMs: number): readonly Bar[] | undefined;
   /** Whether this worker owns `symbol` and acts on an epoch at least `minEpoch`. */
@@ -69,6 +75,11 @@ export interface ClusterView {
   /** Re-reads the ring record now (after a failed forward). */
   refreshRing(): Promise<void>;
   readiness(): Readiness;
+  /**
+   * `readiness().serving` alone, asked on every symbol request: a view whose readiness costs more
+   * than a few reads (counting loading symbols) answers this cheaply. Absent: readiness is asked.
+   */
+  isServing?(): boolean;
   /** Admin writes to the universe; each change bumps the epoch. */
   addSymbols(symbols: readonly string[]): Promise<UniverseChange>;
   removeSymbols(symbols: readonly string[]): Promise<UniverseChange>;

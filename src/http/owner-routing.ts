@@ -6,13 +6,22 @@
  * more, then answers from Redis (the checkpoint, the bar history) marked `stale: true` with its age.
  * A forwarded request is never forwarded again, so two workers with different views cannot loop.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { ClusterView } from './cluster-view.js';
-import { ApiError } from './respond.js';
+import { PeerClient } from './peer-client.js';
+import { ApiError, RawJson, sendJson } from './respond.js';
 
 export const FORWARDED_HEADER = 'x-tickring-forwarded';
 export const MIN_EPOCH_HEADER = 'x-tickring-min-epoch';
+/**
+ * Sent with a forwarded query: "answer as if I had answered", so the owner writes the final body
+ * (`answeredBy` the caller, `forwardedTo` itself) and the caller passes the bytes through without
+ * parsing and re-serializing them. The owner says it did with `ANSWERED_FOR_HEADER`; an owner that
+ * does not know the header answers as before and the caller rewrites the answer itself.
+ */
+export const ANSWER_FOR_HEADER = 'x-tickring-answer-for';
+export const ANSWERED_FOR_HEADER = 'x-tickring-answered-for';
 
 /** Who answered, at which epoch, and how old the data is: part of every symbol answer. */
 export interface Provenance {
@@ -36,11 +45,36 @@ export interface OwnerRoutingOptions {
 }
 
 export class OwnerRouting {
+  private readonly peers = new PeerClient();
+
   constructor(
     private readonly view: ClusterView,
     private readonly logger: Logger,
     private readonly options: OwnerRoutingOptions,
   ) {}
+
+  /** Closes idle connections to other workers. */
+  close(): void {
+    this.peers.close();
+  }
+
+  /**
+   * Sends an owner's answer to a forwarded request: in its final form when the caller asked for it
+   * (`ANSWER_FOR_HEADER`), else as the owner's own answer.
+   */
+  sendForwarded(req: IncomingMessage, res: ServerResponse, answer: object): void {
+    const caller = req.headers[ANSWER_FOR_HEADER];
+    if (typeof caller !== 'string' || caller === '') {
+      sendJson(res, 200, answer);
+      return;
+    }
+    sendJson(
+      res,
+      200,
+      { ...answer, answeredBy: caller, forwardedTo: this.view.workerId },
+      { [ANSWERED_FOR_HEADER]: caller },
+    );
+  }
 
   /** The provenance of an answer from this worker's own memory. */
   live(symbol: string): Provenance {
@@ -102,7 +136,7 @@ export class OwnerRouting {
     path: string,
     local: () => Promise<T | undefined> | T | undefined,
     fallback: () => Promise<T>,
-  ): Promise<T> {
+  ): Promise<T | RawJson> {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt > 0) await this.view.refreshRing();
       const assignment = this.view.assignment();
@@ -121,18 +155,18 @@ export class OwnerRouting {
     return fallback();
   }
 
-  private async forward<T extends object>(url: string, epoch: number): Promise<T | undefined> {
+  private async forward<T extends object>(url: string, epoch: number): Promise<T | RawJson | undefined> {
+    const self = this.view.workerId;
     try {
-      const response = await fetch(url, {
-        headers: { [FORWARDED_HEADER]: this.view.workerId, [MIN_EPOCH_HEADER]: String(epoch) },
-        signal: AbortSignal.timeout(this.options.forwardTimeoutMs),
+      const response = await this.peers.call(url, {
+        headers: { [FORWARDED_HEADER]: self, [MIN_EPOCH_HEADER]: String(epoch), [ANSWER_FOR_HEADER]: self },
+        timeoutMs: this.options.forwardTimeoutMs,
       });
-      if (response.status !== 200) {
-        await response.body?.cancel();
-        return undefined;
-      }
-      const body = (await response.json()) as Record<string, unknown>;
-      return { ...body, answeredBy: this.view.workerId, forwardedTo: body['answeredBy'] } as T;
+      if (response.status !== 200) return undefined;
+      // The owner wrote the final answer: pass its bytes through.
+      if (response.headers[ANSWERED_FOR_HEADER] === self) return new RawJson(response.body);
+      const body = JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+      return { ...body, answeredBy: self, forwardedTo: body['answeredBy'] } as T;
     } catch (err) {
       this.logger.debug({ err, url }, 'forward failed');
       return undefined;
@@ -142,14 +176,14 @@ export class OwnerRouting {
   /** POSTs JSON to another member (internal calls); undefined on any failure. */
   async post(url: string, body: unknown): Promise<unknown> {
     try {
-      const response = await fetch(url, {
+      const response = await this.peers.call(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', [FORWARDED_HEADER]: this.view.workerId },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.forwardTimeoutMs),
+        timeoutMs: this.options.forwardTimeoutMs,
       });
-      if (response.ok) return await response.json();
-      await response.body?.cancel();
+      if (response.status >= 200 && response.status < 300)
+        return JSON.parse(response.body.toString('utf8')) as unknown;
     } catch (err) {
       this.logger.debug({ err, url }, 'internal call failed');
     }

@@ -44,13 +44,18 @@ export function badParam(param: string, message: string): ApiError {
   return new ApiError(400, 'bad_request', message, param);
 }
 
+/** JSON already serialized (an owner's answer passed through as it came): sent as is. */
+export class RawJson {
+  constructor(readonly bytes: Buffer) {}
+}
+
 export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
   headers: Readonly<Record<string, string>> = {},
 ): void {
-  const text = JSON.stringify(body);
+  const text = body instanceof RawJson ? body.bytes : JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),

@@ -23,7 +23,7 @@ import {
   parseTimeRange,
   symbolParam,
 } from './params.js';
-import { ApiError, badParam, sendJson } from './respond.js';
+import { ApiError, badParam, RawJson, sendJson } from './respond.js';
 import type { Router } from './router.js';
 import { SNAPSHOT_BATCH_MAX, type Snapshots, type SymbolAnswer } from './snapshots.js';
 
@@ -51,6 +51,9 @@ export interface SymbolRouteDeps {
   /** Throws 503 `not_ready` unless the worker can answer symbol queries. */
   readonly requireServing: () => void;
 }
+
+/** Serialized answers kept at most; past it the cache starts over (memory stays bounded). */
+const MAX_CACHED_ANSWERS = 20_000;
 
 /** The universe sorted once per epoch: pages are cut from it by binary search. */
 const sortedUniverse = new WeakMap<Assignment, string[]>();
@@ -126,6 +129,24 @@ export function pageOfSymbols(
 
 export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): void {
   const { view, routing, snapshots, logger, requireServing } = deps;
+  /**
+   * Owned symbols' answers as sent, by the view's version token: a symbol queried more often than
+   * it trades is serialized once per change instead of once per request.
+   */
+  const answers = new Map<string, { version: string; body: RawJson }>();
+
+  function cachedLocalAnswer(symbol: string): RawJson | SymbolAnswer | undefined {
+    const version = view.localVersion?.(symbol);
+    if (version === undefined) return localAnswer(symbol);
+    const cached = answers.get(symbol);
+    if (cached?.version === version) return cached.body;
+    const answer = localAnswer(symbol);
+    if (!answer) return undefined;
+    const body = new RawJson(Buffer.from(JSON.stringify(answer)));
+    if (answers.size >= MAX_CACHED_ANSWERS) answers.clear();
+    answers.set(symbol, { version, body });
+    return body;
+  }
 
   router.on('GET', '/v1/symbols', async ({ res, query }) => {
     checkQuery(query, ['prefix', 'owner', 'limit', 'cursor']);
@@ -158,7 +179,7 @@ export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): voi
     if (routing.acceptForwarded(req, symbol)) {
       const local = localAnswer(symbol);
       if (!local) throw new ApiError(409, 'not_owner', `${view.workerId} has not loaded ${symbol} yet`);
-      sendJson(res, 200, local);
+      routing.sendForwarded(req, res, local);
       return;
     }
     requireServing();
@@ -166,7 +187,7 @@ export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): voi
     const answer = await routing.route<object>(
       symbol,
       `/v1/symbols/${encodeURIComponent(symbol)}`,
-      () => localAnswer(symbol),
+      () => cachedLocalAnswer(symbol),
       () => answerFromCheckpoint(symbol),
     );
     sendJson(res, 200, answer);
@@ -181,7 +202,7 @@ export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): voi
     if (routing.acceptForwarded(req, symbol)) {
       const local = await localBars(symbol, intervalMs, range);
       if (!local) throw new ApiError(409, 'not_owner', `${view.workerId} has not loaded ${symbol} yet`);
-      sendJson(res, 200, local);
+      routing.sendForwarded(req, res, local);
       return;
     }
     requireServing();

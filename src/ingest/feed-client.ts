@@ -13,7 +13,8 @@
  *   (HTTP 429 or 418) or by the close reason: the next attempt waits at least
  *   `connectionLimitBackoffMs` (`connectionLimits`);
  * - gaps, where the adapter numbers each symbol's trades one by one (`gaps`, `missedTrades`);
- * - decode lag: arrival minus trade time of one trade in `LAG_SAMPLE_EVERY` (`lagMs`, `lagPeakMs`).
+ * - decode lag: arrival minus trade time of one trade in `LAG_SAMPLE_EVERY` (`lag`, a `LagSampler`
+ *   that also feeds the lag histogram; `lagMs` and `lagPeakMs` read it).
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
@@ -30,6 +31,7 @@ import type { Trade } from '../../feeds/trade.js';
 import type { Logger } from '../log.js';
 import { Backoff, DEFAULT_BACKOFF_OPTIONS, type BackoffOptions } from './backoff.js';
 import { GapTracker } from './gap-tracker.js';
+import { LagSampler } from './lag-sampler.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 
 export interface FeedClientOptions {
@@ -91,9 +93,9 @@ export interface FeedClientStats {
   /** Trades skipped over all those gaps: lost for good, no feed replays them. */
   missedTrades: number;
   /** Arrival minus trade time of the latest sampled trade (ms); decode and network lag together. */
-  lagMs: number;
+  readonly lagMs: number;
   /** The largest sampled lag in the current window of `LAG_WINDOW_MS` (ms). */
-  lagPeakMs: number;
+  readonly lagPeakMs: number;
   /** Gap notices from a relay: trades lost while no relay held the upstream connection. */
   relayGaps: number;
   /** Symbols named over all those notices (a symbol in two notices counts twice). */
@@ -135,9 +137,8 @@ function emptyRejects(): Record<RejectReason, number> {
   };
 }
 
-export class FeedClient extends EventEmitter<FeedClientEvents> implements DecodeSink {
-  status: FeedClientStatus = 'idle';
-  readonly stats: FeedClientStats = {
+function newStats(lag: LagSampler): FeedClientStats {
+  return {
     connects: 0,
     reconnects: 0,
     frames: 0,
@@ -150,11 +151,22 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     disconnects: emptyDisconnects(),
     gaps: 0,
     missedTrades: 0,
-    lagMs: 0,
-    lagPeakMs: 0,
+    get lagMs(): number {
+      return lag.lastMs;
+    },
+    get lagPeakMs(): number {
+      return lag.peakMs;
+    },
     relayGaps: 0,
     relayGapSymbols: 0,
   };
+}
+
+export class FeedClient extends EventEmitter<FeedClientEvents> implements DecodeSink {
+  status: FeedClientStatus = 'idle';
+  /** Ingest lag, sampled on one trade in `LAG_SAMPLE_EVERY`; the worker's metrics drain it. */
+  readonly lag = new LagSampler(LAG_SAMPLE_EVERY, 4_096, LAG_WINDOW_MS);
+  readonly stats: FeedClientStats = newStats(this.lag);
   private readonly options: FeedClientOptions;
   private readonly wanted = new Set<string>();
   /** Symbols subscribed (or asked for) on the current connection. */
@@ -189,8 +201,6 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
   private readonly gapTracker: GapTracker | undefined;
   /** Whether the current connection was already counted in `connectionLimits`. */
   private limitCounted = false;
-  private lagCountdown = 1;
-  private lagWindowStart = 0;
 
   constructor(
     options: Pick<FeedClientOptions, 'adapter' | 'url' | 'credentials' | 'userAgent'> &
@@ -428,7 +438,7 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
       return;
     }
     this.stats.trades++;
-    if (--this.lagCountdown <= 0) this.sampleLag(trade.timeMs);
+    this.lag.sample(trade.timeMs);
     const tracker = this.gapTracker;
     if (tracker !== undefined && this.wanted.has(trade.symbol)) {
       const n = this.options.adapter.sequentialId?.(trade) ?? null;
@@ -443,19 +453,6 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
       }
     }
     this.onTrade(trade);
-  }
-
-  private sampleLag(tradeTimeMs: number): void {
-    this.lagCountdown = LAG_SAMPLE_EVERY;
-    const now = Date.now();
-    const lag = now - tradeTimeMs;
-    this.stats.lagMs = lag;
-    if (now - this.lagWindowStart > LAG_WINDOW_MS) {
-      this.lagWindowStart = now;
-      this.stats.lagPeakMs = lag;
-    } else if (lag > this.stats.lagPeakMs) {
-      this.stats.lagPeakMs = lag;
-    }
   }
 
   event(event: FeedEvent): void {

@@ -50,6 +50,15 @@ export function workerView(
     const owned = worker.owned.get(symbol);
     return owned?.state === 'live' ? owned : undefined;
   };
+  // The aggregate's identity is part of the answer's version: a symbol re-loaded at the same epoch
+  // (after a fence) restarts its change count with another aggregate object.
+  const identities = new WeakMap<object, number>();
+  let nextIdentity = 0;
+  const identity = (aggregate: object): number => {
+    let id = identities.get(aggregate);
+    if (id === undefined) identities.set(aggregate, (id = ++nextIdentity));
+    return id;
+  };
   return {
     workerId: worker.id,
     epoch: () => worker.actingEpoch,
@@ -63,6 +72,12 @@ export function workerView(
         version: `${worker.actingEpoch}:${owned.aggregate.changes}`,
       };
     },
+    localVersion(symbol) {
+      const owned = live(symbol);
+      return owned
+        ? `${worker.actingEpoch}:${identity(owned.aggregate)}:${owned.aggregate.changes}`
+        : undefined;
+    },
     localBars: (symbol, intervalMs) => live(symbol)?.aggregate.listBars(intervalMs),
     ownsAt(symbol, minEpoch) {
       return worker.actingEpoch >= minEpoch && live(symbol) !== undefined;
@@ -73,6 +88,8 @@ export function workerView(
     refreshRing: () => worker.membership.refreshNow(),
     readiness: () => readiness(worker),
     ...(stats ? { report: () => stats.report() } : {}),
+    // Asked per request: the same answer as readiness().serving without walking every owned symbol.
+    isServing: () => worker.membership.assignment !== undefined && SERVING.has(worker.status),
     addSymbols: (symbols) => errors.counted('admin', addSymbols(deps.redis, deps.keys, symbols, deps.vnodes)),
     async removeSymbols(symbols) {
       const change = await errors.counted(

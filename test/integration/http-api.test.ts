@@ -5,6 +5,7 @@
  * rejection is checked to name the parameter.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SymbolAggregate } from '../../src/aggregate/index.js';
 import type { CheckpointRecord } from '../../src/cluster/checkpoints.js';
 import { call, FakeState, startNode, type FakeNode } from './http-fake-view.js';
 
@@ -74,6 +75,22 @@ describe('the symbol API on a fake cluster of three workers', () => {
         volume: 600,
       });
       expect(body.forwardedTo).toBeUndefined();
+    });
+
+    it('serves the same bytes while the symbol is unchanged, and new ones after a trade or another aggregate', async () => {
+      const first = await call(`${w1.url}/v1/symbols/BRK.B`);
+      const again = await call(`${w1.url}/v1/symbols/BRK.B`);
+      expect(again.text).toBe(first.text);
+      w1.view.trade('BRK.B', T0 + 1, 1, 411);
+      const after = await call(`${w1.url}/v1/symbols/BRK.B`);
+      expect(after.body.trades).toBe((first.body.trades ?? 0) + 1);
+      // A symbol re-loaded at the same epoch starts another aggregate, its change count from zero.
+      const original = w1.view.aggregates.get('BRK.B');
+      w1.view.aggregates.set('BRK.B', new SymbolAggregate('BRK.B'));
+      const reloaded = await call(`${w1.url}/v1/symbols/BRK.B`);
+      expect(reloaded.body.trades).toBe(0);
+      if (original) w1.view.aggregates.set('BRK.B', original);
+      expect((await call(`${w1.url}/v1/symbols/BRK.B`)).text).toBe(after.text);
     });
 
     it('forwards from a non-owner to the owner', async () => {

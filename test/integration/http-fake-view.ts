@@ -125,6 +125,17 @@ export class FakeView implements ClusterView {
     );
   }
 
+  /** As the worker's view: epoch, the aggregate object and its change count. */
+  localVersion(symbol: string): string | undefined {
+    const aggregate = this.live(symbol);
+    if (!aggregate) return undefined;
+    let id = this.identities.get(aggregate);
+    if (id === undefined) this.identities.set(aggregate, (id = this.identities.size + 1));
+    return `${this.state.epoch}:${id}:${aggregate.changes}`;
+  }
+
+  private readonly identities = new Map<SymbolAggregate, number>();
+
   localBars(symbol: string, intervalMs: number): readonly Bar[] | undefined {
     return this.live(symbol)?.listBars(intervalMs);
   }
