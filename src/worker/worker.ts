@@ -126,8 +126,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly bars: BarStore;
   /** The resolved options of every aggregate this worker keeps (bar intervals, caps, session). */
   readonly aggregateOptions: AggregateOptions;
-  /** Arrival minus trade time, sampled on the trade path for the metrics. */
-  readonly ingestLag = new LagSampler();
+  /** Arrival minus trade time, sampled by the feed client (one trade in many) for the metrics. */
+  get ingestLag(): LagSampler {
+    return this.feed.lag;
+  }
   private readonly options: WorkerOptions;
   private readonly log: Logger;
   /** Epoch of the assignment this worker acts on. */
@@ -199,7 +201,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
         userAgent: `tickring/${this.options.version} worker/${this.options.id}`,
       },
       (trade) => {
-        this.ingestLag.sample(trade.timeMs);
         // Owned and followed symbols are disjoint; without standbys this costs one size check.
         if (this.standby.size > 0 && this.standby.has(trade.symbol)) this.standby.ingest(trade);
         else this.owned.ingest(trade);
