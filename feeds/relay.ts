@@ -112,6 +112,18 @@ function isStringList(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === 'string');
 }
 
+/** Conditions as any provider sends them: a few short codes (found by the hostile-frame fuzz). */
+const MAX_CONDITIONS = 16;
+const MAX_CONDITION_CHARS = 8;
+
+function isConditionList(value: unknown): value is string[] {
+  return (
+    Array.isArray(value) &&
+    value.length <= MAX_CONDITIONS &&
+    value.every((item) => typeof item === 'string' && item.length <= MAX_CONDITION_CHARS)
+  );
+}
+
 function decodeTrade(row: unknown, sink: DecodeSink): void {
   if (!Array.isArray(row) || row.length !== 11) {
     sink.reject('bad-shape', 'trade is not an array of 11');
@@ -159,7 +171,8 @@ function decodeTrade(row: unknown, sink: DecodeSink): void {
     tradeKind === undefined ||
     (seq !== null && (typeof seq !== 'number' || !Number.isSafeInteger(seq))) ||
     typeof exchange !== 'string' ||
-    !isStringList(conditions)
+    exchange.length > MAX_CONDITION_CHARS ||
+    !isConditionList(conditions)
   ) {
     sink.reject('bad-shape', detail(symbol, 'fields'));
     return;

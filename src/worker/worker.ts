@@ -156,6 +156,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly handoverLog: RateLimitedLog;
   private readonly awaitTimers = new Set<NodeJS.Timeout>();
   private closing = false;
+  /** This epoch's hand-over bound: the timeout plus the time subscribe frames take to leave. */
+  private handoverBoundMs = 0;
   private warming = false;
   /** Per warming standby symbol, the checkpoint last seen (to tell a settled quiet symbol). */
   private readonly standbySeen = new Map<string, string>();
@@ -266,6 +268,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.actingEpoch = epoch;
     if (this.status === 'fenced') this.status = 'ready';
 
+    this.handoverBoundMs =
+      this.options.handoverTimeoutMs + this.subscribePacingMs(assignment, previous, gained, lost);
     const followed = this.followedAt(assignment);
     this.promoteStandbys(assignment, gained, previous);
     // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
@@ -299,6 +303,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
     this.emit('rebalanced', { epoch, gained: gained.length, lost: lost.length, ms });
     if (assignment.isDraining(this.id)) this.emit('drained', { epoch });
+  }
+
+  /**
+   * How long the subscribe frames of this epoch's moves may take to leave at the provider's frame
+   * rate (Finnhub takes one symbol per frame, 20 frames a second): a new owner cannot overlap before
+   * its subscription is sent, so both sides of a hand-over wait this much longer. The moves of the
+   * whole ring bound any one new owner's.
+   */
+  private subscribePacingMs(
+    assignment: Assignment,
+    previous: Assignment | undefined,
+    gained: readonly string[],
+    lost: readonly string[],
+  ): number {
+    let moved = gained.length + lost.length;
+    if (previous) {
+      moved = 0;
+      for (const symbol of assignment.symbols())
+        if (previous.ownerOf(symbol) !== assignment.ownerOf(symbol)) moved++;
+    }
+    const { symbolsPerFrame, framesPerSecond } = this.options.feed.limits;
+    return (Math.ceil(moved / symbolsPerFrame) * 1_000) / framesPerSecond;
   }
 
   /** The symbols this worker follows as a standby at `assignment` (none with one replica). */
@@ -373,7 +399,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async handOver(assignment: Assignment, lost: readonly string[]): Promise<void> {
     if (lost.length === 0) return;
     const epoch = assignment.epoch;
-    const deadline = performance.now() + this.options.handoverTimeoutMs;
+    const deadline = performance.now() + this.handoverBoundMs;
     const quietSince = new Map<string, { at: number; applied: number }>();
     let pending = [...lost];
     while (pending.length > 0 && this.stillActing(epoch)) {
@@ -414,7 +440,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (late.length > 0) {
           this.handoverTimeouts += late.length;
           this.log.warn(
-            { epoch, symbols: late.length, timeoutMs: this.options.handoverTimeoutMs },
+            { epoch, symbols: late.length, timeoutMs: Math.round(this.handoverBoundMs) },
             'new owner did not overlap in time; handing over at the timeout',
           );
         }
@@ -504,7 +530,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     gained: readonly string[],
     awaited: readonly string[],
   ): Promise<string[]> {
-    const deadline = performance.now() + this.options.handoverTimeoutMs;
+    // Longer than the old owner's own bound, so that at worst it stops first and its final
+    // checkpoint still arrives, rather than being refused after this worker claimed.
+    const deadline = performance.now() + this.handoverBoundMs + this.options.handoverTimeoutMs;
     // Every gained symbol is announced, awaited or not: a previous owner this worker did not know of
     // (it saw no ring before joining) learns from it too. An announcement without a first trade is
     // repeated once one is buffered, while the old owner may still be waiting for it.
@@ -542,16 +570,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** A symbol waiting for its previous owner's position to show up in this stream, bounded. */
   private awaitPosition(symbol: string): void {
+    const boundMs = this.handoverBoundMs;
     const timer = setTimeout(() => {
       this.awaitTimers.delete(timer);
       if (!this.owned.stopAwaiting(symbol)) return;
       this.handoverFallbacks++;
       this.handoverLog.warn(
         'await',
-        { symbol, timeoutMs: this.options.handoverTimeoutMs },
+        { symbol, timeoutMs: Math.round(boundMs) },
         "previous owner's last trade never arrived here; whole buffer applied",
       );
-    }, this.options.handoverTimeoutMs);
+    }, boundMs);
     this.awaitTimers.add(timer);
   }
 

@@ -146,6 +146,7 @@ describe.each([
       (sum, s) => sum + Math.max(0, (bySymbol.get(s)?.trades ?? 0) - (truth[s]?.trades ?? 0)),
       0,
     );
+    console.log(`HANDOVER-FIGURE ${adapter.name} sent=${sent} lost=${lost} doubled=${doubled}`);
     if (!adapter.hasTradeIds) {
       // Finnhub: positions by trade time; see docs/handover.md for what that can and cannot promise.
       expect(doubled).toBe(0);
