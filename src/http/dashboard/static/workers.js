@@ -95,12 +95,14 @@ function standbyCell(report) {
   const standby = report?.standby;
   if (!standby || (standby.symbols === 0 && standby.promotions === 0))
     return h('td', { class: 'num', 'data-col': 'standby' }, [DASH]);
+  // Warming and promotions on a second line, as the lag's maximum: the table must fit a laptop.
+  const notes = [
+    standby.warming > 0 ? `${standby.warming} warming` : '',
+    standby.promotions > 0 ? `${standby.promotions} promoted` : '',
+  ].filter(Boolean);
   return h('td', { class: 'num', 'data-col': 'standby' }, [
     String(standby.symbols),
-    standby.warming > 0 ? h('span', { class: 'muted' }, [` (${standby.warming} warming)`]) : null,
-    standby.promotions > 0
-      ? h('span', { class: 'muted sub-line' }, [`${standby.promotions} promoted`])
-      : null,
+    notes.length > 0 ? h('span', { class: 'muted sub-line' }, [notes.join(' · ')]) : null,
   ]);
 }
 
