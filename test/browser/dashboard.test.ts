@@ -374,6 +374,17 @@ describe('the dashboard in a browser', () => {
       250,
     );
     expect(await page.locator('#symbol-title').innerText()).toBe(busiest);
+    // Its standby (the workers run with --replicas 2) is named next to its owner.
+    const standby = new Assignment(await readRingRecord(env.redis, env.keys), SYMBOLS).standbyOf(busiest);
+    await eventually(
+      'the standby on the symbol page',
+      async () =>
+        (await page.locator('#symbol-meta').innerText()).includes(`standby ${standby ?? '?'}`)
+          ? true
+          : undefined,
+      20_000,
+      250,
+    );
     expect(await page.locator('#bars tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#chart desc').textContent()).toContain(`${busiest}:`);
     // 1 s bars too, from the interval switch.
