@@ -9,6 +9,16 @@ import type { PlacementChange } from '../cluster/placement-admin.js';
 import type { Assignment } from '../cluster/ring.js';
 import type { WorkerReport } from './worker-report.js';
 
+/** The active relay's record in Redis (see `src/relay/relay-lease.ts`). */
+export interface ActiveRelayRecord {
+  readonly holder: string;
+  /** Fencing token: rises by one whenever another relay takes over. */
+  readonly token: number;
+  readonly address: string;
+  /** The upstream provider it relays. */
+  readonly feed: string;
+}
+
 export type { BarRange } from '../cluster/bar-store.js';
 export type { PlacementChange } from '../cluster/placement-admin.js';
 
@@ -85,6 +95,13 @@ export interface ClusterView {
   removeSymbols(symbols: readonly string[]): Promise<UniverseChange>;
   /** This worker's report for the dashboard; a view without it answers `/v1/internal/worker` with 503. */
   readonly report?: () => WorkerReport;
+  /**
+   * Whether this worker follows `symbol` as a standby (`--replicas 2`), and how far: `loading` while
+   * warming, `live` once it could take over. Absent or undefined: it does not follow it.
+   */
+  standbyState?(symbol: string): 'loading' | 'live' | undefined;
+  /** The active relay as published in Redis, undefined when none is; absent: not known here. */
+  activeRelay?(): Promise<ActiveRelayRecord | undefined>;
   /** Pins and drains; a view without them answers those admin routes with 503. */
   readonly placement?: PlacementWrites;
 }

@@ -1,7 +1,8 @@
 /**
  * The routes the dashboard reads, each a plain JSON answer any client may use:
  * - `GET /v1/ring`: the ring's geometry (arcs per member, each symbol's place and owner);
- * - `GET /v1/workers`: every member with its own report (state, load, lag, lease);
+ * - `GET /v1/workers`: every member with its own report (state, load, lag, lease, standbys), and the
+ *   active relay when one is published;
  * - `GET /v1/rebalances`: the members' recent rebalances merged into one timeline by epoch;
  * - `GET /v1/market`: a page of the symbol table with a sparkline of recent bars per symbol.
  * Reports and market rows come from each member's memory through one internal call per member
@@ -46,6 +47,23 @@ export interface MarketRow {
   readonly trades: number | null;
   /** Closes of the newest bars of the asked interval, oldest first (the open bar last). */
   readonly spark: readonly (number | null)[];
+  /**
+   * The worker following the symbol as a standby (`--replicas 2`), only when that worker said it
+   * does; null otherwise (one replica, or it did not answer).
+   */
+  readonly standby: string | null;
+  /** How far that standby is: `loading` while warming, `live` once it could take over. */
+  readonly standbyState: 'loading' | 'live' | null;
+}
+
+/** The active relay, as `GET /v1/workers` lists it. */
+export interface RelayRow {
+  readonly holder: string;
+  readonly token: number;
+  readonly address: string;
+  readonly feed: string;
+  /** Members that read their trades through a relay (`--feed relay`). */
+  readonly usedBy: readonly string[];
 }
 
 export interface DashboardRouteDeps {
@@ -123,10 +141,12 @@ export function registerDashboardRoutes(router: Router, deps: DashboardRouteDeps
     checkQuery(query, []);
     requireServing();
     const assignment = view.assignment();
-    const members = assignment ? await memberReports(assignment) : [];
+    const [members, relay] = await Promise.all([assignment ? memberReports(assignment) : [], activeRelay()]);
+    const usedBy = members.filter((m) => m.report?.feedName === 'relay').map((m) => m.id);
     sendJson(res, 200, {
       epoch: view.epoch(),
       answeredBy: view.workerId,
+      relay: relay ? { ...relay, usedBy } : null,
       workers: members.map(({ report, ...member }) => {
         if (!report) return { ...member, reachable: false, report: null };
         // eslint-disable-next-line @typescript-eslint/no-unused-vars -- left out: /v1/rebalances lists them
@@ -135,6 +155,16 @@ export function registerDashboardRoutes(router: Router, deps: DashboardRouteDeps
       }),
     });
   });
+
+  /** The relay record in Redis; a failed read shows as no relay rather than failing the route. */
+  async function activeRelay(): Promise<Omit<RelayRow, 'usedBy'> | undefined> {
+    try {
+      return await view.activeRelay?.();
+    } catch (err) {
+      logger.debug({ err }, 'active relay unreadable');
+      return undefined;
+    }
+  }
 
   router.on('GET', '/v1/rebalances', async ({ res, query }) => {
     checkQuery(query, ['limit']);
@@ -172,7 +202,10 @@ export function registerDashboardRoutes(router: Router, deps: DashboardRouteDeps
 
   router.on('POST', '/v1/internal/market', async ({ req, res, query }) => {
     checkQuery(query, []);
-    const { symbols, intervalMs, points, minEpoch } = parseMarketRequest(await readJsonBody(req), view);
+    const { symbols, standbys, intervalMs, points, minEpoch } = parseMarketRequest(
+      await readJsonBody(req),
+      view,
+    );
     const rows: MarketRow[] = [];
     const notOwned: string[] = [];
     for (const symbol of symbols) {
@@ -180,8 +213,24 @@ export function registerDashboardRoutes(router: Router, deps: DashboardRouteDeps
       if (row) rows.push(row);
       else notOwned.push(symbol);
     }
-    sendJson(res, 200, { answeredBy: view.workerId, epoch: view.epoch(), rows, notOwned });
+    sendJson(res, 200, {
+      answeredBy: view.workerId,
+      epoch: view.epoch(),
+      rows,
+      notOwned,
+      following: following(standbys),
+    });
   });
+
+  /** Of `symbols`, those this worker follows as a standby, with how far each is. */
+  function following(symbols: readonly string[]): Record<string, 'loading' | 'live'> {
+    const states: Record<string, 'loading' | 'live'> = {};
+    for (const symbol of symbols) {
+      const state = view.standbyState?.(symbol);
+      if (state) states[symbol] = state;
+    }
+    return states;
+  }
 
   function localRow(symbol: string, intervalMs: number, points: number): MarketRow | undefined {
     const local = view.localSnapshot(symbol);
@@ -208,9 +257,15 @@ export function registerDashboardRoutes(router: Router, deps: DashboardRouteDeps
       vwap: snapshot.vwap,
       trades: snapshot.trades,
       spark: bars.slice(Math.max(0, bars.length - points)).map((bar) => bar.close),
+      standby: null,
+      standbyState: null,
     };
   }
 
+  /**
+   * The rows of `symbols`, each from its owner, with its standby where the standby worker says it
+   * follows the symbol. One call per member: its owned symbols and those it may follow together.
+   */
   async function marketRows(
     assignment: Assignment,
     symbols: readonly string[],
@@ -218,37 +273,60 @@ export function registerDashboardRoutes(router: Router, deps: DashboardRouteDeps
     points: number,
   ): Promise<Map<string, MarketRow>> {
     const rows = new Map<string, MarketRow>();
-    const byOwner = new Map<string, string[]>();
+    const asks = new Map<string, { owned: string[]; standbys: string[] }>();
+    const ask = (member: string) => {
+      let entry = asks.get(member);
+      if (!entry) asks.set(member, (entry = { owned: [], standbys: [] }));
+      return entry;
+    };
     for (const symbol of symbols) {
       const owner = assignment.ownerOf(symbol);
       if (owner === undefined) continue;
-      byOwner.set(owner, [...(byOwner.get(owner) ?? []), symbol]);
+      ask(owner).owned.push(symbol);
+      const standby = assignment.standbyOf(symbol);
+      if (standby !== undefined && standby !== owner) ask(standby).standbys.push(symbol);
     }
+    const standbys = new Map<string, { id: string; state: 'loading' | 'live' }>();
     await Promise.all(
-      [...byOwner].map(async ([owner, owned]) => {
-        if (owner === view.workerId) {
+      [...asks].map(async ([member, { owned, standbys: candidates }]) => {
+        if (member === view.workerId) {
           for (const symbol of owned) {
             const row = localRow(symbol, intervalMs, points);
             if (row) rows.set(symbol, row);
           }
+          for (const [symbol, state] of Object.entries(following(candidates)))
+            standbys.set(symbol, { id: member, state });
           return;
         }
-        const address = assignment.record.members.find((m) => m.id === owner)?.address;
+        const address = assignment.record.members.find((m) => m.id === member)?.address;
         if (!address) return;
-        const reply = await routing.post(`${address}/v1/internal/market`, {
+        const reply = (await routing.post(`${address}/v1/internal/market`, {
           symbols: owned,
+          standbys: candidates,
           intervalMs,
           points,
           minEpoch: assignment.epoch,
-        });
-        const replied = (reply as { rows?: unknown } | undefined)?.rows;
-        if (!Array.isArray(replied)) return;
-        const asked = new Set(owned);
-        for (const row of replied as MarketRow[]) {
-          if (typeof row === 'object' && asked.has(row.symbol)) rows.set(row.symbol, row);
+        })) as { rows?: unknown; following?: unknown } | undefined;
+        const replied = reply?.rows;
+        if (Array.isArray(replied)) {
+          const asked = new Set(owned);
+          for (const row of replied as MarketRow[]) {
+            if (typeof row === 'object' && asked.has(row.symbol)) rows.set(row.symbol, row);
+          }
+        }
+        const followed = reply?.following;
+        if (typeof followed === 'object' && followed !== null) {
+          for (const symbol of candidates) {
+            const state = (followed as Record<string, unknown>)[symbol];
+            if (state === 'loading' || state === 'live') standbys.set(symbol, { id: member, state });
+          }
         }
       }),
     );
+    for (const [symbol, { id, state }] of standbys) {
+      const row = rows.get(symbol) ?? unanswered(symbol, assignment);
+      rows.set(symbol, { ...row, standby: id, standbyState: state });
+    }
     return rows;
   }
 }
@@ -271,6 +349,8 @@ function unanswered(symbol: string, assignment: Assignment | undefined): MarketR
     vwap: null,
     trades: null,
     spark: [],
+    standby: null,
+    standbyState: null,
   };
 }
 
@@ -330,17 +410,11 @@ export function mergeRebalances(
 function parseMarketRequest(
   body: unknown,
   view: ClusterView,
-): { symbols: string[]; intervalMs: number; points: number; minEpoch: number } {
+): { symbols: string[]; standbys: string[]; intervalMs: number; points: number; minEpoch: number } {
   if (typeof body !== 'object' || body === null) throw badParam('body', 'body must be a JSON object');
-  const { symbols, intervalMs, points, minEpoch = 0 } = body as Record<string, unknown>;
-  if (!Array.isArray(symbols) || symbols.length > SNAPSHOT_BATCH_MAX)
-    throw badParam('symbols', `symbols must be an array of at most ${SNAPSHOT_BATCH_MAX} symbols`);
-  const list: string[] = [];
-  for (const symbol of symbols as unknown[]) {
-    if (typeof symbol !== 'string' || !isValidSymbol(symbol))
-      throw badParam('symbols', 'symbols holds a malformed symbol');
-    list.push(symbol);
-  }
+  const { symbols, standbys = [], intervalMs, points, minEpoch = 0 } = body as Record<string, unknown>;
+  const list = symbolList(symbols, 'symbols');
+  const standbyList = symbolList(standbys, 'standbys');
   if (typeof intervalMs !== 'number' || !view.barIntervalsMs().includes(intervalMs))
     throw badParam('intervalMs', `intervalMs must be one of ${view.barIntervalsMs().join(', ')}`);
   if (
@@ -352,5 +426,17 @@ function parseMarketRequest(
     throw badParam('points', `points must be an integer from ${SPARK_POINTS.min} to ${SPARK_POINTS.max}`);
   if (typeof minEpoch !== 'number' || !Number.isSafeInteger(minEpoch) || minEpoch < 0)
     throw badParam('minEpoch', 'minEpoch must be a non-negative integer');
-  return { symbols: list, intervalMs, points, minEpoch };
+  return { symbols: list, standbys: standbyList, intervalMs, points, minEpoch };
+}
+
+function symbolList(value: unknown, name: string): string[] {
+  if (!Array.isArray(value) || value.length > SNAPSHOT_BATCH_MAX)
+    throw badParam(name, `${name} must be an array of at most ${SNAPSHOT_BATCH_MAX} symbols`);
+  const list: string[] = [];
+  for (const symbol of value as unknown[]) {
+    if (typeof symbol !== 'string' || !isValidSymbol(symbol))
+      throw badParam(name, `${name} holds a malformed symbol`);
+    list.push(symbol);
+  }
+  return list;
 }

@@ -19,7 +19,10 @@ function object(properties: Record<string, Schema>, optional: readonly string[] 
 
 const workerReportProperties = {
   id: { type: 'string' },
-  role: { type: 'string', description: '`worker`; another kind of process (standby, relay) names itself' },
+  role: {
+    type: 'string',
+    description: '`worker`; one that also follows symbols as a standby says so in `standby`',
+  },
   state: {
     type: 'string',
     description: '`starting`, `joining`, `ready`, `fenced`, `draining` or `closed`',
@@ -37,6 +40,17 @@ const workerReportProperties = {
   leaseAgeMs: { ...nullable('integer'), description: 'Since the lease was last renewed' },
   leaseValid: { type: 'boolean' },
   feed: { type: 'string', description: 'Feed connection state, e.g. `ready`, `backoff`' },
+  feedName: { type: 'string', description: 'The feed it reads, e.g. `polygon`; `relay` behind a relay' },
+  replicas: { type: 'integer', minimum: 1, description: 'Copies kept of each symbol (`--replicas`)' },
+  standby: object({
+    symbols: { ...integer, description: 'Symbols it follows as a standby (0 with one replica)' },
+    warming: { ...integer, description: 'Of those, the ones still loading the owner’s checkpoints' },
+    promotions: { ...integer, description: 'Standby shadows that became owned when their owner left' },
+  }),
+  handover: object({
+    timeouts: { ...integer, description: 'Hand-overs that timed out' },
+    fallbacks: { ...integer, description: 'Hand-overs that fell back to the checkpoint in Redis' },
+  }),
   startedAt: { type: 'string' },
 } as const;
 
@@ -59,6 +73,22 @@ export const dashboardSchemas: Record<string, Schema> = {
   Workers: object({
     epoch: integer,
     answeredBy: { type: 'string' },
+    relay: {
+      description: 'The active relay as published in Redis; null when none is (or Redis did not answer)',
+      oneOf: [
+        object({
+          holder: { type: 'string', description: 'The relay holding the lease' },
+          token: { ...integer, description: 'Fencing token: rises whenever another relay takes over' },
+          address: { type: 'string', description: 'Its worker-facing URL' },
+          feed: { type: 'string', description: 'The upstream provider it relays' },
+          usedBy: {
+            ...strings,
+            description: 'Members reading their trades through a relay (`--feed relay`)',
+          },
+        }),
+        { type: 'null' },
+      ],
+    },
     workers: {
       type: 'array',
       items: object({
@@ -148,6 +178,14 @@ export const dashboardSchemas: Record<string, Schema> = {
       items: nullable('number'),
       description: 'Closes of the newest bars, oldest first',
     },
+    standby: {
+      ...nullable('string'),
+      description: 'The worker following it as a standby (`--replicas 2`), when that worker says it does',
+    },
+    standbyState: {
+      oneOf: [{ type: 'string', enum: ['loading', 'live'] }, { type: 'null' }],
+      description: '`loading` while the standby warms, `live` once it could take over',
+    },
   }),
   Market: object({
     epoch: integer,
@@ -159,17 +197,23 @@ export const dashboardSchemas: Record<string, Schema> = {
   MarketRequest: object(
     {
       symbols: strings,
+      standbys: { ...strings, description: 'Symbols to say whether this worker follows as a standby' },
       intervalMs: { type: 'integer', minimum: 1 },
       points: { type: 'integer', minimum: 1, maximum: 60 },
       minEpoch: integer,
     },
-    ['minEpoch'],
+    ['minEpoch', 'standbys'],
   ),
   MarketBatch: object({
     answeredBy: { type: 'string' },
     epoch: integer,
     rows: { type: 'array', items: ref('MarketRow') },
     notOwned: strings,
+    following: {
+      type: 'object',
+      description: 'Of the asked `standbys`, those it follows, each `loading` or `live`',
+      additionalProperties: { type: 'string', enum: ['loading', 'live'] },
+    },
   }),
 };
 

@@ -26,11 +26,21 @@ export interface IngestLag {
   readonly maxMs: number | null;
 }
 
+/** The symbols a worker follows as a standby (`--replicas 2`): shadows ready to take over. */
+export interface StandbyReport {
+  /** Symbols followed as a standby; 0 with one replica. */
+  readonly symbols: number;
+  /** Of those, the ones still warming (loading the owner's checkpoints). */
+  readonly warming: number;
+  /** Standby shadows that became owned aggregates when their owner left. */
+  readonly promotions: number;
+}
+
 export interface WorkerReport {
   readonly id: string;
   /**
-   * `worker` for every tickring worker today; a process of another kind (standby, relay) answers
-   * the same report with its own role, and the dashboard shows it as such.
+   * `worker` for every tickring worker; a worker that also follows symbols as a standby says so in
+   * `standby`, and the relay is not a ring member (`GET /v1/workers` lists it apart).
    */
   readonly role: string;
   /** `starting`, `joining`, `ready`, `fenced`, `draining` or `closed`. */
@@ -48,7 +58,15 @@ export interface WorkerReport {
   /** Since the lease was last renewed (ms); null before the first. */
   readonly leaseAgeMs: number | null;
   readonly leaseValid: boolean;
+  /** Feed connection state, e.g. `ready`, `backoff`. */
   readonly feed: string;
+  /** The feed it reads, e.g. `polygon`; `relay` behind a relay. */
+  readonly feedName: string;
+  /** Copies kept of each symbol (`--replicas`): 2 when it also runs as a standby. */
+  readonly replicas: number;
+  readonly standby: StandbyReport;
+  /** Hand-overs that timed out, and those that fell back to the checkpoint in Redis. */
+  readonly handover: { readonly timeouts: number; readonly fallbacks: number };
   readonly startedAt: string;
   /** Newest last. */
   readonly rebalances: readonly RebalanceEntry[];

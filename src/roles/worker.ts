@@ -86,7 +86,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   );
   const redisErrors = new RedisErrorCounts();
   redis.on('error', () => redisErrors.add('connection'));
-  const stats = new WorkerStats(worker).start();
+  const stats = new WorkerStats(worker, { feedName: adapter.name, replicas: config.replicas }).start();
   const metrics = workerMetrics(worker, redisErrors, stats);
   const view = workerView(worker, { redis, keys, vnodes: config.vnodes }, redisErrors, stats);
   const server = buildApp(

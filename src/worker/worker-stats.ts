@@ -32,6 +32,14 @@ export interface StatsSource {
     names(): string[];
     entries(): IterableIterator<[string, { readonly state: string }]>;
   };
+  /** Symbols followed as a standby (`--replicas 2`). */
+  readonly standby: {
+    readonly size: number;
+    entries(): IterableIterator<[string, { readonly state: string }]>;
+  };
+  readonly standbyPromotions: number;
+  readonly handoverTimeouts: number;
+  readonly handoverFallbacks: number;
   readonly feed: { readonly status: string };
   readonly ingestLag: LagSampler;
   on(
@@ -49,6 +57,10 @@ export interface WorkerStatsOptions {
   readonly sampleMs: number;
   /** Samples the trade rate and lag cover. Default 5. */
   readonly window: number;
+  /** The feed's name as configured (`relay` behind a relay). Default `unknown`. */
+  readonly feedName: string;
+  /** The worker's `--replicas`. Default 1. */
+  readonly replicas: number;
 }
 
 export const DEFAULT_WORKER_STATS_OPTIONS: WorkerStatsOptions = Object.freeze({
@@ -56,6 +68,8 @@ export const DEFAULT_WORKER_STATS_OPTIONS: WorkerStatsOptions = Object.freeze({
   listed: 50,
   sampleMs: 1_000,
   window: 5,
+  feedName: 'unknown',
+  replicas: 1,
 });
 
 export class WorkerStats {
@@ -146,6 +160,8 @@ export class WorkerStats {
     const lags = this.lagWindows.flat().sort((a, b) => a - b);
     let loading = 0;
     for (const [, owned] of source.owned.entries()) if (owned.state === 'loading') loading++;
+    let warming = 0;
+    for (const [, followed] of source.standby.entries()) if (followed.state === 'loading') warming++;
     const renewed = source.membership.lastRenewedAt;
     return {
       id: source.id,
@@ -164,6 +180,10 @@ export class WorkerStats {
       leaseAgeMs: renewed > 0 ? Math.round(performance.now() - renewed) : null,
       leaseValid: source.membership.leaseValid,
       feed: source.feed.status,
+      feedName: this.options.feedName,
+      replicas: this.options.replicas,
+      standby: { symbols: source.standby.size, warming, promotions: source.standbyPromotions },
+      handover: { timeouts: source.handoverTimeouts, fallbacks: source.handoverFallbacks },
       startedAt: this.startedAt,
       rebalances: [...this.log],
     };

@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { ClusterView, Readiness } from '../http/cluster-view.js';
 import { addSymbols, removeSymbols } from '../cluster/universe.js';
+import { readActiveRelay } from '../relay/relay-lease.js';
 import { drainMember, pinSymbol, unpinSymbol } from '../cluster/placement-admin.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
@@ -88,6 +89,11 @@ export function workerView(
     refreshRing: () => worker.membership.refreshNow(),
     readiness: () => readiness(worker),
     ...(stats ? { report: () => stats.report() } : {}),
+    standbyState(symbol) {
+      const state = worker.standby.get(symbol)?.state;
+      return state === 'loading' || state === 'live' ? state : undefined;
+    },
+    activeRelay: () => errors.counted('query', readActiveRelay(deps.redis, deps.keys)),
     // Asked per request: the same answer as readiness().serving without walking every owned symbol.
     isServing: () => worker.membership.assignment !== undefined && SERVING.has(worker.status),
     addSymbols: (symbols) => errors.counted('admin', addSymbols(deps.redis, deps.keys, symbols, deps.vnodes)),

@@ -3,7 +3,7 @@
  * processes and the simulator: it shows every worker and the owner the ring gives to sampled
  * symbols, follows a join and a crash, renders a symbol's bars, rides out its own worker restarting,
  * is usable from the keyboard with labelled controls and readable contrast, and never asks anything
- * of another origin. Screenshots go to test-artifacts/.
+ * of another origin. Workers run with `--replicas 2`, so the page shows each one as a standby too. Screenshots go to test-artifacts/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -35,7 +35,7 @@ describe('the dashboard in a browser', () => {
       prefix: env.prefix,
       cluster: env.cluster,
       feedUrl: sim.wsUrl,
-      extraArgs: ['--http-port', String(port)],
+      extraArgs: ['--http-port', String(port), '--replicas', '2'],
     });
     workers.push(worker);
     return worker;
@@ -151,6 +151,58 @@ describe('the dashboard in a browser', () => {
       250,
     );
     expect(await page.locator('#market tbody tr').count()).toBe(SYMBOLS.length);
+    // With --replicas 2 each worker follows the other's symbols as a standby, and the page says so:
+    // a count in the standby column, a standby tag, and each sampled symbol's standby in the table.
+    const expectedStandbys = Object.fromEntries(
+      SAMPLED.map((s) => [s, `standby ${assignment.standbyOf(s) ?? '?'}`]),
+    );
+    await eventually(
+      'standbys shown',
+      async () => {
+        const now = await page.evaluate((sampled) => {
+          const rows = [...document.querySelectorAll('#workers tbody tr[data-worker]')];
+          const standbyOf: Record<string, string> = {};
+          for (const symbol of sampled) {
+            const text = document.querySelector(`#market tr[data-symbol="${symbol}"] .standby`)?.textContent;
+            standbyOf[symbol] = (text ?? '').replace(' (warming)', '');
+          }
+          return {
+            counts: rows.map((row) =>
+              Number.parseInt(row.querySelector('td[data-col="standby"]')?.textContent ?? ''),
+            ),
+            tagged: rows.filter((row) =>
+              [...row.querySelectorAll('.tag')].some((t) => t.textContent === 'standby'),
+            ).length,
+            standbyOf,
+          };
+        }, SAMPLED);
+        if (now.counts.length !== 2 || !now.counts.every((n) => n > 0) || now.tagged !== 2)
+          throw new Error(`standby column ${now.counts.join(',')}, tagged ${now.tagged}`);
+        expect(now.standbyOf).toEqual(expectedStandbys);
+        return true;
+      },
+      30_000,
+      250,
+    );
+    // A relay record in Redis (as `tickring relay` publishes it) shows as its own row, labelled relay.
+    await env.redis.set(
+      env.keys.relay,
+      JSON.stringify({ holder: 'relay-a', token: 4, address: 'ws://127.0.0.1:9/relay', feed: 'polygon' }),
+    );
+    await eventually(
+      'the relay row',
+      async () => {
+        const row = page.locator('#workers tbody tr[data-relay="relay-a"]');
+        if ((await row.count()) === 0) return undefined;
+        const text = await row.innerText();
+        expect(text).toContain('relay');
+        expect(text).toContain('fencing token 4');
+        expect(text).toContain('no worker reads through it');
+        return true;
+      },
+      20_000,
+      250,
+    );
     await browser.screenshot('dashboard-overview.png');
     // A laptop screen: nothing wider than the window, the ring and workers above the fold.
     await page.setViewportSize({ width: 1280, height: 720 });
@@ -169,6 +221,13 @@ describe('the dashboard in a browser', () => {
     expect(fit.workersBottom).toBeLessThanOrEqual(720);
     await page.screenshot({ path: `${ARTIFACTS}dashboard-laptop.png`, timeout: 20_000 });
     await page.setViewportSize({ width: 1366, height: 900 });
+    await env.redis.del(env.keys.relay);
+    await eventually(
+      'the relay row gone',
+      async () => ((await page.locator('#workers tbody tr[data-relay]').count()) === 0 ? true : undefined),
+      20_000,
+      250,
+    );
   }, 90_000);
 
   it('is labelled, keyboard-usable and readable', async () => {
@@ -315,6 +374,17 @@ describe('the dashboard in a browser', () => {
       250,
     );
     expect(await page.locator('#symbol-title').innerText()).toBe(busiest);
+    // Its standby (the workers run with --replicas 2) is named next to its owner.
+    const standby = new Assignment(await readRingRecord(env.redis, env.keys), SYMBOLS).standbyOf(busiest);
+    await eventually(
+      'the standby on the symbol page',
+      async () =>
+        (await page.locator('#symbol-meta').innerText()).includes(`standby ${standby ?? '?'}`)
+          ? true
+          : undefined,
+      20_000,
+      250,
+    );
     expect(await page.locator('#bars tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#chart desc').textContent()).toContain(`${busiest}:`);
     // 1 s bars too, from the interval switch.

@@ -316,6 +316,26 @@ describe('the OpenAPI document', () => {
     await check(w2, 'GET', '/v1/rebalances', '/v1/rebalances');
     await check(w2, 'GET', '/v1/rebalances', '/v1/rebalances?limit=0');
     await check(w2, 'GET', '/v1/market', '/v1/market?points=3');
+    // A relay published, a member behind it, and standbys following symbols: all documented.
+    state.relay = { holder: 'relay-a', token: 3, address: 'ws://127.0.0.1:9/relay', feed: 'polygon' };
+    w2.view.feedName = 'relay';
+    for (const symbol of state.symbols) {
+      const standby = state.assignment().standbyOf(symbol);
+      (standby === 'w1' ? w1 : standby === 'w2' ? w2 : undefined)?.view.followed.set(symbol, 'loading');
+    }
+    const withRelay = await check(w2, 'GET', '/v1/workers', '/v1/workers');
+    expect(withRelay.body).toMatchObject({ relay: { holder: 'relay-a', token: 3, usedBy: ['w2'] } });
+    await check(w2, 'GET', '/v1/market', '/v1/market?points=3');
+    w1.view.followed.set('MSFT', 'live');
+    const following = await check(w1, 'POST', '/v1/internal/market', '/v1/internal/market', {
+      headers,
+      body: JSON.stringify({ symbols: ['AAPL'], standbys: ['MSFT', 'GOOG'], intervalMs: 60_000, points: 5 }),
+    });
+    expect(following.body).toMatchObject({ following: { MSFT: 'live' } });
+    state.relay = undefined;
+    w2.view.feedName = 'sim';
+    w1.view.followed.clear();
+    w2.view.followed.clear();
     await check(w2, 'GET', '/v1/market', '/v1/market?points=99');
     await check(w1, 'GET', '/v1/internal/worker', '/v1/internal/worker');
     const path = '/v1/internal/market';

@@ -22,6 +22,8 @@ interface MarketAnswer {
     trades: number | null;
     change: number | null;
     spark: (number | null)[];
+    standby: string | null;
+    standbyState: 'loading' | 'live' | null;
   }[];
   nextCursor: string | null;
 }
@@ -165,6 +167,81 @@ describe('the dashboard routes', () => {
     expect(body.workers[0]?.report).not.toHaveProperty('rebalances');
     const own = await call<{ id: string; rebalances: unknown[] }>(`${w1.url}/v1/internal/worker`);
     expect(own.body).toMatchObject({ id: 'w1', rebalances: [expect.objectContaining({ epoch: 3 })] });
+  });
+
+  it('lists the relay apart, with the members behind it, and each member’s standby counts', async () => {
+    const before = await call<{ relay: unknown }>(`${w1.url}/v1/workers`);
+    expect(before.body.relay).toBeNull();
+    state.relay = { holder: 'relay-b', token: 7, address: 'ws://127.0.0.1:9/relay', feed: 'alpaca' };
+    w1.view.feedName = 'relay';
+    w2.view.followed.set('AAPL', 'loading');
+    w2.view.followed.set('DEAD', 'live');
+    w2.view.standbyPromotions = 2;
+    try {
+      const { body } = await call<{
+        relay: { holder: string; token: number; address: string; feed: string; usedBy: string[] } | null;
+        workers: { id: string; report: { feedName: string; standby: unknown } | null }[];
+      }>(`${w2.url}/v1/workers`);
+      expect(body.relay).toEqual({
+        holder: 'relay-b',
+        token: 7,
+        address: 'ws://127.0.0.1:9/relay',
+        feed: 'alpaca',
+        usedBy: ['w1'],
+      });
+      const w2Report = body.workers.find((w) => w.id === 'w2')?.report;
+      expect(w2Report?.standby).toEqual({ symbols: 2, warming: 1, promotions: 2 });
+      expect(body.workers.find((w) => w.id === 'w1')?.report?.feedName).toBe('relay');
+      // Redis unreadable: the members still listed, the relay unknown.
+      state.redisDown = true;
+      const down = await call<{ relay: unknown; workers: unknown[] }>(`${w2.url}/v1/workers`);
+      expect(down.status).toBe(200);
+      expect(down.body.relay).toBeNull();
+      expect(down.body.workers).toHaveLength(3);
+    } finally {
+      state.redisDown = false;
+      state.relay = undefined;
+      w1.view.feedName = 'sim';
+      w2.view.followed.clear();
+      w2.view.standbyPromotions = 0;
+    }
+  });
+
+  it('shows each symbol’s standby only where the standby worker says it follows it', async () => {
+    const nodes: Record<string, FakeNode> = { w1, w2 };
+    const expected: Record<string, string | null> = {};
+    // Every reachable candidate follows its symbols except MSFT's: that one is not claimed.
+    for (const symbol of state.symbols) {
+      const candidate = state.assignment().standbyOf(symbol) ?? '';
+      const node = nodes[candidate];
+      if (node && symbol !== 'MSFT') node.view.followed.set(symbol, symbol === 'AAPL' ? 'loading' : 'live');
+      expected[symbol] = node && symbol !== 'MSFT' ? candidate : null;
+    }
+    // w3 is down: what it would follow is not claimed by anyone.
+    expect(Object.values(expected).some((id) => id !== null)).toBe(true);
+    try {
+      for (const asker of [w1, w2]) {
+        const { body } = await call<MarketAnswer>(`${asker.url}/v1/market`);
+        for (const row of body.symbols) {
+          expect(row.standby, `${row.symbol} from ${asker.view.workerId}`).toBe(expected[row.symbol]);
+          const how = expected[row.symbol] === null ? null : row.symbol === 'AAPL' ? 'loading' : 'live';
+          expect(row.standbyState, row.symbol).toBe(how);
+          // The owner's figures stay as they were.
+          if (row.symbol === 'AAPL') expect(row).toMatchObject({ owner: 'w1', answered: true, trades: 5 });
+        }
+      }
+    } finally {
+      w1.view.followed.clear();
+      w2.view.followed.clear();
+    }
+    const plain = await call<MarketAnswer>(`${w1.url}/v1/market`);
+    expect(plain.body.symbols.every((row) => row.standby === null && row.standbyState === null)).toBe(true);
+    const bad = await call(`${w1.url}/v1/internal/market`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ symbols: [], standbys: ['no good'], intervalMs: 60_000, points: 5 }),
+    });
+    expect(bad.status).toBe(400);
   });
 
   it('merges the rebalance timeline by epoch', async () => {

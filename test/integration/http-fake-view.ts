@@ -14,6 +14,7 @@ import { Assignment } from '../../src/cluster/ring.js';
 import type { RingRecord } from '../../src/cluster/ring-record.js';
 import { buildApp, type AppOptions, type AppServer } from '../../src/http/app.js';
 import type {
+  ActiveRelayRecord,
   ClusterView,
   LocalSnapshot,
   PlacementChange,
@@ -39,6 +40,8 @@ export class FakeState {
   /** Members marked draining (still listed, as the ring record lists them). */
   readonly draining = new Set<string>();
   redisDown = false;
+  /** The active relay's record, as Redis would hold it; undefined: none. */
+  relay: ActiveRelayRecord | undefined;
   private cached: Assignment | undefined;
 
   assignment(): Assignment {
@@ -67,6 +70,10 @@ export class FakeView implements ClusterView {
   refreshes = 0;
   /** What `report()` lists as this worker's rebalances. */
   rebalances: RebalanceEntry[] = [];
+  /** Symbols this worker follows as a standby, and how far each is. */
+  readonly followed = new Map<string, 'loading' | 'live'>();
+  standbyPromotions = 0;
+  feedName = 'sim';
   adminCalls: { op: 'add' | 'rm' | 'pin' | 'unpin' | 'drain'; symbols: readonly string[] }[] = [];
   /** Placement writes over the shared state, refusing as the Lua scripts do. */
   readonly placement: PlacementWrites = {
@@ -174,9 +181,19 @@ export class FakeView implements ClusterView {
     };
   }
 
+  standbyState(symbol: string): 'loading' | 'live' | undefined {
+    return this.followed.get(symbol);
+  }
+
+  activeRelay(): Promise<ActiveRelayRecord | undefined> {
+    if (this.state.redisDown) return Promise.reject(new Error('redis down'));
+    return Promise.resolve(this.state.relay);
+  }
+
   report(): WorkerReport {
     let symbols = 0;
     for (const symbol of this.aggregates.keys()) if (this.live(symbol)) symbols++;
+    const warming = [...this.followed.values()].filter((state) => state === 'loading').length;
     return {
       id: this.workerId,
       role: 'worker',
@@ -191,6 +208,10 @@ export class FakeView implements ClusterView {
       leaseAgeMs: 100,
       leaseValid: true,
       feed: 'ready',
+      feedName: this.feedName,
+      replicas: this.followed.size > 0 ? 2 : 1,
+      standby: { symbols: this.followed.size, warming, promotions: this.standbyPromotions },
+      handover: { timeouts: 0, fallbacks: 0 },
       startedAt: new Date(0).toISOString(),
       rebalances: this.rebalances,
     };

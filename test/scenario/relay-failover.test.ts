@@ -167,6 +167,21 @@ describe('relay failover with real processes', () => {
     return result;
   }
 
+  /** The relay as the dashboard's `/v1/workers` lists it. */
+  async function dashboardRelay(): Promise<{
+    holder: string;
+    token: number;
+    feed: string;
+    usedBy: string[];
+  }> {
+    const [address = ''] = await addresses();
+    const { body } = await getJson<{
+      relay: { holder: string; token: number; feed: string; usedBy: string[] } | null;
+    }>(`${address}/v1/workers`);
+    if (!body.relay) throw new Error('no relay listed');
+    return { ...body.relay, usedBy: [...body.relay.usedBy].sort() };
+  }
+
   /** The simulator's one connection is subscribed to every symbol. */
   function upstreamHasAll(): boolean {
     const connections = sim.stats().connections;
@@ -217,6 +232,13 @@ describe('relay failover with real processes', () => {
     }
     expect(sim.stats().maxConnectionsPerKey).toBe(1);
     expect((await stateOf(http.get('r2') ?? '')).state).toBe('standby');
+    // The dashboard lists the active relay apart, with every worker reading through it.
+    expect(await dashboardRelay()).toMatchObject({
+      holder: 'r1',
+      token: 1,
+      feed: 'polygon',
+      usedBy: [...WORKERS].sort(),
+    });
   }, 120_000);
 
   it('SIGKILL of the active relay: the standby takes over, never two connections, lost == sent while none was connected', async () => {
@@ -275,6 +297,7 @@ describe('relay failover with real processes', () => {
       expect(await metric(address, 'tickring_unowned_dropped_total'), address).toBe(0);
     }
     expect(gapSymbols).toBe(symbols.length);
+    expect(await dashboardRelay()).toMatchObject({ holder: 'r2', token: 2, usedBy: [...WORKERS].sort() });
     const replayed = (await getJson<{ tradesReplayed: number }>(`${r2http}/readyz`)).body.tradesReplayed;
     process.stdout.write(
       `relay failover: standby active and subscribed ${takeoverMs} ms after SIGKILL; ${replayed} trades replayed to reconnecting workers\n`,

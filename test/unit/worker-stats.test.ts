@@ -29,6 +29,15 @@ class FakeWorker extends EventEmitter implements StatsSource {
     entries: () =>
       new Map<string, { state: string }>(this.names.map((n) => [n, { state: 'live' }])).entries(),
   };
+  /** Followed symbols and their state, as the worker's standby shadows hold them. */
+  followed = new Map<string, { state: string }>();
+  get standby() {
+    const followed = this.followed;
+    return { size: followed.size, entries: () => followed.entries() };
+  }
+  standbyPromotions = 0;
+  handoverTimeouts = 0;
+  handoverFallbacks = 0;
   readonly feed = { status: 'ready' };
   readonly ingestLag = new LagSampler(1);
 
@@ -114,9 +123,38 @@ describe('WorkerStats', () => {
     });
     worker.membership.waiting = true;
     expect(stats.report().state).toBe('joining');
+    expect(report).toMatchObject({
+      feedName: 'unknown',
+      replicas: 1,
+      standby: { symbols: 0, warming: 0, promotions: 0 },
+      handover: { timeouts: 0, fallbacks: 0 },
+    });
     worker.membership.waiting = false;
     worker.status = 'fenced';
     expect(stats.report().state).toBe('fenced');
+  });
+});
+
+describe('WorkerStats standby and feed', () => {
+  it('counts the symbols followed as a standby, those warming, promotions and hand-over trouble', () => {
+    const worker = new FakeWorker();
+    const stats = new WorkerStats(worker, { feedName: 'relay', replicas: 2 });
+    worker.followed = new Map([
+      ['A', { state: 'loading' }],
+      ['B', { state: 'live' }],
+      ['C', { state: 'loading' }],
+    ]);
+    worker.standbyPromotions = 4;
+    worker.handoverTimeouts = 2;
+    worker.handoverFallbacks = 1;
+    expect(stats.report()).toMatchObject({
+      feedName: 'relay',
+      replicas: 2,
+      standby: { symbols: 3, warming: 2, promotions: 4 },
+      handover: { timeouts: 2, fallbacks: 1 },
+    });
+    worker.followed.set('A', { state: 'live' });
+    expect(stats.report().standby).toEqual({ symbols: 3, warming: 1, promotions: 4 });
   });
 });
 

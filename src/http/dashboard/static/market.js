@@ -259,7 +259,7 @@ export class MarketTable {
     setText(cells.vwap, price(row.vwap));
     setText(cells.trades, row.trades === null ? DASH : row.trades.toLocaleString('en-US'));
     // The colour is part of the key: a worker seen first here may get its colour later.
-    const ownerKey = `${row.owner ?? ''}|${row.pinned}|${this.colors.of(row.owner)}`;
+    const ownerKey = `${row.owner ?? ''}|${row.pinned}|${this.colors.of(row.owner)}|${row.standby ?? ''}|${row.standbyState ?? ''}`;
     if (cells.owner.dataset['key'] !== ownerKey) {
       cells.owner.dataset['key'] = ownerKey;
       const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
@@ -267,6 +267,11 @@ export class MarketTable {
       replace(cells.owner, [
         h('span', { class: 'owner' }, [swatch, row.owner ?? DASH]),
         row.pinned ? h('span', { class: 'tag pin-tag', title: 'Pinned to this worker' }, ['pinned']) : null,
+        row.standby
+          ? h('span', { class: 'muted sub-line standby', title: 'Follows it as a standby (--replicas 2)' }, [
+              `standby ${row.standby}${row.standbyState === 'loading' ? ' (warming)' : ''}`,
+            ])
+          : null,
       ]);
     }
     const sparkKey = row.spark.join();

@@ -9,6 +9,8 @@ import { byId, h, replace } from './dom.js';
 import { axisTime, clock, compact, DASH, duration, percent, price } from './format.js';
 
 /** @typedef {import('./types.js').BarsAnswer} BarsAnswer */
+/** @typedef {import('./types.js').Market} Market */
+/** @typedef {import('./types.js').MarketRow} MarketRow */
 /** @typedef {import('./types.js').SymbolAnswer} SymbolAnswer */
 /** @typedef {import('./colors.js').OwnerColors} OwnerColors */
 
@@ -37,6 +39,12 @@ export class SymbolPage {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
     this.lastBarsAt = 0;
+    /** @type {MarketRow | undefined} the symbol's market row, for its standby */
+    this.row = undefined;
+    /** @type {SymbolAnswer | undefined} */
+    this.answer = undefined;
+    /** The epoch the standby was last asked at: asked again when the epoch moves. */
+    this.standbyEpoch = -1;
     for (const radio of this.section.querySelectorAll('input[name="interval"]')) {
       radio.addEventListener('change', () => {
         if (!(radio instanceof HTMLInputElement) || !radio.checked) return;
@@ -56,6 +64,9 @@ export class SymbolPage {
     this.price.textContent = '';
     this.meta.textContent = 'Loading…';
     replace(this.stats, []);
+    this.row = undefined;
+    this.answer = undefined;
+    this.standbyEpoch = -1;
     void this.refreshAnswer();
     void this.refreshBars();
     this.follow(symbol);
@@ -96,8 +107,30 @@ export class SymbolPage {
     }
   }
 
+  /** The symbol's standby, from its market row: named only where the standby says it follows it. */
+  async refreshStandby() {
+    const symbol = this.symbol;
+    if (!symbol) return;
+    try {
+      const market = /** @type {Market} */ (
+        await getJson(`/v1/market?prefix=${encodeURIComponent(symbol)}&limit=1&points=1`)
+      );
+      if (symbol !== this.symbol) return;
+      this.row = market.symbols.find((row) => row.symbol === symbol);
+      if (this.answer) this.showAnswer(this.answer);
+    } catch {
+      // The standby is a detail: the page stands without it.
+    }
+  }
+
   /** @param {SymbolAnswer} answer */
   showAnswer(answer) {
+    this.answer = answer;
+    if (answer.epoch !== this.standbyEpoch) {
+      this.standbyEpoch = answer.epoch;
+      void this.refreshStandby();
+    }
+    const standby = this.row?.standby;
     const last = answer.last?.price ?? null;
     const change = last !== null && answer.open !== null ? last - answer.open : null;
     const pct = change !== null && answer.open ? (change / answer.open) * 100 : null;
@@ -113,6 +146,11 @@ export class SymbolPage {
       'Owned by ',
       h('span', { class: 'owner' }, [swatch, answer.owner ?? DASH]),
       ` at epoch ${answer.epoch}`,
+      standby
+        ? h('span', { class: 'standby' }, [
+            ` · standby ${standby}${this.row?.standbyState === 'loading' ? ' (warming)' : ''}`,
+          ])
+        : null,
       answer.stale
         ? h('span', { class: 'badge warn' }, [`stale: checkpoint ${duration(answer.ageMs)} old`])
         : null,

@@ -14,10 +14,13 @@
  * @typedef {{ id: string, role: string, state: string, epoch: number, ringEpoch: number, symbols: number,
  *   loading: number, trades: number, tradesPerSec: number,
  *   ingestLag: { p50Ms: number | null, maxMs: number | null }, leaseAgeMs: number | null,
- *   leaseValid: boolean, feed: string, startedAt: string }} WorkerReport
+ *   leaseValid: boolean, feed: string, feedName: string, replicas: number,
+ *   standby: { symbols: number, warming: number, promotions: number },
+ *   handover: { timeouts: number, fallbacks: number }, startedAt: string }} WorkerReport
  * @typedef {{ id: string, address: string, weight: number, draining: boolean, symbols: number,
  *   reachable: boolean, report: WorkerReport | null }} WorkerRow
- * @typedef {{ epoch: number, answeredBy: string, workers: WorkerRow[] }} Workers
+ * @typedef {{ holder: string, token: number, address: string, feed: string, usedBy: string[] }} Relay
+ * @typedef {{ epoch: number, answeredBy: string, relay: Relay | null, workers: WorkerRow[] }} Workers
  *
  * @typedef {{ id: string, ms: number, gained: number, lost: number, gainedSymbols: string[],
  *   lostSymbols: string[] }} WorkerRebalance
@@ -28,7 +31,8 @@
  * @typedef {{ symbol: string, owner: string | null, pinned: boolean, answered: boolean,
  *   last: number | null, lastTime: string | null, open: number | null, high: number | null,
  *   low: number | null, change: number | null, changePct: number | null, volume: number | null,
- *   vwap: number | null, trades: number | null, spark: (number | null)[] }} MarketRow
+ *   vwap: number | null, trades: number | null, spark: (number | null)[], standby: string | null,
+ *   standbyState: 'loading' | 'live' | null }} MarketRow
  * @typedef {{ epoch: number, answeredBy: string, interval: string, symbols: MarketRow[],
  *   nextCursor: string | null }} Market
  *
