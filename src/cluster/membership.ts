@@ -18,8 +18,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import type { Logger } from '../log.js';
+import { subscribeToChannel } from '../redis/events.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
 import { SCRIPT_CODES } from '../redis/scripts.js';
 import { Assignment } from './ring.js';
@@ -158,8 +159,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   async start(): Promise<void> {
-    this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.keys.events) return;
+    // After any reconnect, pub/sub may have lost messages: re-read before acting.
+    this.subscriber.on('ready', () => this.requestRefresh());
+    this.redis.on('ready', () => this.requestRefresh());
+    await subscribeToChannel(this.subscriber, this.keys.events, (message) => {
       const epoch = Number(message);
       if (!Number.isSafeInteger(epoch)) {
         this.log.warn({ message: message.slice(0, 40) }, 'malformed ring event ignored');
@@ -167,10 +170,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
       }
       if (epoch > this.epoch) this.requestRefresh();
     });
-    // After any reconnect, pub/sub may have lost messages: re-read before acting.
-    this.subscriber.on('ready', () => this.requestRefresh());
-    this.redis.on('ready', () => this.requestRefresh());
-    await this.subscriber.subscribe(this.keys.events);
     await this.join();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
     this.pollTimer = setInterval(() => this.requestRefresh(), this.options.pollMs);

@@ -34,7 +34,12 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   const symbols = collectSymbols(config.symbols, config.symbolsFile);
   const keys = clusterKeys(config.keyPrefix, config.cluster);
   const redis = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:cmd`, logger: log });
-  const subscriber = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:sub`, logger: log });
+  const subscriber = createRedis({
+    url: config.redisUrl,
+    name: `tickring:worker:${id}:sub`,
+    subscriber: true,
+    logger: log,
+  });
   await connectRedis(redis, config.redisUrl);
   await connectRedis(subscriber, config.redisUrl);
   const membershipRedis = createRedis({
