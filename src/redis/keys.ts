@@ -26,6 +26,11 @@ export interface ClusterKeys {
   readonly events: string;
   /** Prefix of the completed-bar ZSETs, one per symbol and interval; see `barKey`. */
   readonly bars: string;
+  /**
+   * HASH: `desired` worker count (`tickring scale`), and what the `tickring up` process watching it
+   * `applied` and when it last looked (`seenAt`, Redis time, ms).
+   */
+  readonly scale: string;
 }
 
 export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
@@ -42,6 +47,7 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     checkpoints: `${tag}:checkpoints`,
     events: `${tag}:events`,
     bars: `${tag}:bars`,
+    scale: `${tag}:scale`,
   });
 }
 
@@ -67,5 +73,6 @@ export function allKeys(keys: ClusterKeys): string[] {
     keys.symbols,
     keys.checkpointEpochs,
     keys.checkpoints,
+    keys.scale,
   ];
 }

@@ -125,7 +125,7 @@ type Run<S extends OptionSpecs> = (
 ) => Promise<string>;
 
 /** Wires one command: options resolved like every role's, Redis opened, one line printed. */
-function adminAction<S extends OptionSpecs>(
+export function adminAction<S extends OptionSpecs>(
   command: Command,
   specs: S,
   name: string,
