@@ -126,26 +126,55 @@ export function createRedis(options: RedisConnectionOptions): RedisClient {
   return redis;
 }
 
-/** Connects, failing with a clear message when Redis does not answer. */
-export async function connectRedis(redis: RedisClient, url: string): Promise<void> {
-  // ioredis rejects `connect()` with a bare "Connection is closed"; the socket error says why.
+/** How long connecting may take before it counts as a failure. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Connects, failing with a clear message when Redis does not answer within `timeoutMs`: refused,
+ * unreachable, every Sentinel down (ioredis would retry them for ever), or no Cluster node answering.
+ */
+export async function connectRedis(
+  redis: RedisClient,
+  url: string,
+  timeoutMs = CONNECT_TIMEOUT_MS,
+): Promise<void> {
+  // ioredis rejects `connect()` with a bare "Connection is closed" or "Failed to refresh slots
+  // cache"; the socket errors (a Cluster reports them per node) say why. A socket-level one (with a
+  // code such as ECONNREFUSED) is the most telling.
   let socketError: Error | undefined;
-  const onError = (err: Error): void => {
-    socketError ??= err;
+  let giveUp: (err: Error) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (giveUp = reject));
+  const onError = (err: Error & { code?: unknown }): void => {
+    if (!socketError || (err.code !== undefined && (socketError as { code?: unknown }).code === undefined))
+      socketError = err;
+    // ioredis tried every Sentinel and would start over for ever: that is the answer.
+    if (err.message.startsWith('All sentinels are unreachable')) giveUp(err);
   };
   redis.on('error', onError);
+  redis.on('node error', onError);
+  const timer = setTimeout(() => giveUp(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
   try {
-    await redis.connect();
-    await redis.ping();
+    const attempt = (async () => {
+      await redis.connect();
+      await redis.ping();
+    })();
+    // Given up on, the attempt still rejects later (the connection is closed below).
+    attempt.catch(() => undefined);
+    await Promise.race([attempt, failed]);
   } catch (err) {
-    const reason = socketError?.message ?? (err as Error).message;
+    redis.disconnect();
+    let reason = (socketError?.message ?? (err as Error).message).replace(/ Retrying from scratch.*$/, '');
+    // ioredis keeps a Cluster node's socket error to itself.
+    if (redis instanceof Cluster) reason = `no Cluster node answered (${reason})`;
     throw new TickringError(
       'TICKRING_ERR_REDIS_UNAVAILABLE',
       `cannot reach Redis at ${redactRedisUrl(url)}: ${reason}`,
       { cause: socketError ?? err },
     );
   } finally {
+    clearTimeout(timer);
     redis.off('error', onError);
+    redis.off('node error', onError);
   }
 }
 
