@@ -249,6 +249,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         this.options.vnodes,
         this.options.settleMs,
         this.options.settleMaxMs,
+        this.highestEpoch,
       );
       const [epoch = 0, deadline = 0] = reply;
       if (epoch === SCRIPT_CODES.LEASE_LOST) {
@@ -293,7 +294,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private async refresh(): Promise<void> {
     if (this.status === 'closed') return;
     const record = await readRingRecord(this.redis, this.keys);
-    if (this.current && record.epoch <= this.current.epoch) return;
+    if (this.current && record.epoch <= this.current.epoch) {
+      this.noticeLostRecord(record, this.current.record);
+      return;
+    }
     const symbols = await this.redis.smembers(this.keys.symbols);
     // Re-check: a newer record may have arrived while the symbols were read.
     if (this.current && record.epoch <= this.current.epoch) return;
@@ -306,6 +310,25 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
     this.current = new Assignment(record, symbols);
     this.emit('assignment', this.current);
+  }
+
+  /**
+   * Redis holds an older record than the one this member acts on, or a different one under the same
+   * epoch: a failover promoted a replica that never received the latest ring change (replication is
+   * asynchronous), and the new primary may even have written its own record under that epoch
+   * number. Acting on it would break the rule that one epoch means one assignment, so instead the
+   * next heartbeat asks for an epoch above both (`highestEpoch` is its floor); every member then
+   * moves to that new record.
+   */
+  private noticeLostRecord(stored: RingRecord, acting: RingRecord): void {
+    const lost =
+      stored.epoch < acting.epoch || stored.changedAt !== acting.changedAt || stored.reason !== acting.reason;
+    if (!lost || this.highestEpoch > acting.epoch) return;
+    this.highestEpoch = acting.epoch + 1;
+    this.log.warn(
+      { acting: acting.epoch, stored: stored.epoch, storedReason: stored.reason },
+      'Redis lost the ring record this worker acts on (a failover?); asking for a new epoch',
+    );
   }
 
   /**
