@@ -13,6 +13,7 @@ import {
 } from './config/option-spec.js';
 import { TickringError } from './errors.js';
 import { registerAdminCommands } from './roles/admin.js';
+import { registerScaleCommand } from './roles/scale.js';
 import { runSim, SIM_OPTIONS } from './roles/sim.js';
 import { relayCrossChecks, RELAY_OPTIONS, runRelay } from './roles/relay.js';
 import { runStatus, STATUS_OPTIONS } from './roles/status.js';
@@ -87,5 +88,6 @@ role(
 );
 role(program, 'status', 'show the ring: epoch, members, leases, symbols owned', STATUS_OPTIONS, runStatus);
 registerAdminCommands(program, fail);
+registerScaleCommand(program, fail);
 
 program.parseAsync(process.argv).catch(fail);

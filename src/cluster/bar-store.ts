@@ -16,7 +16,7 @@
  * that check and the write could still re-write a bar it really built; the new owner re-writes any
  * bar it amends, so the window is one bar version, never a stream of writes.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import type { Bar } from '../aggregate/index.js';
 import { barKey, type ClusterKeys } from '../redis/keys.js';
 

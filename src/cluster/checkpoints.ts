@@ -7,7 +7,7 @@
  * wall time for staleness display, and the watermark: the de-duplication key of the last trade
  * applied, so a new owner replays only what came after it.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import { TickringError } from '../errors.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import { scriptError, SCRIPT_CODES } from '../redis/scripts.js';

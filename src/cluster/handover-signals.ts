@@ -7,7 +7,7 @@
  * Signals are advisory, never fenced: a stale one (older epoch) is ignored, and a missing one only
  * makes the old owner wait for its hand-over timeout.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import type { StreamPosition } from '../ingest/stream-position.js';
 

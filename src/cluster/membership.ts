@@ -18,8 +18,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import type { Logger } from '../log.js';
+import { subscribeToChannel } from '../redis/events.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
 import { SCRIPT_CODES } from '../redis/scripts.js';
 import { Assignment } from './ring.js';
@@ -158,8 +159,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   async start(): Promise<void> {
-    this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.keys.events) return;
+    // After any reconnect, pub/sub may have lost messages: re-read before acting.
+    this.subscriber.on('ready', () => this.requestRefresh());
+    this.redis.on('ready', () => this.requestRefresh());
+    await subscribeToChannel(this.subscriber, this.keys.events, (message) => {
       const epoch = Number(message);
       if (!Number.isSafeInteger(epoch)) {
         this.log.warn({ message: message.slice(0, 40) }, 'malformed ring event ignored');
@@ -167,10 +170,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
       }
       if (epoch > this.epoch) this.requestRefresh();
     });
-    // After any reconnect, pub/sub may have lost messages: re-read before acting.
-    this.subscriber.on('ready', () => this.requestRefresh());
-    this.redis.on('ready', () => this.requestRefresh());
-    await this.subscriber.subscribe(this.keys.events);
     await this.join();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
     this.pollTimer = setInterval(() => this.requestRefresh(), this.options.pollMs);
@@ -250,6 +249,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         this.options.vnodes,
         this.options.settleMs,
         this.options.settleMaxMs,
+        this.highestEpoch,
       );
       const [epoch = 0, deadline = 0] = reply;
       if (epoch === SCRIPT_CODES.LEASE_LOST) {
@@ -294,7 +294,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private async refresh(): Promise<void> {
     if (this.status === 'closed') return;
     const record = await readRingRecord(this.redis, this.keys);
-    if (this.current && record.epoch <= this.current.epoch) return;
+    if (this.current && record.epoch <= this.current.epoch) {
+      this.noticeLostRecord(record, this.current.record);
+      return;
+    }
     const symbols = await this.redis.smembers(this.keys.symbols);
     // Re-check: a newer record may have arrived while the symbols were read.
     if (this.current && record.epoch <= this.current.epoch) return;
@@ -307,6 +310,25 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
     this.current = new Assignment(record, symbols);
     this.emit('assignment', this.current);
+  }
+
+  /**
+   * Redis holds an older record than the one this member acts on, or a different one under the same
+   * epoch: a failover promoted a replica that never received the latest ring change (replication is
+   * asynchronous), and the new primary may even have written its own record under that epoch
+   * number. Acting on it would break the rule that one epoch means one assignment, so instead the
+   * next heartbeat asks for an epoch above both (`highestEpoch` is its floor); every member then
+   * moves to that new record.
+   */
+  private noticeLostRecord(stored: RingRecord, acting: RingRecord): void {
+    const lost =
+      stored.epoch < acting.epoch || stored.changedAt !== acting.changedAt || stored.reason !== acting.reason;
+    if (!lost || this.highestEpoch > acting.epoch) return;
+    this.highestEpoch = acting.epoch + 1;
+    this.log.warn(
+      { acting: acting.epoch, stored: stored.epoch, storedReason: stored.reason },
+      'Redis lost the ring record this worker acts on (a failover?); asking for a new epoch',
+    );
   }
 
   /**

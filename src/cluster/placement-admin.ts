@@ -3,7 +3,7 @@
  * through one Lua script that changes the pins or the member's state, bumps the epoch and rewrites
  * the ring record in the same atomic step, exactly like a membership change.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
 import { scriptError } from '../redis/scripts.js';
 import { DEFAULT_VNODES } from './ring.js';

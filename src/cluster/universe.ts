@@ -3,7 +3,7 @@
  * every worker recomputes its share the same way. Symbols are checked before anything is written:
  * one malformed symbol rejects the whole change, naming it.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import { isValidSymbol, SYMBOL_RULE } from '../../feeds/symbol.js';
 import { TickringError } from '../errors.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';

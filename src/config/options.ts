@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { FEED_NAMES } from '../../feeds/index.js';
 import { isValidSymbol, SYMBOL_RULE } from '../../feeds/symbol.js';
+import { REDIS_URL_FORMS, redisUrlProblem } from '../redis/url.js';
 import { defineOption } from './option-spec.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -46,9 +47,10 @@ export function splitList(text: string): string[] {
     .filter((item) => item !== '');
 }
 
-const redisUrlSchema = z
-  .string()
-  .refine((url) => /^rediss?:\/\/[^\s]+$/.test(url), { message: 'not a redis:// or rediss:// URL' });
+const redisUrlSchema = z.string().superRefine((url, context) => {
+  const problem = redisUrlProblem(url);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
 
 export const wsUrlSchema = z
   .string()
@@ -59,7 +61,7 @@ export const redisOptions = {
     flag: '--redis <url>',
     env: ['TICKRING_REDIS_URL', 'REDIS_URL'],
     description: 'Redis URL',
-    form: 'redis://[user:password@]host:port[/db] or rediss://...',
+    form: REDIS_URL_FORMS,
     schema: redisUrlSchema,
     default: 'redis://127.0.0.1:6379',
   }),

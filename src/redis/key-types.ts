@@ -3,7 +3,7 @@
  * or two clusters share a prefix) would make every script that touches it fail with a bare WRONGTYPE;
  * checked once at start, it is named in one clear error instead.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './client.js';
 import { TickringError } from '../errors.js';
 import type { ClusterKeys } from './keys.js';
 
@@ -21,6 +21,7 @@ export const KEY_TYPES: Readonly<Record<keyof Omit<ClusterKeys, 'events' | 'bars
   checkpoints: 'hash',
   handover: 'hash',
   relay: 'string',
+  scale: 'hash',
 };
 
 /** Throws `TICKRING_ERR_CORRUPT_STATE` naming every key that holds the wrong kind of value. */

@@ -33,6 +33,11 @@ export interface ClusterKeys {
   readonly bars: string;
   /** STRING: the active relay's record JSON (holder, token, address, feed), read by workers behind it. */
   readonly relay: string;
+  /**
+   * HASH: `desired` worker count (`tickring scale`), and what the `tickring up` process watching it
+   * `applied` and when it last looked (`seenAt`, Redis time, ms).
+   */
+  readonly scale: string;
 }
 
 export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
@@ -51,6 +56,7 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     events: `${tag}:events`,
     bars: `${tag}:bars`,
     relay: `${tag}:relay`,
+    scale: `${tag}:scale`,
   });
 }
 
@@ -94,5 +100,6 @@ export function allKeys(keys: ClusterKeys): string[] {
     keys.checkpoints,
     keys.handover,
     keys.relay,
+    keys.scale,
   ];
 }

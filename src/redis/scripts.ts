@@ -4,7 +4,8 @@
  * typed wrappers below. A script that refuses answers a negative code; `scriptError` maps it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './client.js';
 import { TickringError } from '../errors.js';
 
 type ScriptArg = string | number;
@@ -69,7 +70,7 @@ function loadScripts(): LoadedScript[] {
 let loaded: LoadedScript[] | undefined;
 
 /** Registers every script on a connection; call once per connection before using the wrappers. */
-export function registerScripts(redis: Redis): void {
+export function registerScripts(redis: RedisClient): void {
   loaded ??= loadScripts();
   for (const script of loaded) {
     redis.defineCommand(script.command, { numberOfKeys: script.numberOfKeys, lua: script.lua });

@@ -12,7 +12,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import type { Logger } from '../log.js';
 import type { ClusterKeys, RelayKeys } from '../redis/keys.js';
 

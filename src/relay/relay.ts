@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import type { Credentials, FeedAdapter } from '../../feeds/adapter.js';

@@ -8,7 +8,7 @@
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import { z } from 'zod';
 import { readRingRecord } from '../cluster/membership.js';
 import { parseRatesSnapshot, planHotPins } from '../cluster/hot-pins.js';
@@ -125,7 +125,7 @@ type Run<S extends OptionSpecs> = (
 ) => Promise<string>;
 
 /** Wires one command: options resolved like every role's, Redis opened, one line printed. */
-function adminAction<S extends OptionSpecs>(
+export function adminAction<S extends OptionSpecs>(
   command: Command,
   specs: S,
   name: string,

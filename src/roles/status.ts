@@ -6,7 +6,7 @@
  * Trades/s comes from each member's `/metrics` (`tickring_trades_ingested_total`) read twice,
  * `--sample-ms` apart; it costs two small HTTP requests per member, and `--sample-ms 0` skips it.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import { z } from 'zod';
 import { readRingRecord } from '../cluster/membership.js';
 import { Assignment } from '../cluster/ring.js';

@@ -1,6 +1,7 @@
 /**
  * Keeps worker processes running for `tickring up`: starts each, restarts one that dies with
- * growing back-off, and stops them all gracefully (SIGTERM, then SIGKILL past a deadline).
+ * growing back-off, retires one on request (no restart once it exits), and stops them all
+ * gracefully (SIGTERM, then SIGKILL past a deadline).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
@@ -19,6 +20,8 @@ interface Supervised {
   restarts: number;
   restartTimer: NodeJS.Timeout | undefined;
   exited: Promise<void>;
+  /** Set by `retire`: the next exit is the last. */
+  retiring: boolean;
 }
 
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -39,6 +42,7 @@ export class Supervisor {
       restarts: 0,
       restartTimer: undefined,
       exited: Promise.resolve(),
+      retiring: false,
     };
     this.workers.set(spec.id, entry);
     this.launch(entry);
@@ -56,6 +60,11 @@ export class Supervisor {
       child.once('exit', (code, signal) => {
         entry.child = undefined;
         resolve();
+        if (entry.retiring) {
+          this.workers.delete(entry.spec.id);
+          this.log.info({ workerId: entry.spec.id, code, signal }, 'worker retired');
+          return;
+        }
         if (this.stopping) return;
         // A worker that ran a while before dying gets a fresh back-off.
         if (Date.now() - startedAt > 60_000) entry.restarts = 0;
@@ -68,6 +77,35 @@ export class Supervisor {
         entry.restartTimer = setTimeout(() => this.launch(entry), delay);
       });
     });
+  }
+
+  /**
+   * Stops restarting worker `id`: its next exit (a drain ends with one) is its last. Resolves once it
+   * has exited; at once when it is not running (say, waiting to be restarted).
+   */
+  retire(id: string): Promise<void> {
+    const entry = this.workers.get(id);
+    if (!entry) return Promise.resolve();
+    entry.retiring = true;
+    clearTimeout(entry.restartTimer);
+    if (!entry.child) {
+      this.workers.delete(id);
+      return Promise.resolve();
+    }
+    return entry.exited;
+  }
+
+  /** SIGTERM to one worker (a graceful leave), SIGKILL if it still runs after `graceMs`. */
+  async stop(id: string, graceMs: number): Promise<void> {
+    const entry = this.workers.get(id);
+    if (!entry) return;
+    entry.retiring = true;
+    clearTimeout(entry.restartTimer);
+    entry.child?.kill('SIGTERM');
+    const killTimer = setTimeout(() => entry.child?.kill('SIGKILL'), graceMs);
+    await entry.exited;
+    clearTimeout(killTimer);
+    this.workers.delete(id);
   }
 
   pids(): number[] {

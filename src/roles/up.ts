@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { polygon } from '../../feeds/polygon.js';
+import { readDesiredWorkers, reportAppliedWorkers, requestWorkers } from '../cluster/scale-request.js';
 import { addSymbols } from '../cluster/universe.js';
 import { defineOption, type OptionValues } from '../config/option-spec.js';
 import {
@@ -18,12 +19,14 @@ import {
 import { TickringError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { connectRedis, createRedis, redactRedisUrl } from '../redis/connection.js';
-import { clusterKeys } from '../redis/keys.js';
+import type { RedisClient } from '../redis/client.js';
+import { clusterKeys, type ClusterKeys } from '../redis/keys.js';
 import { startSimulator } from '../sim/simulator.js';
 import { generateSymbols } from '../sim/universe.js';
 import { findOnPath, NO_REDIS_HELP, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { closeAll, onShutdown } from './lifecycle.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, type WorkerSpec } from './supervisor.js';
+import { WorkerPool } from './worker-pool.js';
 
 export const UP_OPTIONS = {
   ...redisOptions,
@@ -78,6 +81,60 @@ export type UpConfig = OptionValues<typeof UP_OPTIONS>;
 
 const DEMO_KEY = 'tickring-demo-key';
 const STOP_GRACE_MS = 3_000;
+const WATCH_MS = 1_000;
+
+/** Worker `w<index>`: the index-th HTTP port, the simulator as its feed. */
+function workerSpec(config: UpConfig, index: number, redisUrl: string, feedUrl: string): WorkerSpec {
+  const id = `w${index}`;
+  return {
+    id,
+    args: [
+      '--worker-id',
+      id,
+      '--http-host',
+      config.httpHost,
+      '--http-port',
+      String(config.httpPort + index - 1),
+      // Behind a relay, workers find the active one in Redis and follow it through a failover.
+      ...(config.relay
+        ? ['--feed', 'relay', '--upstream-feed', 'polygon']
+        : ['--feed', 'polygon', '--feed-url', feedUrl]),
+    ],
+    env: {
+      TICKRING_REDIS_URL: redisUrl,
+      TICKRING_CLUSTER: config.cluster,
+      TICKRING_KEY_PREFIX: config.keyPrefix,
+      TICKRING_LOG_LEVEL: config.logLevel,
+      TICKRING_FEED_KEY: DEMO_KEY,
+    },
+  };
+}
+
+/** Every second: apply the desired count `tickring scale` wrote, then record it as applied. */
+function watchDesiredWorkers(
+  redis: RedisClient,
+  keys: ClusterKeys,
+  pool: WorkerPool,
+  log: Logger,
+): NodeJS.Timeout {
+  let busy = false;
+  return setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void (async () => {
+      const desired = await readDesiredWorkers(redis, keys);
+      if (desired !== undefined && desired >= 1 && desired !== pool.size) {
+        log.info({ from: pool.size, to: desired }, 'desired worker count changed');
+        await pool.scaleTo(desired);
+        await reportAppliedWorkers(redis, keys, pool.size);
+      }
+    })()
+      .catch((err: unknown) => log.warn({ err }, 'could not apply the desired worker count'))
+      .finally(() => {
+        busy = false;
+      });
+  }, WATCH_MS);
+}
 
 async function resolveRedis(
   config: UpConfig,
@@ -152,10 +209,12 @@ export async function runUp(config: UpConfig): Promise<void> {
   const keys = clusterKeys(config.keyPrefix, config.cluster);
   const redis = createRedis({ url: redisUrl, name: 'tickring:up', logger: log });
   const supervisor = new Supervisor(fileURLToPath(new URL('../cli.js', import.meta.url)), log);
+  let stopWatching = (): void => undefined;
   onShutdown(
     log,
     () =>
       closeAll([
+        () => stopWatching(),
         () => supervisor.stopAll(STOP_GRACE_MS),
         () => sim.close(),
         () => redis.quit(),
@@ -167,27 +226,20 @@ export async function runUp(config: UpConfig): Promise<void> {
   await addSymbols(redis, keys, symbols);
 
   const relays = config.relay ? startRelays(supervisor, config, redisUrl, sim.wsUrl) : [];
-  // Behind a relay, workers find the active one in Redis and follow it through a failover.
-  const feedArgs = config.relay
-    ? ['--feed', 'relay', '--upstream-feed', 'polygon']
-    : ['--feed', 'polygon', '--feed-url', sim.wsUrl];
-  const addresses: string[] = [];
-  for (let i = 0; i < config.workers; i++) {
-    const id = `w${i + 1}`;
-    const port = config.httpPort + i;
-    addresses.push(`http://${config.httpHost}:${port}`);
-    supervisor.start({
-      id,
-      args: ['--worker-id', id, '--http-host', config.httpHost, '--http-port', String(port), ...feedArgs],
-      env: {
-        TICKRING_REDIS_URL: redisUrl,
-        TICKRING_CLUSTER: config.cluster,
-        TICKRING_KEY_PREFIX: config.keyPrefix,
-        TICKRING_LOG_LEVEL: config.logLevel,
-        TICKRING_FEED_KEY: DEMO_KEY,
-      },
-    });
-  }
+  const pool = new WorkerPool(supervisor, redis, keys, log, {
+    spec: (index) => workerSpec(config, index, redisUrl, sim.wsUrl),
+  });
+  // `--workers` is the count from now on; `tickring scale N` changes it while this runs. Watching
+  // starts at once, so `tickring scale` sees this process even while the first workers start.
+  await requestWorkers(redis, keys, config.workers);
+  const watcher = watchDesiredWorkers(redis, keys, pool, log);
+  stopWatching = () => {
+    pool.close();
+    clearInterval(watcher);
+  };
+  await pool.scaleTo(config.workers);
+  await reportAppliedWorkers(redis, keys, pool.size);
+  const addresses = pool.ids.map((_, i) => `http://${config.httpHost}:${config.httpPort + i}`);
   const ready = await Promise.all(addresses.map((address) => waitReady(address, 30_000)));
   const first = addresses[0] ?? '';
   const lines = [
@@ -207,6 +259,7 @@ export async function runUp(config: UpConfig): Promise<void> {
     `  curl ${addresses.at(-1) ?? first}/v1/symbols`,
     `  curl ${first}/metrics`,
     `  npx tickring status --redis ${redactRedisUrl(redisUrl)}`,
+    `  npx tickring scale 5 --redis ${redactRedisUrl(redisUrl)}   # 5 workers; scaling down drains`,
     '',
     'Ctrl-C stops everything.',
     '',

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import type { FeedAdapter } from '../../feeds/adapter.js';
 import { getFeed } from '../../feeds/index.js';
 import { relayAdapter } from '../../feeds/relay.js';
@@ -39,7 +39,12 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   const symbols = collectSymbols(config.symbols, config.symbolsFile);
   const keys = clusterKeys(config.keyPrefix, config.cluster);
   const redis = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:cmd`, logger: log });
-  const subscriber = createRedis({ url: config.redisUrl, name: `tickring:worker:${id}:sub`, logger: log });
+  const subscriber = createRedis({
+    url: config.redisUrl,
+    name: `tickring:worker:${id}:sub`,
+    subscriber: true,
+    logger: log,
+  });
   await connectRedis(redis, config.redisUrl);
   await checkKeyTypes(redis, keys);
   await connectRedis(subscriber, config.redisUrl);

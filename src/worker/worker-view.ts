@@ -2,7 +2,7 @@
  * The HTTP layer's view of a worker (see `src/http/cluster-view.ts`), and the worker's metrics: the
  * two things the role file hands to `buildApp`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import type { ClusterView, Readiness } from '../http/cluster-view.js';
 import { addSymbols, removeSymbols } from '../cluster/universe.js';
 import { readActiveRelay } from '../relay/relay-lease.js';

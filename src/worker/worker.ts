@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/client.js';
 import type { Credentials, FeedAdapter } from '../../feeds/adapter.js';
 import {
   conditionRulesFor,

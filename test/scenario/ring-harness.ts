@@ -22,6 +22,7 @@ import { Redis } from 'ioredis';
 import { readRingRecord } from '../../src/cluster/membership.js';
 import { Assignment } from '../../src/cluster/ring.js';
 import type { RingRecord } from '../../src/cluster/ring-record.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import type { ClusterKeys } from '../../src/redis/keys.js';
 import { registerScripts } from '../../src/redis/scripts.js';
 import { freePort } from '../../src/roles/embedded-redis.js';
@@ -146,7 +147,7 @@ export function subscribers(
 }
 
 export interface ConvergeTarget {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: ClusterKeys;
   readonly sim: RunningSimulator;
   readonly symbols: () => Promise<string[]>;
@@ -273,7 +274,7 @@ export class OwnRedis {
 }
 
 /** The Redis client id of a connection, found by its name in `CLIENT LIST`. */
-export async function clientIdByName(redis: Redis, name: string): Promise<string | undefined> {
+export async function clientIdByName(redis: RedisClient, name: string): Promise<string | undefined> {
   const list = (await redis.client('LIST')) as string;
   for (const line of list.split('\n')) {
     if (line.includes(` name=${name} `)) return /(?:^|\s)id=(\d+)/.exec(line)?.[1];

@@ -98,7 +98,11 @@ local function rewrite_ring(now, reason, default_vnodes, floor)
   -- cjson encodes an empty table as an object; readers accept both, but keep members a list.
   encoded = string.gsub(encoded, '"members":{}', '"members":[]')
   redis.call('SET', KEYS[3], encoded)
+  -- PUBLISH for subscribers of a single server (or Sentinel-managed primary); SPUBLISH for those of a
+  -- Redis Cluster, where sharded pub/sub stays on the node owning this slot (Redis 7; an older
+  -- server refuses it, and pcall ignores that).
   redis.call('PUBLISH', KEYS[5], tostring(epoch))
+  redis.pcall('SPUBLISH', KEYS[5], tostring(epoch))
   return epoch
 end
 
