@@ -13,10 +13,11 @@ local function redis_now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- The stored record's epoch and vnodes (0 and nil when there is no readable record).
+-- The stored record's epoch and vnodes (0 and nil when there is no readable record: none, garbage,
+-- or a value of another kind, which a live member's heartbeat then rewrites).
 local function current_record()
-  local raw = redis.call('GET', KEYS[3])
-  if not raw then return 0, nil end
+  local raw = redis.pcall('GET', KEYS[3])
+  if not raw or type(raw) == 'table' then return 0, nil end
   local ok, record = pcall(cjson.decode, raw)
   if ok and type(record) == 'table' and tonumber(record.epoch) then
     return tonumber(record.epoch), tonumber(record.vnodes)
