@@ -124,7 +124,10 @@ describe('membership in Redis', () => {
     const b = member('r2');
     await a.start();
     await b.start();
-    await eventually('both on the ring', async () => ((await ringIds()) === 'r1,r2' ? true : undefined));
+    // Both in the record and in r2's own view: r2 may still act on a ring without r1 for a moment.
+    await eventually('both on the ring', async () =>
+      (await ringIds()) === 'r1,r2' && b.assignment?.record.members.length === 2 ? true : undefined,
+    );
     const before = b.assignment!;
     a.close(); // stops heartbeats without leaving, like a crash
     const after = await eventually<Assignment>('r1 reaped', () =>
