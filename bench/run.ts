@@ -99,6 +99,15 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    key: 'standby',
+    title: '9. Standby replicas: what --replicas 2 costs',
+    command: 'node --import tsx bench/standby-cost.ts',
+    async run() {
+      const m = await import('./standby-cost.js');
+      return m.formatStandbyCost(await m.run());
+    },
+  },
+  {
     key: 'ring',
     title: 'Appendix: ring balance (in-process, no workers)',
     command: 'node --import tsx bench/ring-balance.ts',

@@ -41,8 +41,7 @@ if (options.writeResults) {
     `Measured ${report.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine} (a machine shared with other work).`,
     `Load average (1 / 5 / 15 min) after the run: ${loadavg()
       .map((l) => l.toFixed(2))
-      .join(' / ')}. ` +
-      'See docs/chaos.md for what the run does and how to read it. These are the figures before the exact hand-over protocol and standby replicas of issue 5.',
+      .join(' / ')}. ` + 'See docs/chaos.md for what the run does and how to read it.',
     '',
     body,
     '',
