@@ -285,7 +285,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.feed.setSymbols([...mine, ...lost, ...followed]);
     // Both at once: a worker that gains from a peer it also loses to must not wait on itself.
     const [outMs, inMs] = await Promise.all([
-      timed(() => this.handOver(assignment, lost)),
+      timed(() => this.handOver(assignment, lost, followed)),
       timed(() => this.takeOver(epoch, gained, previous)),
     ]);
     if (this.actingEpoch === epoch) {
@@ -396,7 +396,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * buffered trade was seen here) or, for a quiet symbol, nothing is in flight; then write the final
    * checkpoint, fenced at the new epoch, with the position reached. At the timeout, stop anyway.
    */
-  private async handOver(assignment: Assignment, lost: readonly string[]): Promise<void> {
+  private async handOver(
+    assignment: Assignment,
+    lost: readonly string[],
+    followed: ReadonlySet<string>,
+  ): Promise<void> {
     if (lost.length === 0) return;
     const epoch = assignment.epoch;
     const deadline = performance.now() + this.handoverBoundMs;
@@ -445,20 +449,32 @@ export class Worker extends EventEmitter<WorkerEvents> {
           );
         }
       }
-      if (stopped.size > 0) await this.writeFinals(epoch, stopped);
+      if (stopped.size > 0) await this.writeFinals(epoch, stopped, followed);
       pending = pending.filter((symbol) => !stopped.has(symbol));
       if (pending.length > 0) await sleep(HANDOVER_POLL_MS);
     }
   }
 
-  /** Stops the given leaving symbols and writes their final checkpoints (`overlapped` per symbol). */
-  private async writeFinals(epoch: number, stopped: ReadonlyMap<string, boolean>): Promise<void> {
+  /**
+   * Stops the given leaving symbols and writes their final checkpoints (`overlapped` per symbol). A
+   * symbol this worker follows from now on as the new owner's standby keeps its aggregate as a live
+   * shadow: its stream never stopped, so the standby is warm at once (no wait for a checkpoint).
+   */
+  private async writeFinals(
+    epoch: number,
+    stopped: ReadonlyMap<string, boolean>,
+    followed: ReadonlySet<string>,
+  ): Promise<void> {
     const finals = new Map<string, CheckpointRecord>();
     for (const [symbol, overlapped] of stopped) {
       const owned = this.owned.release(symbol);
       if (owned?.state !== 'leaving') continue;
       this.takeBars(symbol, owned.aggregate);
       finals.set(symbol, this.record(epoch, owned, true, overlapped));
+      if (followed.has(symbol)) {
+        owned.state = 'live';
+        this.standby.adopt(symbol, owned);
+      }
     }
     if (finals.size === 0) return;
     try {
