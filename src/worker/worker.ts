@@ -737,9 +737,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.options.membership.staticMembership === true) return;
     const limitMs = 2 * this.options.handoverTimeoutMs + 2_000;
     let timer: NodeJS.Timeout | undefined;
+    let onDrained: (() => void) | undefined;
     const drained = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), limitMs);
-      this.once('drained', () => resolve(true));
+      onDrained = () => resolve(true);
+      this.once('drained', onDrained);
     });
     try {
       await drainMember(this.redis, this.keys, this.id, this.options.membership.vnodes ?? DEFAULT_VNODES);
@@ -750,6 +752,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.log.warn({ err }, 'drain before shutdown failed; writing final checkpoints instead');
     } finally {
       clearTimeout(timer);
+      if (onDrained) this.off('drained', onDrained);
     }
   }
 }

@@ -12,7 +12,8 @@ import { addSymbols } from '../../src/cluster/universe.js';
 import { connectRedis, createRedis } from '../../src/redis/connection.js';
 import { subscribeToChannel } from '../../src/redis/events.js';
 import { allKeys, clusterKeys } from '../../src/redis/keys.js';
-import { startRedisCluster, waitFor } from './servers.js';
+import { eventually } from '../support/eventually.js';
+import { startRedisCluster } from './servers.js';
 
 const cluster = await startRedisCluster(3);
 process.env['TICKRING_TEST_REDIS_URL'] = cluster.url;
@@ -44,7 +45,7 @@ it('announces ring changes over sharded pub/sub, on the node that owns the slot'
     );
     expect(counts.sort()).toEqual([0, 0, 1]);
     const { epoch } = await addSymbols(commands, keys, ['AAPL', 'MSFT']);
-    await waitFor(
+    await eventually(
       'the epoch to be announced',
       () => Promise.resolve(heard.includes(String(epoch)) ? true : undefined),
       10_000,

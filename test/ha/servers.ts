@@ -12,35 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { eventually } from '../support/eventually.js';
 
 const run = promisify(execFile);
-
-/**
- * Polls `check` until it returns a value. (Not `support/workers.ts`'s `eventually`: importing that
- * reads the test Redis URL, which the Cluster test sets only once its servers run.)
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  intervalMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new Error(`timed out waiting for ${what}${reason}`, { cause: lastError });
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -85,7 +59,7 @@ export class RedisProcess {
     this.child = child;
     const probe = this.client();
     try {
-      await waitFor(
+      await eventually(
         `redis-server on ${this.port}`,
         async () => {
           if (child.exitCode !== null) throw new Error(`redis-server exited ${child.exitCode}`);
@@ -166,7 +140,7 @@ export async function startSentinelGroup(name = 'mymaster'): Promise<SentinelGro
     const primaryPort = async (): Promise<number> =>
       Number(((await ask.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
     // Ready when the replica has synced and every Sentinel knows the replica and the two others.
-    await waitFor(
+    await eventually(
       'the Sentinels to see the replica and each other',
       async () => {
         for (const sentinel of sentinels) {
@@ -237,7 +211,7 @@ export async function startRedisCluster(size = 3): Promise<RedisClusterGroup> {
       '0',
       '--cluster-yes',
     ]);
-    await waitFor(
+    await eventually(
       'the cluster to be ok on every node',
       async () => {
         for (const node of nodes) {
