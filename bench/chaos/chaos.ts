@@ -207,7 +207,7 @@ class ChaosRun {
       prefix: this.prefix,
       cluster: this.cluster,
       feedUrl: this.sim.wsUrl,
-      echoWarnings: false,
+      echoWarnings: process.env['CHAOS_DEBUG'] !== undefined,
       args: [
         '--feed',
         o.feed,

@@ -105,33 +105,35 @@ export class CheckpointStore {
   ) {}
 
   /**
-   * Writes the given checkpoints in one fenced script call. Returns the symbols refused because a
+   * Writes the given checkpoints in fenced script calls. Returns the symbols refused because a
    * newer epoch owns them; throws `TICKRING_ERR_LEASE_LOST` when this worker holds no live lease.
+   * `standIn`: final checkpoints a standby writes for an owner that did not hand over, refused also
+   * where the symbol was fenced at `epoch` already (see `lua/stand-in-3.lua`).
    */
-  async write(epoch: number, entries: ReadonlyMap<string, CheckpointRecord>): Promise<string[]> {
+  async write(
+    epoch: number,
+    entries: ReadonlyMap<string, CheckpointRecord>,
+    standIn = false,
+  ): Promise<string[]> {
     const refused: string[] = [];
     let args: string[] = [];
     for (const [symbol, record] of entries) {
       args.push(symbol, JSON.stringify(record));
       if (args.length >= 2 * SYMBOLS_PER_WRITE) {
-        refused.push(...(await this.writeBatch(epoch, args)));
+        refused.push(...(await this.writeBatch(epoch, args, standIn)));
         args = [];
       }
     }
-    if (args.length > 0) refused.push(...(await this.writeBatch(epoch, args)));
+    if (args.length > 0) refused.push(...(await this.writeBatch(epoch, args, standIn)));
     return refused;
   }
 
-  private async writeBatch(epoch: number, args: readonly string[]): Promise<string[]> {
+  private async writeBatch(epoch: number, args: readonly string[], standIn: boolean): Promise<string[]> {
     this.writes++;
-    const reply = await this.redis.tickringCheckpoint(
-      this.keys.leases,
-      this.keys.checkpointEpochs,
-      this.keys.checkpoints,
-      this.workerId,
-      epoch,
-      ...args,
-    );
+    const keys = [this.keys.leases, this.keys.checkpointEpochs, this.keys.checkpoints] as const;
+    const reply = standIn
+      ? await this.redis.tickringStandIn(...keys, this.workerId, epoch, ...args)
+      : await this.redis.tickringCheckpoint(...keys, this.workerId, epoch, ...args);
     const [code, ...refused] = reply;
     if (code === SCRIPT_CODES.LEASE_LOST) throw scriptError(SCRIPT_CODES.LEASE_LOST, 'checkpoint');
     return refused.map(String);

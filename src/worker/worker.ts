@@ -22,7 +22,12 @@ import {
 import { BarStore, type BarStoreOptions } from '../cluster/bar-store.js';
 import { CheckpointStore, type CheckpointRecord } from '../cluster/checkpoints.js';
 import { HandoverSignals } from '../cluster/handover-signals.js';
-import { Membership, readRingRecord, type MembershipOptions } from '../cluster/membership.js';
+import {
+  DEFAULT_MEMBERSHIP_OPTIONS,
+  Membership,
+  readRingRecord,
+  type MembershipOptions,
+} from '../cluster/membership.js';
 import { drainMember } from '../cluster/placement-admin.js';
 import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
 import { FeedClient, type FeedClientOptions } from '../ingest/feed-client.js';
@@ -161,6 +166,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private warming = false;
   /** Per warming standby symbol, the checkpoint last seen (to tell a settled quiet symbol). */
   private readonly standbySeen = new Map<string, string>();
+  /** Live shadows no longer followed, kept until this time (see `retireShadows`). */
+  private readonly retiringUntil = new Map<string, number>();
 
   constructor(
     deps: WorkerDeps,
@@ -238,11 +245,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.membership.on('fenced', () => this.onFenced());
     this.feed.start();
     await this.membership.start();
-    await this.rebalancing;
+    // Before the first rebalance ends: a joining worker's hand-over can take seconds, and its
+    // standbys must warm (and its live symbols be checkpointed) meanwhile.
     this.checkpointTimer = setInterval(() => {
       void this.checkpoint();
       void this.warmStandbys();
+      this.expireRetiredShadows();
     }, this.options.checkpointMs);
+    await this.rebalancing;
     if (this.status === 'starting') this.status = 'ready';
   }
 
@@ -272,6 +282,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.options.handoverTimeoutMs + this.subscribePacingMs(assignment, previous, gained, lost);
     const followed = this.followedAt(assignment);
     this.promoteStandbys(assignment, gained, previous);
+    const standIns = this.standInsAt(assignment, previous);
     // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
     // subscribed and applied until the new owner's stream overlaps this one's.
     for (const symbol of gained) {
@@ -279,18 +290,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.owned.acquire(symbol);
     }
     for (const symbol of lost) this.owned.beginLeaving(symbol);
-    for (const symbol of this.standby.names()) if (!followed.has(symbol)) this.standby.release(symbol);
+    for (const symbol of standIns.keys()) {
+      const shadow = this.standby.release(symbol);
+      this.retiringUntil.delete(symbol);
+      if (!shadow) continue;
+      this.owned.adopt(symbol, shadow);
+      this.owned.beginLeaving(symbol);
+    }
+    this.retireShadows(assignment, previous, followed);
     // A symbol handed over here and followed from now on gets its shadow once it has left.
     for (const symbol of followed) if (!this.owned.has(symbol)) this.standby.acquire(symbol);
-    this.feed.setSymbols([...mine, ...lost, ...followed]);
+    const leaving = [...lost, ...standIns.keys()];
+    this.feed.setSymbols([...mine, ...leaving, ...this.standby.names()]);
     // Both at once: a worker that gains from a peer it also loses to must not wait on itself.
     const [outMs, inMs] = await Promise.all([
-      timed(() => this.handOver(assignment, lost, followed)),
+      timed(() => this.handOver(assignment, leaving, followed, standIns)),
       timed(() => this.takeOver(epoch, gained, previous)),
     ]);
     if (this.actingEpoch === epoch) {
       for (const symbol of followed) if (!this.owned.has(symbol)) this.standby.acquire(symbol);
-      this.feed.setSymbols([...this.owned.names(), ...followed]);
+      this.feed.setSymbols([...this.owned.names(), ...this.standby.names()]);
     }
     if (lost.length > 0) this.emit('handedOver', { direction: 'out', symbols: lost.length, ms: outMs });
     if (gained.length > 0) this.emit('handedOver', { direction: 'in', symbols: gained.length, ms: inMs });
@@ -346,15 +365,88 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ): void {
     if (this.standby.size === 0) return;
     const live = new Set(assignment.record.members.map((m) => m.id));
+    let promoted = 0;
     for (const symbol of gained) {
       const before = previous?.ownerOf(symbol);
       if (before !== undefined && live.has(before)) continue;
       const shadow = this.standby.get(symbol);
       if (shadow?.state !== 'live') continue;
-      this.standby.release(symbol);
+      this.releaseShadow(symbol);
       this.owned.adopt(symbol, shadow);
-      this.standbyPromotions++;
+      promoted++;
     }
+    this.standbyPromotions += promoted;
+    if (promoted > 0) this.log.info({ epoch: assignment.epoch, promoted }, 'standbys promoted');
+  }
+
+  /**
+   * Symbols with a live shadow here (followed or retiring) that move at this epoch between two
+   * other workers. This worker stands in for the previous owner in the hand-over: its shadow saw
+   * every trade that owner applied, so when the owner left without handing over (crashed, or reaped
+   * while paused), or is still in the ring but gone silent, the shadow's final checkpoint keeps the
+   * move exact. Maps each stand-in to whether its previous owner is still in the ring (then the
+   * shadow is written only if that owner's own final checkpoint does not come in time).
+   */
+  private standInsAt(assignment: Assignment, previous: Assignment | undefined): Map<string, boolean> {
+    const standIns = new Map<string, boolean>();
+    if (this.options.replicas < 2 || !previous || this.standby.size === 0) return standIns;
+    const members = new Set(assignment.record.members.map((m) => m.id));
+    for (const [symbol, shadow] of this.standby.entries()) {
+      const before = previous.ownerOf(symbol);
+      const after = assignment.ownerOf(symbol);
+      if (shadow.state !== 'live' || before === undefined || after === undefined) continue;
+      if (before !== after && after !== this.id) standIns.set(symbol, members.has(before));
+    }
+    return standIns;
+  }
+
+  /**
+   * A live shadow this worker no longer follows is kept, still applied, for a lease and a hand-over
+   * timeout while its owner stays the same: the new standby cannot warm from an owner that is
+   * already dead (its checkpoints stopped), so until the ring has had time to reap that owner this
+   * shadow is the only copy that can stand in for it. Others are released.
+   */
+  private retireShadows(
+    assignment: Assignment,
+    previous: Assignment | undefined,
+    followed: ReadonlySet<string>,
+  ): void {
+    const now = performance.now();
+    const leaseMs = this.options.membership.leaseMs ?? DEFAULT_MEMBERSHIP_OPTIONS.leaseMs;
+    const retireMs = leaseMs + this.options.handoverTimeoutMs;
+    for (const [symbol, shadow] of [...this.standby.entries()]) {
+      if (followed.has(symbol)) {
+        this.retiringUntil.delete(symbol);
+        continue;
+      }
+      const owner = assignment.ownerOf(symbol);
+      const keep =
+        shadow.state === 'live' &&
+        owner !== undefined &&
+        owner !== this.id &&
+        owner === previous?.ownerOf(symbol) &&
+        now < (this.retiringUntil.get(symbol) ?? now + retireMs);
+      if (keep) this.retiringUntil.set(symbol, this.retiringUntil.get(symbol) ?? now + retireMs);
+      else this.releaseShadow(symbol);
+    }
+  }
+
+  private releaseShadow(symbol: string): void {
+    this.standby.release(symbol);
+    this.retiringUntil.delete(symbol);
+  }
+
+  /** Releases retiring shadows whose time is up (on the checkpoint timer) and unsubscribes them. */
+  private expireRetiredShadows(): void {
+    const now = performance.now();
+    let expired = 0;
+    for (const [symbol, until] of this.retiringUntil) {
+      if (now < until) continue;
+      this.releaseShadow(symbol);
+      expired++;
+    }
+    if (expired > 0 && this.status !== 'fenced')
+      this.feed.setSymbols([...this.owned.names(), ...this.standby.names()]);
   }
 
   /**
@@ -400,27 +492,53 @@ export class Worker extends EventEmitter<WorkerEvents> {
     assignment: Assignment,
     lost: readonly string[],
     followed: ReadonlySet<string>,
+    standIns: ReadonlyMap<string, boolean>,
   ): Promise<void> {
     if (lost.length === 0) return;
     const epoch = assignment.epoch;
+    const waitForOwner = new Set([...standIns].filter(([, stayed]) => stayed).map(([symbol]) => symbol));
     const deadline = performance.now() + this.handoverBoundMs;
+    // A stand-in whose owner is still in the ring lets that owner hand over first, and writes only
+    // once the owner's own bound has passed; it stops before the new owner gives up waiting.
+    const standInDeadline = deadline + this.options.handoverTimeoutMs / 2;
     const quietSince = new Map<string, { at: number; applied: number }>();
     let pending = [...lost];
     while (pending.length > 0 && this.stillActing(epoch)) {
       let signals: Awaited<ReturnType<HandoverSignals['read']>> = [];
+      let handedOverByOwner = new Set<string>();
       try {
-        signals = await this.handoverSignals.read(pending);
+        const deferred = pending.filter((symbol) => waitForOwner.has(symbol));
+        const [read, open] = await Promise.all([
+          this.handoverSignals.read(pending),
+          this.checkpoints.unfenced(epoch, deferred),
+        ]);
+        signals = read;
+        const stillOpen = new Set(open);
+        handedOverByOwner = new Set(deferred.filter((symbol) => !stillOpen.has(symbol)));
       } catch (err) {
         this.handoverLog.warn('signals', { err }, 'hand-over signals unreadable; retrying');
       }
       const now = performance.now();
       const stopped = new Map<string, boolean>();
+      const returned: string[] = [];
       pending.forEach((symbol, i) => {
         const owned = this.owned.get(symbol);
         // Gone already, or removed from the universe so nobody takes it over: stop now.
         if (owned?.state !== 'leaving' || assignment.ownerOf(symbol) === undefined) {
           stopped.set(symbol, false);
           return;
+        }
+        if (waitForOwner.has(symbol)) {
+          if (handedOverByOwner.has(symbol)) {
+            returned.push(symbol);
+            return;
+          }
+          if (now < deadline) return;
+          if (now >= standInDeadline) {
+            stopped.set(symbol, false);
+            this.handoverTimeouts++;
+            return;
+          }
         }
         const signal = signals[i];
         if (signal === undefined || signal.epoch < epoch) return;
@@ -439,7 +557,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         else if (now - quiet.at >= QUIET_HANDOVER_MS) stopped.set(symbol, signal.first !== undefined);
       });
       if (now >= deadline) {
-        const late = pending.filter((symbol) => !stopped.has(symbol));
+        const late = pending.filter((symbol) => !stopped.has(symbol) && !waitForOwner.has(symbol));
         for (const symbol of late) stopped.set(symbol, false);
         if (late.length > 0) {
           this.handoverTimeouts += late.length;
@@ -449,9 +567,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
           );
         }
       }
-      if (stopped.size > 0) await this.writeFinals(epoch, stopped, followed);
-      pending = pending.filter((symbol) => !stopped.has(symbol));
+      if (stopped.size > 0) await this.writeFinals(epoch, stopped, followed, standIns);
+      this.returnShadows(returned, followed);
+      pending = pending.filter((symbol) => !stopped.has(symbol) && !returned.includes(symbol));
       if (pending.length > 0) await sleep(HANDOVER_POLL_MS);
+    }
+  }
+
+  /**
+   * Stand-ins whose owner handed over by itself: nothing to write. A shadow still followed here
+   * goes on as the new owner's standby (its stream never stopped).
+   */
+  private returnShadows(symbols: readonly string[], followed: ReadonlySet<string>): void {
+    for (const symbol of symbols) {
+      const shadow = this.owned.release(symbol);
+      if (!shadow || !followed.has(symbol)) continue;
+      shadow.state = 'live';
+      this.standby.adopt(symbol, shadow);
     }
   }
 
@@ -464,24 +596,41 @@ export class Worker extends EventEmitter<WorkerEvents> {
     epoch: number,
     stopped: ReadonlyMap<string, boolean>,
     followed: ReadonlySet<string>,
+    standIns: ReadonlyMap<string, boolean>,
   ): Promise<void> {
     const finals = new Map<string, CheckpointRecord>();
+    const standInFinals = new Map<string, CheckpointRecord>();
     for (const [symbol, overlapped] of stopped) {
       const owned = this.owned.release(symbol);
       if (owned?.state !== 'leaving') continue;
       this.takeBars(symbol, owned.aggregate);
-      finals.set(symbol, this.record(epoch, owned, true, overlapped));
+      (standIns.has(symbol) ? standInFinals : finals).set(
+        symbol,
+        this.record(epoch, owned, true, overlapped),
+      );
       if (followed.has(symbol)) {
         owned.state = 'live';
         this.standby.adopt(symbol, owned);
       }
     }
-    if (finals.size === 0) return;
+    if (finals.size + standInFinals.size === 0) return;
     try {
-      const [refused] = await Promise.all([this.checkpoints.write(epoch, finals), this.flushBars()]);
+      const [refused, superseded] = await Promise.all([
+        this.checkpoints.write(epoch, finals),
+        this.checkpoints.write(epoch, standInFinals, true),
+        this.flushBars(),
+      ]);
       if (refused.length > 0) this.log.warn({ epoch, refused: refused.length }, 'final checkpoints refused');
+      if (standInFinals.size > superseded.length)
+        this.log.info(
+          { epoch, written: standInFinals.size - superseded.length, superseded: superseded.length },
+          'stood in for an owner that did not hand over: final checkpoints written from the standby',
+        );
     } catch (err) {
-      this.log.warn({ err, epoch, symbols: finals.size }, 'final checkpoints not written');
+      this.log.warn(
+        { err, epoch, symbols: finals.size + standInFinals.size },
+        'final checkpoints not written',
+      );
     }
   }
 
@@ -496,19 +645,32 @@ export class Worker extends EventEmitter<WorkerEvents> {
     previous: Assignment | undefined,
   ): Promise<void> {
     if (gained.length === 0) return;
-    // Only a previous owner still in the ring will write a final checkpoint; others (crashed, left,
-    // or a symbol new to the universe) are not waited for.
+    // A previous owner still in the ring writes a final checkpoint. One that left without handing
+    // over (crashed, or reaped) may have a standby elsewhere standing in for it (see `standInsAt`),
+    // waited for a shorter while; a symbol new to the universe waits for nobody.
     const live = new Set(this.membership.assignment?.record.members.map((m) => m.id) ?? []);
-    const awaited = gained.filter((symbol) => {
+    const awaited: string[] = [];
+    const orphaned: string[] = [];
+    for (const symbol of gained) {
       const before = previous?.ownerOf(symbol);
-      return before !== undefined && before !== this.id && live.has(before);
-    });
-    const late = await this.awaitFinals(epoch, gained, awaited);
-    if (late.length > 0) {
-      this.handoverFallbacks += late.length;
+      if (before === undefined || before === this.id || this.owned.get(symbol)?.state === 'live') continue;
+      if (live.has(before)) awaited.push(symbol);
+      else if (this.options.replicas >= 2) orphaned.push(symbol);
+    }
+    const late = await this.awaitFinals(epoch, gained, awaited, orphaned);
+    const lateOwned = late.filter((symbol) => !orphaned.includes(symbol));
+    if (lateOwned.length > 0) {
+      this.handoverFallbacks += lateOwned.length;
       this.log.warn(
-        { epoch, symbols: late.length },
+        { epoch, symbols: lateOwned.length },
         'previous owner did not hand over in time; using last checkpoint',
+      );
+    }
+    if (late.length > lateOwned.length) {
+      this.handoverFallbacks += late.length - lateOwned.length;
+      this.log.warn(
+        { epoch, symbols: late.length - lateOwned.length },
+        'owner left without handing over and no standby stood in: symbols restart from their last checkpoint',
       );
     }
     if (!this.stillActing(epoch)) return;
@@ -545,16 +707,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
     epoch: number,
     gained: readonly string[],
     awaited: readonly string[],
+    orphaned: readonly string[],
   ): Promise<string[]> {
     // Longer than the old owner's own bound, so that at worst it stops first and its final
-    // checkpoint still arrives, rather than being refused after this worker claimed.
-    const deadline = performance.now() + this.handoverBoundMs + this.options.handoverTimeoutMs;
+    // checkpoint still arrives, rather than being refused after this worker claimed. A stand-in
+    // stops by its bound too; it is waited for half a timeout less, as none may exist.
+    const started = performance.now();
+    const deadline = started + this.handoverBoundMs + this.options.handoverTimeoutMs;
+    const orphanDeadline = started + this.handoverBoundMs + this.options.handoverTimeoutMs / 2;
+    const orphans = new Set(orphaned);
+    let unclaimed: string[] = [];
     // Every gained symbol is announced, awaited or not: a previous owner this worker did not know of
     // (it saw no ring before joining) learns from it too. An announcement without a first trade is
     // repeated once one is buffered, while the old owner may still be waiting for it.
     const unannounced = new Set(gained);
     const withoutFirst = new Set<string>();
-    let pending = [...awaited];
+    let pending = [...awaited, ...orphaned];
     while ((pending.length > 0 || unannounced.size > 0) && this.stillActing(epoch)) {
       const updates = new Map<string, StreamPosition | undefined>();
       for (const symbol of [...unannounced, ...withoutFirst]) {
@@ -577,11 +745,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } catch (err) {
         this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
       }
+      if (performance.now() >= orphanDeadline && orphans.size > 0) {
+        unclaimed = pending.filter((symbol) => orphans.has(symbol));
+        pending = pending.filter((symbol) => !orphans.has(symbol));
+        orphans.clear();
+      }
       if (pending.length === 0 && unannounced.size === 0) break;
       if (performance.now() >= deadline) break;
       await sleep(HANDOVER_POLL_MS);
     }
-    return pending;
+    return [...pending, ...unclaimed];
   }
 
   /** A symbol waiting for its previous owner's position to show up in this stream, bounded. */
@@ -652,7 +825,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async writeCheckpoints(): Promise<void> {
-    if (!this.membership.leaseValid || this.status !== 'ready') return;
+    if (!this.membership.leaseValid || (this.status !== 'ready' && this.status !== 'starting')) return;
     const started = performance.now();
     const epoch = this.actingEpoch;
     const changed = new Map<string, CheckpointRecord>();

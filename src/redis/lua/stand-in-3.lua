@@ -1,0 +1,25 @@
+-- stand-in: a standby writes final checkpoints in place of an owner that did not hand over, only
+-- where nobody has fenced the symbol at this epoch yet (the owner's own final checkpoint, another
+-- stand-in's, or the new owner's claim): a late stand-in never overwrites what the new owner loaded.
+-- KEYS[1] leases (ZSET), KEYS[2] checkpoint epochs (HASH symbol -> epoch), KEYS[3] checkpoints
+-- (HASH symbol -> JSON)
+-- ARGV[1] worker id, ARGV[2] epoch the caller acts at, ARGV[3..] symbol, JSON pairs
+-- Reply: { written, refused symbols... } or { -1 } when the caller holds no live lease.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local deadline = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
+if not deadline or deadline < now then return { -1 } end
+local epoch = tonumber(ARGV[2])
+local reply = { 0 }
+for i = 3, #ARGV, 2 do
+  local symbol = ARGV[i]
+  local claimed = tonumber(redis.call('HGET', KEYS[2], symbol)) or 0
+  if claimed >= epoch then
+    reply[#reply + 1] = symbol
+  else
+    redis.call('HSET', KEYS[3], symbol, ARGV[i + 1])
+    redis.call('HSET', KEYS[2], symbol, epoch)
+    reply[1] = reply[1] + 1
+  end
+end
+return reply
