@@ -107,32 +107,32 @@ export class CheckpointStore {
   /**
    * Writes the given checkpoints in fenced script calls. Returns the symbols refused because a
    * newer epoch owns them; throws `TICKRING_ERR_LEASE_LOST` when this worker holds no live lease.
-   * `standIn`: final checkpoints a standby writes for an owner that did not hand over, refused also
-   * where the symbol was fenced at `epoch` already (see `lua/stand-in-3.lua`).
+   * `handOver`: final checkpoints of a hand-over (the old owner's, or a standby's standing in for
+   * it), refused also where the symbol was fenced at `epoch` already (see `lua/hand-over-3.lua`).
    */
   async write(
     epoch: number,
     entries: ReadonlyMap<string, CheckpointRecord>,
-    standIn = false,
+    handOver = false,
   ): Promise<string[]> {
     const refused: string[] = [];
     let args: string[] = [];
     for (const [symbol, record] of entries) {
       args.push(symbol, JSON.stringify(record));
       if (args.length >= 2 * SYMBOLS_PER_WRITE) {
-        refused.push(...(await this.writeBatch(epoch, args, standIn)));
+        refused.push(...(await this.writeBatch(epoch, args, handOver)));
         args = [];
       }
     }
-    if (args.length > 0) refused.push(...(await this.writeBatch(epoch, args, standIn)));
+    if (args.length > 0) refused.push(...(await this.writeBatch(epoch, args, handOver)));
     return refused;
   }
 
-  private async writeBatch(epoch: number, args: readonly string[], standIn: boolean): Promise<string[]> {
+  private async writeBatch(epoch: number, args: readonly string[], handOver: boolean): Promise<string[]> {
     this.writes++;
     const keys = [this.keys.leases, this.keys.checkpointEpochs, this.keys.checkpoints] as const;
-    const reply = standIn
-      ? await this.redis.tickringStandIn(...keys, this.workerId, epoch, ...args)
+    const reply = handOver
+      ? await this.redis.tickringHandOver(...keys, this.workerId, epoch, ...args)
       : await this.redis.tickringCheckpoint(...keys, this.workerId, epoch, ...args);
     const [code, ...refused] = reply;
     if (code === SCRIPT_CODES.LEASE_LOST) throw scriptError(SCRIPT_CODES.LEASE_LOST, 'checkpoint');

@@ -17,7 +17,7 @@ declare module 'ioredis' {
     tickringLeave(...args: ScriptArg[]): Result<number[], Context>;
     tickringSetSymbols(...args: ScriptArg[]): Result<number[], Context>;
     tickringCheckpoint(...args: ScriptArg[]): Result<(number | string)[], Context>;
-    tickringStandIn(...args: ScriptArg[]): Result<(number | string)[], Context>;
+    tickringHandOver(...args: ScriptArg[]): Result<(number | string)[], Context>;
     tickringClaim(...args: ScriptArg[]): Result<(number | string | null)[], Context>;
     tickringPin(...args: ScriptArg[]): Result<number[], Context>;
     tickringDrain(...args: ScriptArg[]): Result<number[], Context>;
@@ -35,7 +35,7 @@ const COMMANDS: Readonly<Record<string, string>> = {
   leave: 'tickringLeave',
   'set-symbols': 'tickringSetSymbols',
   checkpoint: 'tickringCheckpoint',
-  'stand-in': 'tickringStandIn',
+  'hand-over': 'tickringHandOver',
   claim: 'tickringClaim',
   pin: 'tickringPin',
   drain: 'tickringDrain',

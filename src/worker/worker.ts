@@ -501,26 +501,34 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // A stand-in whose owner is still in the ring lets that owner hand over first, and writes only
     // once the owner's own bound has passed; it stops before the new owner gives up waiting.
     const standInDeadline = deadline + this.options.handoverTimeoutMs / 2;
+    // A new owner that has not announced a symbol at all is behind (still busy with an earlier
+    // epoch): the symbol stays applied up to one bound longer so the streams overlap once it
+    // catches up, unless a newer epoch makes this one moot.
+    const unannouncedGraceMs = this.handoverBoundMs;
     const quietSince = new Map<string, { at: number; applied: number }>();
     let pending = [...lost];
     while (pending.length > 0 && this.stillActing(epoch)) {
       let signals: Awaited<ReturnType<HandoverSignals['read']>> = [];
-      let handedOverByOwner = new Set<string>();
+      // A stand-in's symbol fenced at this epoch by someone else needs nothing more from it: the
+      // owner handed over by itself, or the new owner promoted its own live shadow.
+      let fencedElsewhere = new Set<string>();
       try {
-        const deferred = pending.filter((symbol) => waitForOwner.has(symbol));
+        const standingIn = pending.filter((symbol) => standIns.has(symbol));
         const [read, open] = await Promise.all([
           this.handoverSignals.read(pending),
-          this.checkpoints.unfenced(epoch, deferred),
+          this.checkpoints.unfenced(epoch, standingIn),
         ]);
         signals = read;
         const stillOpen = new Set(open);
-        handedOverByOwner = new Set(deferred.filter((symbol) => !stillOpen.has(symbol)));
+        fencedElsewhere = new Set(standingIn.filter((symbol) => !stillOpen.has(symbol)));
       } catch (err) {
         this.handoverLog.warn('signals', { err }, 'hand-over signals unreadable; retrying');
       }
       const now = performance.now();
+      const superseded = (this.membership.assignment?.epoch ?? epoch) > epoch;
       const stopped = new Map<string, boolean>();
       const returned: string[] = [];
+      const late: string[] = [];
       pending.forEach((symbol, i) => {
         const owned = this.owned.get(symbol);
         // Gone already, or removed from the universe so nobody takes it over: stop now.
@@ -528,20 +536,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
           stopped.set(symbol, false);
           return;
         }
-        if (waitForOwner.has(symbol)) {
-          if (handedOverByOwner.has(symbol)) {
-            returned.push(symbol);
-            return;
-          }
-          if (now < deadline) return;
-          if (now >= standInDeadline) {
-            stopped.set(symbol, false);
-            this.handoverTimeouts++;
-            return;
-          }
+        if (fencedElsewhere.has(symbol)) {
+          returned.push(symbol);
+          return;
         }
+        const standingIn = waitForOwner.has(symbol);
+        if (standingIn && now < deadline) return;
         const signal = signals[i];
-        if (signal === undefined || signal.epoch < epoch) return;
+        const announced = signal !== undefined && signal.epoch >= epoch;
+        const limit =
+          (standingIn ? standInDeadline : deadline) + (announced || superseded ? 0 : unannouncedGraceMs);
+        if (now >= limit) {
+          stopped.set(symbol, false);
+          late.push(symbol);
+          return;
+        }
+        if (!announced) return;
         if (signal.first !== undefined) {
           if (this.owned.hasReached(owned, signal.first)) {
             stopped.set(symbol, true);
@@ -556,16 +566,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
           quietSince.set(symbol, { at: now, applied: owned.applied });
         else if (now - quiet.at >= QUIET_HANDOVER_MS) stopped.set(symbol, signal.first !== undefined);
       });
-      if (now >= deadline) {
-        const late = pending.filter((symbol) => !stopped.has(symbol) && !waitForOwner.has(symbol));
-        for (const symbol of late) stopped.set(symbol, false);
-        if (late.length > 0) {
-          this.handoverTimeouts += late.length;
-          this.log.warn(
-            { epoch, symbols: late.length, timeoutMs: Math.round(this.handoverBoundMs) },
-            'new owner did not overlap in time; handing over at the timeout',
-          );
-        }
+      if (late.length > 0) {
+        this.handoverTimeouts += late.length;
+        this.log.warn(
+          { epoch, symbols: late.length, timeoutMs: Math.round(this.handoverBoundMs) },
+          'new owner did not overlap in time; handing over at the timeout',
+        );
       }
       if (stopped.size > 0) await this.writeFinals(epoch, stopped, followed, standIns);
       this.returnShadows(returned, followed);
@@ -575,8 +581,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Stand-ins whose owner handed over by itself: nothing to write. A shadow still followed here
-   * goes on as the new owner's standby (its stream never stopped).
+   * Stand-ins whose symbol someone else fenced at the epoch: nothing to write. A shadow still
+   * followed here goes on as the new owner's standby (its stream never stopped).
    */
   private returnShadows(symbols: readonly string[], followed: ReadonlySet<string>): void {
     for (const symbol of symbols) {
@@ -599,38 +605,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
     standIns: ReadonlyMap<string, boolean>,
   ): Promise<void> {
     const finals = new Map<string, CheckpointRecord>();
-    const standInFinals = new Map<string, CheckpointRecord>();
+    let stoodIn = 0;
     for (const [symbol, overlapped] of stopped) {
       const owned = this.owned.release(symbol);
       if (owned?.state !== 'leaving') continue;
       this.takeBars(symbol, owned.aggregate);
-      (standIns.has(symbol) ? standInFinals : finals).set(
-        symbol,
-        this.record(epoch, owned, true, overlapped),
-      );
+      finals.set(symbol, this.record(epoch, owned, true, overlapped));
+      if (standIns.has(symbol)) stoodIn++;
       if (followed.has(symbol)) {
         owned.state = 'live';
         this.standby.adopt(symbol, owned);
       }
     }
-    if (finals.size + standInFinals.size === 0) return;
+    if (finals.size === 0) return;
     try {
-      const [refused, superseded] = await Promise.all([
-        this.checkpoints.write(epoch, finals),
-        this.checkpoints.write(epoch, standInFinals, true),
-        this.flushBars(),
-      ]);
+      const [refused] = await Promise.all([this.checkpoints.write(epoch, finals, true), this.flushBars()]);
+      // Refused: the new owner claimed first (it stopped waiting), or another final came first.
       if (refused.length > 0) this.log.warn({ epoch, refused: refused.length }, 'final checkpoints refused');
-      if (standInFinals.size > superseded.length)
-        this.log.info(
-          { epoch, written: standInFinals.size - superseded.length, superseded: superseded.length },
-          'stood in for an owner that did not hand over: final checkpoints written from the standby',
-        );
+      if (stoodIn > 0)
+        this.log.info({ epoch, symbols: stoodIn }, 'stood in for an owner that did not hand over');
     } catch (err) {
-      this.log.warn(
-        { err, epoch, symbols: finals.size + standInFinals.size },
-        'final checkpoints not written',
-      );
+      this.log.warn({ err, epoch, symbols: finals.size }, 'final checkpoints not written');
     }
   }
 

@@ -1,6 +1,7 @@
--- stand-in: a standby writes final checkpoints in place of an owner that did not hand over, only
--- where nobody has fenced the symbol at this epoch yet (the owner's own final checkpoint, another
--- stand-in's, or the new owner's claim): a late stand-in never overwrites what the new owner loaded.
+-- hand-over: final checkpoints of symbols handed over at an epoch, by their old owner or by a
+-- standby standing in for it, written only where nobody has fenced the symbol at this epoch yet
+-- (another final checkpoint, or the new owner's claim): a late final never overwrites what the new
+-- owner loaded, and of two exact finals (the owner's and a stand-in's) the first one stays.
 -- KEYS[1] leases (ZSET), KEYS[2] checkpoint epochs (HASH symbol -> epoch), KEYS[3] checkpoints
 -- (HASH symbol -> JSON)
 -- ARGV[1] worker id, ARGV[2] epoch the caller acts at, ARGV[3..] symbol, JSON pairs
