@@ -12,16 +12,12 @@
  * work on the per-trade path (run it before and after a change).
  *
  *   node --import tsx bench/ingest-path.ts
- * Environment: BENCH_CASES ("1x500,50x500,1x8000,50x8000"), BENCH_ROUNDS (5), BENCH_ROUND_MS (600),
- * BENCH_PROPOSED (1: also the proposed `OwnedSymbols.ingest`, see `proposedReader`; 0 to skip).
+ * Environment: BENCH_CASES ("1x500,50x500,1x8000,50x8000"), BENCH_ROUNDS (5), BENCH_ROUND_MS (600).
  */
 import { polygon } from '../feeds/polygon.js';
-import type { Trade } from '../feeds/trade.js';
-import { conditionRulesFor, SymbolAggregate } from '../src/aggregate/index.js';
-import { DedupWindow } from '../src/ingest/dedup.js';
+import { conditionRulesFor } from '../src/aggregate/index.js';
 import { FeedClient } from '../src/ingest/feed-client.js';
 import { createLogger } from '../src/log.js';
-import { LagSampler } from '../src/metrics.js';
 import { START_OF_STREAM } from '../src/ingest/stream-position.js';
 import { OwnedSymbols } from '../src/worker/owned-symbols.js';
 import { buildFramePool } from './support/frame-pool.js';
@@ -33,8 +29,6 @@ const CASES = (process.env['BENCH_CASES'] ?? '1x500,50x500,1x8000,50x8000').spli
 });
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const ROUND_MS = Number(process.env['BENCH_ROUND_MS'] ?? 600);
-/** Also measure the proposed `OwnedSymbols.ingest` (BENCH_PROPOSED=0 to skip). */
-const PROPOSED = process.env['BENCH_PROPOSED'] !== '0';
 /** As the ingest benchmarks: more trades than the de-duplication window, so none repeats in it. */
 const POOL_TRADES = 400_000;
 
@@ -87,14 +81,11 @@ export function tickringReader(symbols: readonly string[]): Reader & { owned: Ow
     owned.acquire(symbol);
     owned.goLive(symbol, null, START_OF_STREAM, false);
   }
-  // As `Worker` wires them: the feed client is the decoder's sink; the worker samples lag too.
-  const workerLag = new LagSampler();
+  // As `Worker` wires them: the feed client is the decoder's sink (and samples lag for the metrics),
+  // and every trade goes to the owned symbols (the worker first checks its standbys, none here).
   const client = new FeedClient(
     { adapter: polygon, url: 'ws://unused', credentials: { key: 'k', secret: '' }, userAgent: 'bench' },
-    (trade) => {
-      workerLag.sample(trade.timeMs);
-      owned.ingest(trade);
-    },
+    (trade) => owned.ingest(trade),
     createLogger({ role: 'bench', level: 'silent', pretty: false }),
   );
   const session = polygon.createSession({ key: 'k', secret: '' });
@@ -112,54 +103,11 @@ export function tickringReader(symbols: readonly string[]): Reader & { owned: Ow
   };
 }
 
-/**
- * The same path with the change to `OwnedSymbols.ingest` proposed to its owner (see bench/README.md):
- * de-duplication field by field (`DedupWindow.admitTrade`) instead of by key text, the last applied
- * trade kept instead of its key (the watermark's key is then built when a checkpoint is written), and
- * no second lag sample in the worker (the feed client's sampler serves the metrics).
- */
-export function proposedReader(symbols: readonly string[]): Reader & { applied: () => number } {
-  const fields = polygon.dedupFields;
-  if (!fields) throw new Error('polygon lists no dedupFields');
-  const options = { conditionRules: conditionRulesFor('polygon') };
-  const owned = new Map<string, { aggregate: SymbolAggregate; lastApplied: Trade | undefined }>();
-  for (const symbol of symbols)
-    owned.set(symbol, { aggregate: new SymbolAggregate(symbol, options), lastApplied: undefined });
-  const dedup = new DedupWindow(200_000);
-  let applied = 0;
-  const client = new FeedClient(
-    { adapter: polygon, url: 'ws://unused', credentials: { key: 'k', secret: '' }, userAgent: 'bench' },
-    (trade) => {
-      const entry = owned.get(trade.symbol);
-      if (entry === undefined || !dedup.admitTrade(trade, fields)) return;
-      entry.aggregate.apply(trade);
-      entry.lastApplied = trade;
-      applied++;
-    },
-    createLogger({ role: 'bench', level: 'silent', pretty: false }),
-  );
-  const session = polygon.createSession({ key: 'k', secret: '' });
-  return {
-    applied: () => applied,
-    read(frames, start) {
-      const before = applied;
-      let i = start;
-      for (let n = 0; n < 2_000; n++) {
-        session.decode(frames[i]!, client);
-        i = (i + 1) % frames.length;
-      }
-      return [applied - before, i];
-    },
-  };
-}
-
 export interface PathResult {
   readonly perFrame: number;
   readonly symbols: number;
   readonly bare: number;
   readonly tickring: number;
-  /** With the proposed `OwnedSymbols.ingest` (field de-dup); NaN where not measured. */
-  readonly proposed: number;
 }
 
 export function run(): PathResult[] {
@@ -170,23 +118,18 @@ export function run(): PathResult[] {
     const frames = pool.frames.map((frame) => Buffer.from(frame).toString('utf8'));
     const bare = bareReader(perFrame);
     const ours = tickringReader(pool.symbols);
-    const proposed = PROPOSED ? proposedReader(pool.symbols) : undefined;
     const bareState = { next: 0 };
     const oursState = { next: 0 };
-    const proposedState = { next: 0 };
     let bestBare = 0;
     let bestOurs = 0;
-    let bestProposed = proposed ? 0 : NaN;
     for (let r = 0; r < ROUNDS; r++) {
       bestBare = Math.max(bestBare, round(bare, frames, bareState));
       bestOurs = Math.max(bestOurs, round(ours, frames, oursState));
-      if (proposed) bestProposed = Math.max(bestProposed, round(proposed, frames, proposedState));
     }
     if (ours.owned.duplicatesDropped > 0) throw new Error('the pool repeated a trade id within the window');
-    results.push({ perFrame, symbols, bare: bestBare, tickring: bestOurs, proposed: bestProposed });
+    results.push({ perFrame, symbols, bare: bestBare, tickring: bestOurs });
     console.log(
-      `${perFrame}x${symbols}: bare ${int(bestBare)} trades/CPU-s, tickring ${int(bestOurs)} (${fixed(bestOurs / bestBare)})` +
-        (proposed ? `, proposed ingest ${int(bestProposed)} (${fixed(bestProposed / bestBare)})` : ''),
+      `${perFrame}x${symbols}: bare ${int(bestBare)} trades/CPU-s, tickring ${int(bestOurs)} (${fixed(bestOurs / bestBare)})`,
     );
   }
   return results;
@@ -201,8 +144,6 @@ export function formatPath(results: readonly PathResult[]): string {
       'tickring path, trades/CPU-s',
       'ratio',
       'tickring µs/trade',
-      'with proposed ingest, trades/CPU-s',
-      'ratio',
     ],
     results.map((r) => [
       String(r.perFrame),
@@ -211,8 +152,6 @@ export function formatPath(results: readonly PathResult[]): string {
       int(r.tickring),
       fixed(r.tickring / r.bare),
       fixed(1e6 / r.tickring),
-      Number.isNaN(r.proposed) ? '-' : int(r.proposed),
-      Number.isNaN(r.proposed) ? '-' : fixed(r.proposed / r.bare),
     ]),
   );
 }

@@ -169,6 +169,9 @@ export interface DedupFields {
   readonly kind: boolean;
 }
 
+/** The trade fields a de-duplication key can be made of (`DedupFields` says which of them it is). */
+export type TradeIdentity = Pick<Trade, 'symbol' | 'id' | 'exchange' | 'kind'>;
+
 export interface FeedAdapter {
   readonly name: string;
   /** The provider's production URL, shown in `--help`. */

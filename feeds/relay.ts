@@ -363,6 +363,9 @@ export function relayAdapter(upstream?: FeedAdapter): FeedAdapter {
     redactUrl: (url) => url,
     createSession: () => new RelaySession(upstream?.name),
     dedupKey: keyed ? (trade) => keyed.dedupKey(trade) : genericDedupKey,
+    // The upstream's key reads the same fields of the relayed trade, so its fields list holds too.
+    // The generic key has none: it gives no key to a trade without an id, which fields cannot say.
+    ...(keyed?.dedupFields ? { dedupFields: keyed.dedupFields } : {}),
     ...(numbered ? { sequentialId: (trade: Trade) => numbered.sequentialId?.(trade) ?? null } : {}),
     server,
   };

@@ -11,7 +11,7 @@ import type { RedisClient as Redis } from '../redis/client.js';
 import { TickringError } from '../errors.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import { scriptError, SCRIPT_CODES } from '../redis/scripts.js';
-import type { StreamPosition } from '../ingest/stream-position.js';
+import { parseStreamPosition, type StreamPosition } from '../ingest/stream-position.js';
 
 export interface CheckpointRecord<A = unknown> {
   readonly v: 1;
@@ -59,7 +59,7 @@ export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRe
   ) {
     throw new TickringError('TICKRING_ERR_CORRUPT_STATE', `checkpoint of ${symbol} has an unknown shape`);
   }
-  const position = parsePosition(record['position']);
+  const position = parseStreamPosition(record['position']);
   return {
     v: 1,
     owner: record['owner'],
@@ -71,20 +71,6 @@ export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRe
     ...(position ? { position } : {}),
     overlapped: record['overlapped'] === true,
   };
-}
-
-function parsePosition(value: unknown): StreamPosition | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const p = value as Record<string, unknown>;
-  const seq = p['seq'];
-  if (
-    typeof p['key'] !== 'string' ||
-    (seq !== null && typeof seq !== 'number') ||
-    typeof p['timeMs'] !== 'number' ||
-    typeof p['atTime'] !== 'number'
-  )
-    return undefined;
-  return { key: p['key'], seq, timeMs: p['timeMs'], atTime: p['atTime'] };
 }
 
 /**

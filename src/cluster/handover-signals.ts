@@ -9,21 +9,45 @@
  */
 import type { RedisClient as Redis } from '../redis/client.js';
 import type { ClusterKeys } from '../redis/keys.js';
-import type { StreamPosition } from '../ingest/stream-position.js';
+import { parseStreamPosition, type StreamPosition } from '../ingest/stream-position.js';
 
 export interface HandoverSignal {
   readonly epoch: number;
-  /** First trade the new owner buffered; `undefined` while it has buffered none. */
+  /**
+   * First trade the new owner buffered (with its `identity` where the feed de-duplicates field by
+   * field); `undefined` while it has buffered none.
+   */
   readonly first: StreamPosition | undefined;
 }
 
-/** `epoch|seq|timeMs|key`; the key comes last because it may contain `|`. */
-function encode(epoch: number, first: StreamPosition | undefined): string {
-  if (!first) return `${epoch}|||`;
-  return `${epoch}|${first.seq ?? ''}|${first.timeMs}|${first.key}`;
+/**
+ * `{"epoch":E,"first":position or null}`. JSON because the first trade's identity fields may hold
+ * any text; the earlier `epoch|seq|timeMs|key` form is still read (`decodeLegacy`), though workers
+ * of that version read this one as unreadable (their hand-overs end at the timeout): upgrade a
+ * cluster's workers together.
+ */
+export function encodeHandoverSignal(signal: HandoverSignal): string {
+  return JSON.stringify({ epoch: signal.epoch, first: signal.first ?? null });
 }
 
 export function decodeHandoverSignal(raw: string): HandoverSignal | undefined {
+  if (!raw.startsWith('{')) return decodeLegacy(raw);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { epoch, first } = value as Record<string, unknown>;
+  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch)) return undefined;
+  if (first === null) return { epoch, first: undefined };
+  const position = parseStreamPosition(first);
+  return position === undefined ? undefined : { epoch, first: position };
+}
+
+/** `epoch|seq|timeMs|key`, as written before signals carried identities; the key may contain `|`. */
+function decodeLegacy(raw: string): HandoverSignal | undefined {
   const parts = raw.split('|');
   if (parts.length < 4) return undefined;
   const epoch = Number(parts[0]);
@@ -48,7 +72,7 @@ export class HandoverSignals {
   async announce(epoch: number, entries: ReadonlyMap<string, StreamPosition | undefined>): Promise<void> {
     if (entries.size === 0) return;
     const args: string[] = [];
-    for (const [symbol, first] of entries) args.push(symbol, encode(epoch, first));
+    for (const [symbol, first] of entries) args.push(symbol, encodeHandoverSignal({ epoch, first }));
     this.commands++;
     await this.redis.hset(this.keys.handover, ...args);
   }

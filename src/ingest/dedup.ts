@@ -13,9 +13,10 @@
  *   the garbage collector would have to carry into the old generation. Equal fields are checked
  *   exactly, so a hash collision never drops a trade. Several times cheaper per trade than building
  *   and hashing the key text.
+ * `has(key)` and `hasTrade(identity, fields)` ask the same of either window without admitting.
  */
-import type { DedupFields } from '../../feeds/adapter.js';
-import type { Trade, TradeKind } from '../../feeds/trade.js';
+import type { DedupFields, TradeIdentity } from '../../feeds/adapter.js';
+import type { TradeKind } from '../../feeds/trade.js';
 
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 16777619;
@@ -68,6 +69,16 @@ class FieldTable {
   readonly mask: number;
   /** Ring position of the next entry (the oldest once the ring is full). */
   slot = 0;
+  /**
+   * The identity `find` looked for last, as an entry stores it: `insertFound` stores it from here, so
+   * neither hashes twice nor allocates a record to pass it on.
+   */
+  private foundHash = 0;
+  private foundSymbol = '';
+  private foundExchange = '';
+  private foundId: string | undefined = undefined;
+  private foundNumericId = -1;
+  private foundKind: TradeKind = 'trade';
 
   constructor(readonly capacity: number) {
     let buckets = 1;
@@ -83,8 +94,56 @@ class FieldTable {
     this.kinds = new Array<TradeKind>(capacity).fill('trade');
   }
 
+  /** The entry holding `identity` (the fields `fields` lists), or -1 when the window has none. */
+  find(identity: TradeIdentity, fields: DedupFields): number {
+    const { symbol, id } = identity;
+    const exchange = fields.exchange ? identity.exchange : '';
+    const kind: TradeKind = fields.kind ? identity.kind : 'trade';
+    let hash = hashId(hashText(FNV_OFFSET, symbol), id);
+    const number = numericId;
+    const text = number < 0 ? id : undefined;
+    if (fields.exchange) hash = hashText(hash, exchange);
+    if (fields.kind) hash = hashText(hash, kind);
+    hash ^= hash >>> 15;
+    this.foundHash = hash;
+    this.foundSymbol = symbol;
+    this.foundExchange = exchange;
+    this.foundId = text;
+    this.foundNumericId = number;
+    this.foundKind = kind;
+    for (let e = this.heads[hash & this.mask] as number; e !== -1; e = this.next[e] as number) {
+      if (
+        this.hashes[e] === hash &&
+        this.ids[e] === text &&
+        (text !== undefined || this.numericIds[e] === number) &&
+        this.symbols[e] === symbol &&
+        this.exchanges[e] === exchange &&
+        this.kinds[e] === kind
+      )
+        return e;
+    }
+    return -1;
+  }
+
+  /** Stores the identity `find` just did not find as the newest entry, evicting the oldest. */
+  insertFound(): void {
+    const slot = this.slot;
+    if (this.symbols[slot] !== undefined) this.unlink(slot);
+    const hash = this.foundHash;
+    const bucket = hash & this.mask;
+    this.symbols[slot] = this.foundSymbol;
+    this.exchanges[slot] = this.foundExchange;
+    this.ids[slot] = this.foundId;
+    this.numericIds[slot] = this.foundNumericId;
+    this.kinds[slot] = this.foundKind;
+    this.hashes[slot] = hash;
+    this.next[slot] = this.heads[bucket] as number;
+    this.heads[bucket] = slot;
+    this.slot = slot + 1 === this.capacity ? 0 : slot + 1;
+  }
+
   /** Unlinks the entry at `slot` from its bucket's chain. */
-  unlink(slot: number): void {
+  private unlink(slot: number): void {
     const bucket = (this.hashes[slot] as number) & this.mask;
     let previous = -1;
     for (let e = this.heads[bucket] as number; e !== -1; previous = e, e = this.next[e] as number) {
@@ -132,43 +191,19 @@ export class DedupWindow {
    * As `admit(adapter.dedupKey(trade))`, for an adapter with `dedupFields`: true the first time a
    * trade with these fields is offered within the window, false for a duplicate.
    */
-  admitTrade(trade: Trade, fields: DedupFields): boolean {
+  admitTrade(trade: TradeIdentity, fields: DedupFields): boolean {
     const table = (this.table ??= new FieldTable(this.capacity));
-    const { symbol, id } = trade;
-    const exchange = fields.exchange ? trade.exchange : '';
-    const kind: TradeKind = fields.kind ? trade.kind : 'trade';
-    let hash = hashId(hashText(FNV_OFFSET, symbol), id);
-    const number = numericId;
-    const text = number < 0 ? id : undefined;
-    if (fields.exchange) hash = hashText(hash, exchange);
-    if (fields.kind) hash = hashText(hash, kind);
-    hash ^= hash >>> 15;
-    const bucket = hash & table.mask;
-    for (let e = table.heads[bucket] as number; e !== -1; e = table.next[e] as number) {
-      if (
-        table.hashes[e] === hash &&
-        table.ids[e] === text &&
-        (text !== undefined || table.numericIds[e] === number) &&
-        table.symbols[e] === symbol &&
-        table.exchanges[e] === exchange &&
-        table.kinds[e] === kind
-      ) {
-        this.dropped++;
-        return false;
-      }
+    if (table.find(trade, fields) !== -1) {
+      this.dropped++;
+      return false;
     }
-    const slot = table.slot;
-    if (table.symbols[slot] !== undefined) table.unlink(slot);
-    table.symbols[slot] = symbol;
-    table.exchanges[slot] = exchange;
-    table.ids[slot] = text;
-    table.numericIds[slot] = number;
-    table.kinds[slot] = kind;
-    table.hashes[slot] = hash;
-    table.next[slot] = table.heads[bucket] as number;
-    table.heads[bucket] = slot;
-    table.slot = slot + 1 === table.capacity ? 0 : slot + 1;
+    table.insertFound();
     return true;
+  }
+
+  /** As `has(adapter.dedupKey(trade))`, for the window `admitTrade` feeds: without admitting. */
+  hasTrade(identity: TradeIdentity, fields: DedupFields): boolean {
+    return this.table !== undefined && this.table.find(identity, fields) !== -1;
   }
 
   get size(): number {

@@ -7,11 +7,11 @@
  *   worker also applied (or the symbol was quiet), so the two streams overlap and none is lost.
  * Positions in the stream (`StreamPosition`) tell the next owner what to skip.
  */
-import type { FeedAdapter } from '../../feeds/adapter.js';
+import type { DedupFields, FeedAdapter } from '../../feeds/adapter.js';
 import type { Trade } from '../../feeds/trade.js';
 import { SymbolAggregate, type AggregateOptions } from '../aggregate/index.js';
 import { DedupWindow } from '../ingest/dedup.js';
-import type { StreamPosition } from '../ingest/stream-position.js';
+import { START_OF_STREAM, type StreamPosition } from '../ingest/stream-position.js';
 
 export type OwnedSymbolState = 'loading' | 'live' | 'leaving';
 
@@ -22,9 +22,16 @@ export interface OwnedSymbol {
   state: OwnedSymbolState;
   aggregate: SymbolAggregate;
   buffer: Trade[];
-  /** Last trade applied (live, leaving). */
-  key: string;
-  seq: number | null;
+  /**
+   * Where the aggregate stood when it went live (the previous owner's position, or the start of the
+   * stream): `position` until a trade is applied.
+   */
+  resumedFrom: StreamPosition;
+  /**
+   * Last trade applied since it went live, kept rather than its key: `position` builds the key
+   * when a checkpoint or hand-over asks for it, not once per trade.
+   */
+  lastApplied: Trade | undefined;
   timeMs: number;
   atTime: number;
   /** Trades applied since the symbol was acquired; tells a quiet symbol from an active one. */
@@ -50,6 +57,8 @@ export type GoLiveOutcome =
 export class OwnedSymbols {
   private readonly symbols = new Map<string, OwnedSymbol>();
   private readonly dedup: DedupWindow;
+  /** The adapter's, read once: where set, trades are de-duplicated field by field (`admit`). */
+  private readonly dedupFields: DedupFields | undefined;
   tradesApplied = 0;
   unownedDropped = 0;
   bufferOverflows = 0;
@@ -62,6 +71,7 @@ export class OwnedSymbols {
     dedupWindow: number,
   ) {
     this.dedup = new DedupWindow(dedupWindow);
+    this.dedupFields = adapter.dedupFields;
   }
 
   get duplicatesDropped(): number {
@@ -95,8 +105,8 @@ export class OwnedSymbols {
       state: 'loading',
       aggregate: new SymbolAggregate(symbol, this.aggregateOptions),
       buffer: [],
-      key: '',
-      seq: null,
+      resumedFrom: START_OF_STREAM,
+      lastApplied: undefined,
       timeMs: 0,
       atTime: 0,
       applied: 0,
@@ -121,20 +131,29 @@ export class OwnedSymbols {
     this.symbols.clear();
   }
 
-  /** The position of the last trade applied to a live or leaving symbol. */
+  /**
+   * The position of the last trade applied to a live or leaving symbol. The sequence number stays
+   * the one it went live from, as it always has (applying a trade never advanced it).
+   */
   position(owned: OwnedSymbol): StreamPosition {
-    return { key: owned.key, seq: owned.seq, timeMs: owned.timeMs, atTime: owned.atTime };
+    const last = owned.lastApplied;
+    const key = last === undefined ? owned.resumedFrom.key : (this.adapter.dedupKey(last) ?? '');
+    return { key, seq: owned.resumedFrom.seq, timeMs: owned.timeMs, atTime: owned.atTime };
   }
 
   /** The position of the first trade a loading symbol buffered, or `undefined` before any. */
   firstBuffered(owned: OwnedSymbol): StreamPosition | undefined {
     const first = owned.buffer[0];
     if (first === undefined) return undefined;
+    const key = this.adapter.dedupKey(first) ?? '';
+    const { symbol, id, exchange, kind } = first;
     return {
-      key: this.adapter.dedupKey(first) ?? '',
+      key,
       seq: this.adapter.sequentialId?.(first) ?? null,
       timeMs: first.timeMs,
       atTime: 1,
+      // The old owner's window compares fields, not key text (`hasReached`).
+      ...(key !== '' && this.dedupFields !== undefined ? { identity: { symbol, id, exchange, kind } } : {}),
     };
   }
 
@@ -143,7 +162,12 @@ export class OwnedSymbols {
    * buffered: every trade from there on is in the new owner's buffer too.
    */
   hasReached(owned: OwnedSymbol, mark: StreamPosition): boolean {
-    if (mark.key !== '') return this.dedup.has(mark.key);
+    if (mark.key !== '') {
+      if (this.dedupFields === undefined) return this.dedup.has(mark.key);
+      // A signal of an earlier version names the trade by key text only, which this window does
+      // not keep: not reached, so the old owner hands over at its timeout, as without a signal.
+      return mark.identity !== undefined && this.dedup.hasTrade(mark.identity, this.dedupFields);
+    }
     // Without ids, only a later trade time proves the new owner's first trade was passed (the
     // caller also accepts the same time once the symbol went quiet).
     return owned.applied > 0 && owned.timeMs > mark.timeMs;
@@ -156,15 +180,14 @@ export class OwnedSymbols {
       this.unownedDropped++;
       return;
     }
-    const key = this.adapter.dedupKey(trade);
-    if (key !== null && !this.dedup.admit(key)) return;
+    if (!this.admit(trade)) return;
     if (owned.state === 'loading') {
       if (owned.buffer.length >= MAX_BUFFERED_TRADES) {
         owned.buffer.shift();
         this.bufferOverflows++;
       }
       owned.buffer.push(trade);
-      if (owned.awaiting !== undefined) this.catchUp(owned, trade, key);
+      if (owned.awaiting !== undefined) this.catchUp(owned, trade);
       return;
     }
     if (owned.floorSeq >= 0) {
@@ -175,12 +198,23 @@ export class OwnedSymbols {
       }
       owned.floorSeq = -1;
     }
-    this.apply(owned, trade, key);
+    this.apply(owned, trade);
   }
 
-  private apply(owned: OwnedSymbol, trade: Trade, key: string | null): void {
+  /**
+   * Whether a trade is new within the window: field by field where the adapter lists its key's
+   * fields, so no key text is built per trade; by the key text otherwise.
+   */
+  private admit(trade: Trade): boolean {
+    const fields = this.dedupFields;
+    if (fields !== undefined) return this.dedup.admitTrade(trade, fields);
+    const key = this.adapter.dedupKey(trade);
+    return key === null || this.dedup.admit(key);
+  }
+
+  private apply(owned: OwnedSymbol, trade: Trade): void {
     owned.aggregate.apply(trade);
-    owned.key = key ?? '';
+    owned.lastApplied = trade;
     if (trade.timeMs === owned.timeMs) owned.atTime++;
     else {
       owned.timeMs = trade.timeMs;
@@ -204,10 +238,7 @@ export class OwnedSymbols {
     const owned = this.symbols.get(symbol);
     if (!owned || owned.state !== 'loading') return undefined;
     if (loaded) owned.aggregate = loaded;
-    owned.key = from.key;
-    owned.seq = from.seq;
-    owned.timeMs = from.timeMs;
-    owned.atTime = from.atTime;
+    this.resumeFrom(owned, from);
     const start = this.resumeIndex(owned.buffer, from);
     if (start === undefined && expectAhead) {
       owned.awaiting = from;
@@ -235,10 +266,7 @@ export class OwnedSymbols {
       owned.buffer.length === 0 ? (settled ? 0 : undefined) : this.placedExactly(owned.buffer, from);
     if (start === undefined) return false;
     owned.aggregate = loaded ?? new SymbolAggregate(symbol, this.aggregateOptions);
-    owned.key = from.key;
-    owned.seq = from.seq;
-    owned.timeMs = from.timeMs;
-    owned.atTime = from.atTime;
+    this.resumeFrom(owned, from);
     this.replay(owned, start, from);
     return true;
   }
@@ -264,12 +292,21 @@ export class OwnedSymbols {
     return true;
   }
 
+  /** The aggregate stands at `from`: where it goes on from once live. */
+  private resumeFrom(owned: OwnedSymbol, from: StreamPosition): void {
+    owned.resumedFrom = from;
+    owned.lastApplied = undefined;
+    owned.timeMs = from.timeMs;
+    owned.atTime = from.atTime;
+  }
+
   /** A trade was buffered while awaiting the previous owner's position: has it arrived? */
-  private catchUp(owned: OwnedSymbol, newest: Trade, key: string | null): void {
+  private catchUp(owned: OwnedSymbol, newest: Trade): void {
     const from = owned.awaiting;
     if (from === undefined) return;
     if (from.key !== '') {
-      if (key === from.key) this.replay(owned, owned.buffer.length, from);
+      // Only while awaiting, a bounded moment of a hand-over: the key text is built for it.
+      if (this.adapter.dedupKey(newest) === from.key) this.replay(owned, owned.buffer.length, from);
       return;
     }
     if (newest.timeMs < from.timeMs) return;
@@ -281,7 +318,7 @@ export class OwnedSymbols {
     this.handoverSkipped += start;
     for (let i = start; i < owned.buffer.length; i++) {
       const trade = owned.buffer[i];
-      if (trade) this.apply(owned, trade, this.adapter.dedupKey(trade));
+      if (trade) this.apply(owned, trade);
     }
     owned.buffer = [];
     owned.awaiting = undefined;

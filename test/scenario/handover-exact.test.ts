@@ -146,7 +146,16 @@ describe.each([
       (sum, s) => sum + Math.max(0, (bySymbol.get(s)?.trades ?? 0) - (truth[s]?.trades ?? 0)),
       0,
     );
-    console.log(`HANDOVER-FIGURE ${adapter.name} sent=${sent} lost=${lost} doubled=${doubled}`);
+    // Symbols handed over at the old owner's timeout rather than once the two streams overlapped:
+    // not asserted (a starved machine may reach the bound), but with trade ids, more than none here
+    // says the old owner's lookup of the new owner's first trade (`hasReached`) missed.
+    const timedOut = workers
+      .flatMap((worker) => worker.output)
+      .filter((line) => line.includes('new owner did not overlap in time'))
+      .reduce((sum, line) => sum + ((JSON.parse(line) as { symbols?: number }).symbols ?? 0), 0);
+    console.log(
+      `HANDOVER-FIGURE ${adapter.name} sent=${sent} lost=${lost} doubled=${doubled} timeouts=${timedOut}`,
+    );
     if (!adapter.hasTradeIds) {
       // Finnhub: positions by trade time; see docs/handover.md for what that can and cannot promise.
       expect(doubled).toBe(0);

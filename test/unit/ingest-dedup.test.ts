@@ -1,6 +1,7 @@
 /**
  * The de-duplication window, both ways in: by key text, and field by field for adapters that declare
- * their `dedupFields`, which must drop exactly the trades the key text would.
+ * their `dedupFields`, which must drop (and find, without admitting) exactly the trades the key text
+ * would.
  */
 import { describe, expect, it } from 'vitest';
 import type { FeedAdapter } from '../../feeds/adapter.js';
@@ -46,6 +47,38 @@ describe('DedupWindow', () => {
     expect(window.admitTrade(trade('AAPL', '1', '12'), { exchange: false, kind: false })).toBe(true);
   });
 
+  it('tells whether a trade is in the field window without admitting it', () => {
+    const fields = { exchange: true, kind: true };
+    const window = new DedupWindow(2);
+    expect(window.hasTrade(trade('AAPL', '1'), fields)).toBe(false); // nothing admitted yet
+    window.admitTrade(trade('AAPL', '1'), fields);
+    // Found by an identity alone, not only by the trade object that was admitted.
+    expect(window.hasTrade({ symbol: 'AAPL', id: '1', exchange: '4', kind: 'trade' }, fields)).toBe(true);
+    expect(window.hasTrade(trade('AAPL', '01'), fields)).toBe(false); // text, not the number 1
+    expect(window.hasTrade(trade('AAPL', '1', '12'), fields)).toBe(false);
+    expect(window.hasTrade(trade('AAPL', '1', '4', 'cancel'), fields)).toBe(false);
+    // Looking did not admit: the window still holds one trade, and that one is still the oldest.
+    expect(window.size).toBe(1);
+    expect(window.admitTrade(trade('AAPL', '01'), fields)).toBe(true);
+    expect(window.admitTrade(trade('AAPL', '2'), fields)).toBe(true); // pushes out AAPL 1
+    expect(window.hasTrade(trade('AAPL', '1'), fields)).toBe(false);
+    expect(window.hasTrade(trade('AAPL', '2'), fields)).toBe(true);
+    expect(window.dropped).toBe(0);
+  });
+
+  it('never takes one trade for another whose fields hash alike', () => {
+    // "xhtk" and "xrh50" hash alike for AAPL with symbol and id only (found by a birthday search
+    // over the table's FNV-1a hash): only the exact comparison of the fields tells them apart.
+    const fields = { exchange: false, kind: false };
+    const window = new DedupWindow(1_000);
+    expect(window.admitTrade(trade('AAPL', 'xhtk'), fields)).toBe(true);
+    expect(window.hasTrade(trade('AAPL', 'xrh50'), fields)).toBe(false);
+    expect(window.admitTrade(trade('AAPL', 'xrh50'), fields)).toBe(true);
+    expect(window.hasTrade(trade('AAPL', 'xhtk'), fields)).toBe(true);
+    expect(window.hasTrade(trade('AAPL', 'xrh50'), fields)).toBe(true);
+    expect(window.dropped).toBe(0);
+  });
+
   it('drops exactly what the key text drops, for every adapter that lists its fields', () => {
     const random = new Prng(11);
     const pick = <T>(items: readonly T[]): T => items[random.int(0, items.length - 1)] as T;
@@ -66,6 +99,10 @@ describe('DedupWindow', () => {
         );
         const key = adapter.dedupKey(t);
         expect(key).not.toBeNull();
+        // Looked up before admitting, as the hand-over does (an `expect` per trade would double the time).
+        const found = byFields.hasTrade(t, fields);
+        if (found !== byKey.has(key ?? ''))
+          expect.unreachable(`${adapter.name}: hasTrade ${found} for ${key}`);
         expect(byFields.admitTrade(t, fields), `${adapter.name} ${key}`).toBe(byKey.admit(key ?? ''));
       }
       expect(byFields.dropped).toBe(byKey.dropped);

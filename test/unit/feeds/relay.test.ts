@@ -122,6 +122,8 @@ describe('relay codec', () => {
     expect(relay.dedupKey(first as Trade)).toBe('AAPL|4|52983525029461');
     expect(relay.dedupKey(correction as Trade)).toBe('MSFT|V|9|correction');
     expect(relay.dedupKey(makeTrade({ symbol: 'AAPL', price: 1, size: 1, timeMs: 1 }))).toBeNull();
+    // A trade without an id has no key, which a fields list cannot say: the worker uses the text.
+    expect(relay.dedupFields).toBeUndefined();
   });
 
   it('behind a known provider, uses its key and trade numbering, so gaps across a failover are counted', () => {
@@ -133,6 +135,8 @@ describe('relay codec', () => {
         upstream.sequentialId?.(trade) ?? null,
       );
       expect(adapter.hasTradeIds).toBe(upstream.hasTradeIds);
+      // So the worker de-duplicates relayed trades field by field wherever the provider's key allows.
+      expect(adapter.dedupFields, upstream.name).toEqual(upstream.dedupFields);
     }
     expect(relayAdapter(coinbase).sequentialId?.(trade)).toBe(42);
   });

@@ -1,0 +1,162 @@
+/**
+ * A worker's owned symbols on the per-trade path and at the two ends of a hand-over: the stream
+ * position it reports (built from the last applied trade only when asked), and whether a leaving
+ * symbol's stream has reached the new owner's first trade, looked up field by field where the
+ * adapter lists its key's fields and by key text where it does not.
+ */
+import { describe, expect, it } from 'vitest';
+import { finnhub } from '../../feeds/finnhub.js';
+import { polygon } from '../../feeds/polygon.js';
+import { relay } from '../../feeds/relay.js';
+import { makeTrade, type Trade } from '../../feeds/trade.js';
+import { decodeHandoverSignal, encodeHandoverSignal } from '../../src/cluster/handover-signals.js';
+import { START_OF_STREAM, type StreamPosition } from '../../src/ingest/stream-position.js';
+import { OwnedSymbols, type OwnedSymbol } from '../../src/worker/owned-symbols.js';
+
+const T0 = 1_700_000_000_000;
+
+const trade = (id: string, timeMs = T0): Trade =>
+  makeTrade({ symbol: 'AAPL', price: 10, size: 1, timeMs, id, exchange: '4' });
+
+function symbolOf(owned: OwnedSymbols, symbol = 'AAPL'): OwnedSymbol {
+  const found = owned.get(symbol);
+  if (found === undefined) throw new Error(`${symbol} is not owned`);
+  return found;
+}
+
+/** A symbol live from the start of the stream, with `ids` applied. */
+function liveWith(ids: readonly string[], adapter = polygon): OwnedSymbols {
+  const owned = new OwnedSymbols(adapter, {}, 1_000);
+  owned.acquire('AAPL');
+  owned.goLive('AAPL', null, START_OF_STREAM, false);
+  for (const id of ids) owned.ingest(trade(id));
+  return owned;
+}
+
+describe('OwnedSymbols position', () => {
+  it('is the loaded position until a trade is applied, then the last applied trade', () => {
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.acquire('AAPL');
+    const loaded: StreamPosition = { key: 'AAPL|4|7', seq: null, timeMs: T0 - 5, atTime: 3 };
+    expect(owned.goLive('AAPL', null, loaded, false)).toBe('exact');
+    const aapl = symbolOf(owned);
+    expect(owned.position(aapl)).toEqual(loaded);
+
+    owned.ingest(trade('8', T0));
+    owned.ingest(trade('9', T0));
+    expect(owned.position(aapl)).toEqual({ key: 'AAPL|4|9', seq: null, timeMs: T0, atTime: 2 });
+    owned.ingest(trade('9', T0)); // a duplicate moves nothing
+    expect(owned.duplicatesDropped).toBe(1);
+    expect(owned.position(aapl)).toEqual({ key: 'AAPL|4|9', seq: null, timeMs: T0, atTime: 2 });
+    expect(aapl.applied).toBe(2);
+  });
+
+  it('after a replay, is the last replayed trade; a restart starts it over', () => {
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.acquire('AAPL');
+    for (const id of ['6', '7', '8', '9']) owned.ingest(trade(id, T0 + Number(id)));
+    const from: StreamPosition = { key: 'AAPL|4|7', seq: null, timeMs: T0 + 7, atTime: 1 };
+    expect(owned.goLive('AAPL', null, from, false)).toBe('exact');
+    expect(owned.handoverSkipped).toBe(2);
+    expect(owned.position(symbolOf(owned))).toEqual({
+      key: 'AAPL|4|9',
+      seq: null,
+      timeMs: T0 + 9,
+      atTime: 1,
+    });
+
+    owned.restart('AAPL');
+    expect(owned.position(symbolOf(owned))).toEqual(START_OF_STREAM);
+  });
+
+  it('after a standby warms from a checkpoint in its buffer, is where the checkpoint left it', () => {
+    const standby = new OwnedSymbols(polygon, {}, 1_000);
+    standby.acquire('AAPL');
+    for (const id of ['6', '7']) standby.ingest(trade(id, T0));
+    const checkpoint: StreamPosition = { key: 'AAPL|4|7', seq: null, timeMs: T0, atTime: 2 };
+    expect(standby.warm('AAPL', null, checkpoint, false)).toBe(true);
+    expect(standby.position(symbolOf(standby))).toEqual(checkpoint);
+    standby.ingest(trade('8', T0));
+    expect(standby.position(symbolOf(standby))).toEqual({
+      key: 'AAPL|4|8',
+      seq: null,
+      timeMs: T0,
+      atTime: 3,
+    });
+  });
+
+  it('waits for a position still ahead in the stream, field window or not', () => {
+    for (const adapter of [polygon, relay]) {
+      const owned = new OwnedSymbols(adapter, {}, 1_000);
+      owned.acquire('AAPL');
+      owned.ingest(trade('5'));
+      const key = adapter.dedupKey(trade('7')) ?? '';
+      const ahead: StreamPosition = { key, seq: null, timeMs: T0, atTime: 3 };
+      expect(owned.goLive('AAPL', null, ahead, true), adapter.name).toBe('awaiting');
+      for (const id of ['6', '7', '8']) owned.ingest(trade(id));
+      const aapl = symbolOf(owned);
+      expect(aapl.state, adapter.name).toBe('live');
+      // 5, 6 and 7 were the previous owner's; 8 is the first this worker applies.
+      expect(owned.handoverSkipped, adapter.name).toBe(3);
+      expect(aapl.applied, adapter.name).toBe(1);
+      expect(owned.position(aapl).key, adapter.name).toBe(adapter.dedupKey(trade('8')));
+    }
+  });
+});
+
+describe('OwnedSymbols hand-over lookup', () => {
+  /** The new owner's first buffered trade, as the old owner reads it from the signal in Redis. */
+  function firstTradeSignal(first: Trade, adapter = polygon): StreamPosition {
+    const next = new OwnedSymbols(adapter, {}, 1_000);
+    next.acquire('AAPL');
+    next.ingest(first);
+    const mark = next.firstBuffered(symbolOf(next));
+    if (mark === undefined) throw new Error('nothing buffered');
+    const signal = decodeHandoverSignal(encodeHandoverSignal({ epoch: 2, first: mark }));
+    if (signal?.first === undefined) throw new Error('the signal did not survive the trip');
+    return signal.first;
+  }
+
+  it("finds the new owner's first trade field by field, once this stream has it", () => {
+    const old = liveWith(['1', '2', '3']);
+    old.beginLeaving('AAPL');
+    const mark = firstTradeSignal(trade('4'));
+    expect(mark.identity).toEqual({ symbol: 'AAPL', id: '4', exchange: '4', kind: 'trade' });
+    const aapl = symbolOf(old);
+    expect(old.hasReached(aapl, mark)).toBe(false);
+    old.ingest(trade('4'));
+    expect(old.hasReached(aapl, mark)).toBe(true);
+    // Same id at another exchange is another trade.
+    expect(old.hasReached(aapl, firstTradeSignal(makeTrade({ ...trade('4'), exchange: '12' })))).toBe(false);
+  });
+
+  it('treats a signal without identity fields (an earlier version) as not reached in a field window', () => {
+    const old = liveWith(['1', '2']);
+    const legacy = decodeHandoverSignal(`2||${T0}|AAPL|4|2`)?.first;
+    expect(legacy).toEqual({ key: 'AAPL|4|2', seq: null, timeMs: T0, atTime: 1 });
+    if (legacy === undefined) return;
+    expect(old.hasReached(symbolOf(old), legacy)).toBe(false);
+  });
+
+  it('looks the key text up where the adapter lists no fields', () => {
+    // The generic relay key gives no key to a trade without an id, so it lists no fields.
+    const old = liveWith(['1', '2'], relay);
+    const mark = firstTradeSignal(trade('2'), relay);
+    expect(mark.identity).toBeUndefined();
+    expect(old.hasReached(symbolOf(old), mark)).toBe(true);
+    expect(old.hasReached(symbolOf(old), firstTradeSignal(trade('3'), relay))).toBe(false);
+  });
+
+  it('goes by trade time where trades have no ids', () => {
+    const old = new OwnedSymbols(finnhub, {}, 1_000);
+    old.acquire('AAPL');
+    old.goLive('AAPL', null, START_OF_STREAM, false);
+    old.ingest(trade('', T0));
+    const mark = firstTradeSignal(trade('', T0), finnhub);
+    expect(mark).toMatchObject({ key: '', timeMs: T0 });
+    expect(mark.identity).toBeUndefined();
+    expect(old.hasReached(symbolOf(old), mark)).toBe(false);
+    old.ingest(trade('', T0 + 1));
+    expect(old.hasReached(symbolOf(old), mark)).toBe(true);
+  });
+});
