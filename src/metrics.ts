@@ -42,6 +42,7 @@ export interface WorkerMetricSources {
     skipped: number;
     standbySymbols: number;
     promotions: number;
+    standIns: number;
   }>;
 }
 
@@ -96,7 +97,14 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
   );
   if (sources.handover) {
     const handover = (): ReturnType<NonNullable<WorkerMetricSources['handover']>> =>
-      sources.handover?.() ?? { timeouts: 0, fallbacks: 0, skipped: 0, standbySymbols: 0, promotions: 0 };
+      sources.handover?.() ?? {
+        timeouts: 0,
+        fallbacks: 0,
+        skipped: 0,
+        standbySymbols: 0,
+        promotions: 0,
+        standIns: 0,
+      };
     countFrom(
       registers,
       'tickring_handover_timeouts_total',
@@ -120,6 +128,12 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
       'tickring_standby_promotions_total',
       'Standby shadows that became the owned aggregate when the owner left the ring',
       () => handover().promotions,
+    );
+    countFrom(
+      registers,
+      'tickring_standby_stand_ins_total',
+      'Final checkpoints a standby wrote in place of an owner that did not hand over (crashed or silent)',
+      () => handover().standIns,
     );
     new Gauge({
       name: 'tickring_standby_symbols',

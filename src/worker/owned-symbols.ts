@@ -65,12 +65,17 @@ export class OwnedSymbols {
   /** Trades skipped at go-live or after it because the previous owner had applied them. */
   handoverSkipped = 0;
 
+  /**
+   * `dedup`: the window's capacity, or a window shared with another set (a worker's owned symbols
+   * and its standby shadows share one: a shadow adopted as owned, or standing in, keeps the trades
+   * it saw, so a repeated frame is still dropped and the hand-over finds them).
+   */
   constructor(
     private readonly adapter: FeedAdapter,
     private readonly aggregateOptions: Partial<AggregateOptions>,
-    dedupWindow: number,
+    dedup: number | DedupWindow,
   ) {
-    this.dedup = new DedupWindow(dedupWindow);
+    this.dedup = typeof dedup === 'number' ? new DedupWindow(dedup) : dedup;
     this.dedupFields = adapter.dedupFields;
   }
 

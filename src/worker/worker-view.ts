@@ -167,6 +167,7 @@ export function workerMetrics(worker: Worker, errors: RedisErrorCounts, stats?: 
       skipped: worker.owned.handoverSkipped,
       standbySymbols: worker.standby.size,
       promotions: worker.standbyPromotions,
+      standIns: worker.standIns,
     }),
   });
   worker.on('rebalanced', ({ ms }) => metrics.rebalanceSeconds.observe(ms / 1000));

@@ -30,6 +30,7 @@ import {
 } from '../cluster/membership.js';
 import { drainMember } from '../cluster/placement-admin.js';
 import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
+import { DedupWindow } from '../ingest/dedup.js';
 import { FeedClient, type FeedClientOptions } from '../ingest/feed-client.js';
 import { RateLimitedLog } from '../ingest/rate-limited-log.js';
 import { START_OF_STREAM, type StreamPosition } from '../ingest/stream-position.js';
@@ -126,6 +127,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly standby: OwnedSymbols;
   /** Standby shadows that became the owned aggregate when their owner left the ring. */
   standbyPromotions = 0;
+  /** Final checkpoints written from a standby shadow in place of an owner that did not hand over. */
+  standIns = 0;
   readonly checkpoints: CheckpointStore;
   readonly handoverSignals: HandoverSignals;
   readonly bars: BarStore;
@@ -164,8 +167,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** This epoch's hand-over bound: the timeout plus the time subscribe frames take to leave. */
   private handoverBoundMs = 0;
   private warming = false;
-  /** Per warming standby symbol, the checkpoint last seen (to tell a settled quiet symbol). */
-  private readonly standbySeen = new Map<string, string>();
+  /**
+   * Per warming standby symbol, the checkpoint and the owner's lease deadline last seen (to tell a
+   * settled quiet symbol).
+   */
+  private readonly standbySeen = new Map<string, { checkpoint: string; lease: string | null }>();
   /** Live shadows no longer followed, kept until this time (see `retireShadows`). */
   private readonly retiringUntil = new Map<string, number>();
 
@@ -186,8 +192,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
     };
     this.aggregateOptions = resolveAggregateOptions(this.options.aggregate);
-    this.owned = new OwnedSymbols(this.options.feed, this.options.aggregate, this.options.dedupWindow);
-    this.standby = new OwnedSymbols(this.options.feed, this.options.aggregate, this.options.dedupWindow);
+    const dedup = new DedupWindow(this.options.dedupWindow);
+    this.owned = new OwnedSymbols(this.options.feed, this.options.aggregate, dedup);
+    this.standby = new OwnedSymbols(this.options.feed, this.options.aggregate, dedup);
     this.redis = deps.redis;
     this.keys = deps.keys;
     this.handoverLog = new RateLimitedLog(this.log, 10_000);
@@ -457,15 +464,31 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.standby.size === 0 || !this.membership.leaseValid || this.warming) return;
     this.warming = true;
     try {
+      const assignment = this.membership.assignment;
       const loading = [...this.standby.entries()].filter(([, s]) => s.state === 'loading').map(([s]) => s);
       for (let i = 0; i < loading.length; i += 200) {
         const batch = loading.slice(i, i + 200);
-        const records = await this.checkpoints.readMany(batch);
+        const owners = batch.map((symbol) => assignment?.ownerOf(symbol) ?? '');
+        const [records, leases] = await Promise.all([
+          this.checkpoints.readMany(batch),
+          this.redis.zmscore(this.keys.leases, ...owners),
+        ]);
         batch.forEach((symbol, j) => {
           const record = records[j] ?? null;
-          const signature = record ? `${record.epoch}:${record.writtenAt}` : '';
-          const settled = this.standbySeen.get(symbol) === signature;
-          this.standbySeen.set(symbol, signature);
+          // Settled: the same checkpoint across a whole period while its owner renewed its lease
+          // (it was alive, so it would have checkpointed any trade it applied). A dead owner's
+          // checkpoint also stays the same, but the trades since its last one are nowhere.
+          const seen = {
+            checkpoint: record ? `${record.epoch}:${record.writtenAt}` : '',
+            lease: leases[j] ?? null,
+          };
+          const before = this.standbySeen.get(symbol);
+          const settled =
+            before?.checkpoint === seen.checkpoint &&
+            before.lease !== null &&
+            seen.lease !== null &&
+            Number(seen.lease) > Number(before.lease);
+          this.standbySeen.set(symbol, seen);
           const position = record ? positionOf(record) : START_OF_STREAM;
           if (this.standby.warm(symbol, this.loadAggregate(symbol, record), position, settled))
             this.standbySeen.delete(symbol);
@@ -605,13 +628,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     standIns: ReadonlyMap<string, boolean>,
   ): Promise<void> {
     const finals = new Map<string, CheckpointRecord>();
-    let stoodIn = 0;
     for (const [symbol, overlapped] of stopped) {
       const owned = this.owned.release(symbol);
       if (owned?.state !== 'leaving') continue;
       this.takeBars(symbol, owned.aggregate);
       finals.set(symbol, this.record(epoch, owned, true, overlapped));
-      if (standIns.has(symbol)) stoodIn++;
       if (followed.has(symbol)) {
         owned.state = 'live';
         this.standby.adopt(symbol, owned);
@@ -622,6 +643,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const [refused] = await Promise.all([this.checkpoints.write(epoch, finals, true), this.flushBars()]);
       // Refused: the new owner claimed first (it stopped waiting), or another final came first.
       if (refused.length > 0) this.log.warn({ epoch, refused: refused.length }, 'final checkpoints refused');
+      const refusedSet = new Set(refused);
+      const stoodIn = [...finals.keys()].filter(
+        (symbol) => standIns.has(symbol) && !refusedSet.has(symbol),
+      ).length;
+      this.standIns += stoodIn;
       if (stoodIn > 0)
         this.log.info({ epoch, symbols: stoodIn }, 'stood in for an owner that did not hand over');
     } catch (err) {

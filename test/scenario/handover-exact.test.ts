@@ -177,11 +177,35 @@ describe('standby replicas (--replicas 2)', () => {
 
   afterEach(async () => {
     await stopAll(workers);
+    workers.length = 0;
     await sim?.close();
     await env?.cleanup();
   });
 
   it('loses no trade when an owner is SIGKILLed: its standby is promoted', async () => {
+    const { lost, doubled, sent, promoted } = await killUnderFlow({ joinBeforeReap: false });
+    expect(sent).toBeGreaterThan(1_000);
+    expect({ lost, doubled }).toEqual({ lost: 0, doubled: 0 });
+    expect(promoted).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('loses no trade when a worker joins before the killed owner is reaped: standbys stand in', async () => {
+    // The join moves some of the dead owner's symbols to the joiner (which waits for a final
+    // checkpoint the dead owner never writes) and changes the standby of others to a worker that
+    // cannot warm from a dead owner: the previous standbys' shadows must stand in for it.
+    const { lost, doubled, sent, standIns } = await killUnderFlow({ joinBeforeReap: true });
+    expect(sent).toBeGreaterThan(1_000);
+    expect({ lost, doubled }).toEqual({ lost: 0, doubled: 0 });
+    expect(standIns).toBeGreaterThan(0);
+  }, 120_000);
+
+  async function killUnderFlow(options: { joinBeforeReap: boolean }): Promise<{
+    lost: number;
+    doubled: number;
+    sent: number;
+    promoted: number;
+    standIns: number;
+  }> {
     const symbols = generateSymbols(60);
     env = await testCluster('standby');
     const cluster = env;
@@ -189,7 +213,7 @@ describe('standby replicas (--replicas 2)', () => {
     const feed = sim;
     feed.pause();
     await addSymbols(cluster.redis, cluster.keys, symbols);
-    for (const id of ['w1', 'w2', 'w3']) {
+    const start = (id: string): void => {
       workers.push(
         startWorker(id, {
           prefix: cluster.prefix,
@@ -198,7 +222,8 @@ describe('standby replicas (--replicas 2)', () => {
           extraArgs: [...STEADY, '--lease-ms', '3000', '--replicas', '2'],
         }),
       );
-    }
+    };
+    for (const id of ['w1', 'w2', 'w3']) start(id);
     const members = async (): Promise<string[]> =>
       (await readRingRecord(cluster.redis, cluster.keys)).members.map((m) => m.id).sort();
     await eventually(
@@ -212,20 +237,30 @@ describe('standby replicas (--replicas 2)', () => {
       const text = await (await fetch(`${address}/metrics`)).text();
       return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
     };
-    await eventually('every symbol to have a standby', async () => {
+    const summed = async (name: string): Promise<number> => {
       const record = await readRingRecord(cluster.redis, cluster.keys);
-      const counts = await Promise.all(
-        record.members.map((m) => metric(m.address, 'tickring_standby_symbols')),
-      );
-      return counts.reduce((a, b) => a + b, 0) === symbols.length ? true : undefined;
-    });
+      const values = await Promise.all(record.members.map((m) => metric(m.address, name)));
+      return values.reduce((a, b) => a + b, 0);
+    };
+    await eventually('every symbol to have a standby', async () =>
+      (await summed('tickring_standby_symbols')) === symbols.length ? true : undefined,
+    );
     await sleep(3_000);
 
     workers[0]!.child.kill('SIGKILL');
     await workers[0]!.exited;
+    if (options.joinBeforeReap) {
+      start('w4');
+      await eventually(
+        'the joiner in the ring beside the dead owner',
+        async () => ((await members()).join(',') === 'w1,w2,w3,w4' ? true : undefined),
+        20_000,
+      );
+    }
+    const after = options.joinBeforeReap ? 'w2,w3,w4' : 'w2,w3';
     await eventually(
       'the killed worker to be reaped',
-      async () => ((await members()).join(',') === 'w2,w3' ? true : undefined),
+      async () => ((await members()).join(',') === after ? true : undefined),
       20_000,
     );
     await sleep(2_000);
@@ -253,11 +288,12 @@ describe('standby replicas (--replicas 2)', () => {
       (sum, s) => sum + Math.max(0, (bySymbol.get(s) ?? 0) - (truth[s]?.trades ?? 0)),
       0,
     );
-    expect(sent).toBeGreaterThan(1_000);
-    expect({ lost, doubled }).toEqual({ lost: 0, doubled: 0 });
-    const promoted = await Promise.all(
-      survivors.map((m) => metric(m.address, 'tickring_standby_promotions_total')),
-    );
-    expect(promoted.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-  }, 120_000);
+    return {
+      lost,
+      doubled,
+      sent,
+      promoted: await summed('tickring_standby_promotions_total'),
+      standIns: await summed('tickring_standby_stand_ins_total'),
+    };
+  }
 });
