@@ -77,6 +77,24 @@ export class HandoverSignals {
     await this.redis.hset(this.keys.handover, ...args);
   }
 
+  /**
+   * Tells the new owners that this worker stands in, at `epoch`, for the previous owner of each
+   * symbol (see `Worker.standInsAt`), so they wait for its final checkpoint.
+   */
+  async announceStandIns(epoch: number, symbols: readonly string[]): Promise<void> {
+    if (symbols.length === 0) return;
+    this.commands++;
+    await this.redis.hset(this.keys.standIns, ...symbols.flatMap((symbol) => [symbol, String(epoch)]));
+  }
+
+  /** The symbols of `symbols` that a standby stands in for at `epoch` (or later). */
+  async standingIn(epoch: number, symbols: readonly string[]): Promise<Set<string>> {
+    if (symbols.length === 0) return new Set();
+    this.commands++;
+    const epochs = await this.redis.hmget(this.keys.standIns, ...symbols);
+    return new Set(symbols.filter((_, i) => Number(epochs[i] ?? 0) >= epoch));
+  }
+
   /** The signals for `symbols`, in order; `undefined` where none (or unreadable). */
   async read(symbols: readonly string[]): Promise<(HandoverSignal | undefined)[]> {
     if (symbols.length === 0) return [];

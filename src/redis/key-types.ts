@@ -20,6 +20,7 @@ export const KEY_TYPES: Readonly<Record<keyof Omit<ClusterKeys, 'events' | 'bars
   checkpointEpochs: 'hash',
   checkpoints: 'hash',
   handover: 'hash',
+  standIns: 'hash',
   relay: 'string',
   scale: 'hash',
 };

@@ -27,6 +27,11 @@ export interface ClusterKeys {
    * trade it buffered (see `cluster/handover-signals.ts`).
    */
   readonly handover: string;
+  /**
+   * HASH symbol → the latest epoch at which a standby stands in for the symbol's previous owner
+   * (it left without handing over): the new owner waits for that standby's final checkpoint.
+   */
+  readonly standIns: string;
   /** Pub/sub channel: a new epoch is published here (a wake-up call, not a log). */
   readonly events: string;
   /** Prefix of the completed-bar ZSETs, one per symbol and interval; see `barKey`. */
@@ -53,6 +58,7 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     checkpointEpochs: `${tag}:checkpoint-epochs`,
     checkpoints: `${tag}:checkpoints`,
     handover: `${tag}:handover`,
+    standIns: `${tag}:stand-ins`,
     events: `${tag}:events`,
     bars: `${tag}:bars`,
     relay: `${tag}:relay`,
@@ -99,6 +105,7 @@ export function allKeys(keys: ClusterKeys): string[] {
     keys.checkpointEpochs,
     keys.checkpoints,
     keys.handover,
+    keys.standIns,
     keys.relay,
     keys.scale,
   ];

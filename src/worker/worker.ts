@@ -42,6 +42,11 @@ import { OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
 /** How often both sides of a hand-over look at each other's progress in Redis (ms). */
 const HANDOVER_POLL_MS = 10;
 /**
+ * How long a new owner waits for a standby to announce that it stands in for a symbol's previous
+ * owner, which left without handing over, before it starts from the last checkpoint (ms).
+ */
+const STAND_IN_NOTICE_MS = 500;
+/**
  * An old owner stops a symbol the new owner has buffered nothing of once it applied nothing itself
  * for this long after seeing the new owner subscribed: the symbol is quiet, nothing is in flight.
  */
@@ -396,8 +401,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private standInsAt(assignment: Assignment, previous: Assignment | undefined): Map<string, boolean> {
     const standIns = new Map<string, boolean>();
-    if (this.options.replicas < 2 || !previous || this.standby.size === 0) return standIns;
     const members = new Set(assignment.record.members.map((m) => m.id));
+    if (this.options.replicas < 2 || !previous || this.standby.size === 0) return standIns;
     for (const [symbol, shadow] of this.standby.entries()) {
       const before = previous.ownerOf(symbol);
       const after = assignment.ownerOf(symbol);
@@ -519,6 +524,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ): Promise<void> {
     if (lost.length === 0) return;
     const epoch = assignment.epoch;
+    try {
+      await this.handoverSignals.announceStandIns(epoch, [...standIns.keys()]);
+    } catch (err) {
+      this.handoverLog.warn('stand-ins', { err }, 'stand-ins not announced; new owners may not wait');
+    }
     const waitForOwner = new Set([...standIns].filter(([, stayed]) => stayed).map(([symbol]) => symbol));
     const deadline = performance.now() + this.handoverBoundMs;
     // A stand-in whose owner is still in the ring lets that owner hand over first, and writes only
@@ -731,13 +741,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     orphaned: readonly string[],
   ): Promise<string[]> {
     // Longer than the old owner's own bound, so that at worst it stops first and its final
-    // checkpoint still arrives, rather than being refused after this worker claimed. A stand-in
-    // stops by its bound too; it is waited for half a timeout less, as none may exist.
+    // checkpoint still arrives, rather than being refused after this worker claimed. A symbol whose
+    // owner left is waited for only once a standby announced it stands in (or briefly, for that
+    // announcement), and half a timeout less: a stand-in stops by its bound too.
     const started = performance.now();
     const deadline = started + this.handoverBoundMs + this.options.handoverTimeoutMs;
     const orphanDeadline = started + this.handoverBoundMs + this.options.handoverTimeoutMs / 2;
+    const noticeDeadline = started + STAND_IN_NOTICE_MS;
     const orphans = new Set(orphaned);
-    let unclaimed: string[] = [];
+    const covered = new Set<string>();
+    const unclaimed: string[] = [];
     // Every gained symbol is announced, awaited or not: a previous owner this worker did not know of
     // (it saw no ring before joining) learns from it too. An announcement without a first trade is
     // repeated once one is buffered, while the old owner may still be waiting for it.
@@ -766,10 +779,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } catch (err) {
         this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
       }
-      if (performance.now() >= orphanDeadline && orphans.size > 0) {
-        unclaimed = pending.filter((symbol) => orphans.has(symbol));
-        pending = pending.filter((symbol) => !orphans.has(symbol));
-        orphans.clear();
+      if (orphans.size > 0) {
+        const now = performance.now();
+        try {
+          const uncovered = pending.filter((symbol) => orphans.has(symbol) && !covered.has(symbol));
+          for (const symbol of await this.handoverSignals.standingIn(epoch, uncovered)) covered.add(symbol);
+        } catch (err) {
+          this.handoverLog.warn('stand-ins', { err }, 'stand-ins unreadable; retrying');
+        }
+        const givenUp = pending.filter(
+          (symbol) =>
+            orphans.has(symbol) && (now >= orphanDeadline || (now >= noticeDeadline && !covered.has(symbol))),
+        );
+        for (const symbol of givenUp) orphans.delete(symbol);
+        unclaimed.push(...givenUp);
+        pending = pending.filter((symbol) => !givenUp.includes(symbol));
       }
       if (pending.length === 0 && unannounced.size === 0) break;
       if (performance.now() >= deadline) break;
