@@ -173,10 +173,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private handoverBoundMs = 0;
   private warming = false;
   /**
-   * Per warming standby symbol, the checkpoint and the owner's lease deadline last seen (to tell a
-   * settled quiet symbol).
+   * Per warming standby symbol, the checkpoint first seen after the subscription was confirmed, the
+   * owner's lease deadline then, and when (to tell a settled quiet symbol).
    */
-  private readonly standbySeen = new Map<string, { checkpoint: string; lease: string | null }>();
+  private readonly standbySeen = new Map<
+    string,
+    { checkpoint: string; lease: string | null; since: number }
+  >();
   /** Live shadows no longer followed, kept until this time (see `retireShadows`). */
   private readonly retiringUntil = new Map<string, number>();
 
@@ -478,22 +481,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.checkpoints.readMany(batch),
           this.redis.zmscore(this.keys.leases, ...owners),
         ]);
+        const now = performance.now();
         batch.forEach((symbol, j) => {
           const record = records[j] ?? null;
-          // Settled: the same checkpoint across a whole period while its owner renewed its lease
-          // (it was alive, so it would have checkpointed any trade it applied). A dead owner's
-          // checkpoint also stays the same, but the trades since its last one are nowhere.
-          const seen = {
-            checkpoint: record ? `${record.epoch}:${record.writtenAt}` : '',
-            lease: leases[j] ?? null,
-          };
+          // Settled: the same checkpoint for two whole periods since the subscription was
+          // confirmed, while its owner renewed its lease. A live owner checkpoints every trade it
+          // applied within a period, so one applied just before this shadow's subscription would
+          // have changed it; a dead owner's checkpoint stays the same, but its trades are nowhere.
+          const checkpoint = record ? `${record.epoch}:${record.writtenAt}` : '';
+          const lease = leases[j] ?? null;
           const before = this.standbySeen.get(symbol);
+          const confirmed = this.feed.isConfirmed(symbol);
+          if (!confirmed) this.standbySeen.delete(symbol);
+          else if (before?.checkpoint !== checkpoint)
+            this.standbySeen.set(symbol, { checkpoint, lease, since: now });
           const settled =
-            before?.checkpoint === seen.checkpoint &&
-            before.lease !== null &&
-            seen.lease !== null &&
-            Number(seen.lease) > Number(before.lease);
-          this.standbySeen.set(symbol, seen);
+            confirmed &&
+            before?.checkpoint === checkpoint &&
+            now - before.since >= 2 * this.options.checkpointMs &&
+            lease !== null &&
+            Number(lease) > Number(before.lease ?? Infinity);
           const position = record ? positionOf(record) : START_OF_STREAM;
           if (this.standby.warm(symbol, this.loadAggregate(symbol, record), position, settled))
             this.standbySeen.delete(symbol);
