@@ -94,7 +94,7 @@ export class CheckpointStore {
    * Writes the given checkpoints in fenced script calls. Returns the symbols refused because a
    * newer epoch owns them; throws `TICKRING_ERR_LEASE_LOST` when this worker holds no live lease.
    * `handOver`: final checkpoints of a hand-over (the old owner's, or a standby's standing in for
-   * it), refused also where the symbol was fenced at `epoch` already (see `lua/hand-over-3.lua`).
+   * it), refused also where the symbol was fenced at `epoch` already (see `lua/checkpoint-3.lua`).
    */
   async write(
     epoch: number,
@@ -116,10 +116,15 @@ export class CheckpointStore {
 
   private async writeBatch(epoch: number, args: readonly string[], handOver: boolean): Promise<string[]> {
     this.writes++;
-    const keys = [this.keys.leases, this.keys.checkpointEpochs, this.keys.checkpoints] as const;
-    const reply = handOver
-      ? await this.redis.tickringHandOver(...keys, this.workerId, epoch, ...args)
-      : await this.redis.tickringCheckpoint(...keys, this.workerId, epoch, ...args);
+    const reply = await this.redis.tickringCheckpoint(
+      this.keys.leases,
+      this.keys.checkpointEpochs,
+      this.keys.checkpoints,
+      this.workerId,
+      epoch,
+      handOver ? '1' : '0',
+      ...args,
+    );
     const [code, ...refused] = reply;
     if (code === SCRIPT_CODES.LEASE_LOST) throw scriptError(SCRIPT_CODES.LEASE_LOST, 'checkpoint');
     return refused.map(String);

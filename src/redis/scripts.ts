@@ -17,7 +17,6 @@ declare module 'ioredis' {
     tickringLeave(...args: ScriptArg[]): Result<number[], Context>;
     tickringSetSymbols(...args: ScriptArg[]): Result<number[], Context>;
     tickringCheckpoint(...args: ScriptArg[]): Result<(number | string)[], Context>;
-    tickringHandOver(...args: ScriptArg[]): Result<(number | string)[], Context>;
     tickringClaim(...args: ScriptArg[]): Result<(number | string | null)[], Context>;
     tickringPin(...args: ScriptArg[]): Result<number[], Context>;
     tickringDrain(...args: ScriptArg[]): Result<number[], Context>;
@@ -35,7 +34,6 @@ const COMMANDS: Readonly<Record<string, string>> = {
   leave: 'tickringLeave',
   'set-symbols': 'tickringSetSymbols',
   checkpoint: 'tickringCheckpoint',
-  'hand-over': 'tickringHandOver',
   claim: 'tickringClaim',
   pin: 'tickringPin',
   drain: 'tickringDrain',
