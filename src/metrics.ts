@@ -41,6 +41,8 @@ export interface WorkerMetricSources {
     fallbacks: number;
     skipped: number;
     standbySymbols: number;
+    /** Of those, the ones still loading the owner's checkpoints: a crash now would lose trades. */
+    standbyWarming: number;
     promotions: number;
     standIns: number;
   }>;
@@ -102,6 +104,7 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
         fallbacks: 0,
         skipped: 0,
         standbySymbols: 0,
+        standbyWarming: 0,
         promotions: 0,
         standIns: 0,
       };
@@ -141,6 +144,14 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
       registers,
       collect() {
         this.set(handover().standbySymbols);
+      },
+    });
+    new Gauge({
+      name: 'tickring_standby_warming_symbols',
+      help: "Standby symbols still loading their owner's checkpoints (not yet able to take over)",
+      registers,
+      collect() {
+        this.set(handover().standbyWarming);
       },
     });
   }

@@ -87,6 +87,13 @@ export class OwnedSymbols {
     return this.symbols.size;
   }
 
+  /** How many symbols are in `state` (a walk over all of them: for reports, not the trade path). */
+  countIn(state: OwnedSymbol['state']): number {
+    let count = 0;
+    for (const owned of this.symbols.values()) if (owned.state === state) count++;
+    return count;
+  }
+
   has(symbol: string): boolean {
     return this.symbols.has(symbol);
   }

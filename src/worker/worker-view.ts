@@ -128,8 +128,7 @@ function readiness(worker: Worker): Readiness {
   const ringEpoch = worker.membership.epoch;
   if (worker.actingEpoch < ringEpoch)
     reasons.push(`catching up: acting on epoch ${worker.actingEpoch}, the ring is at ${ringEpoch}`);
-  let loading = 0;
-  for (const [, owned] of worker.owned.entries()) if (owned.state === 'loading') loading++;
+  const loading = worker.owned.countIn('loading');
   if (loading > 0) reasons.push(`${loading} symbol(s) still loading their checkpoints`);
   return {
     ready: reasons.length === 0,
@@ -166,6 +165,7 @@ export function workerMetrics(worker: Worker, errors: RedisErrorCounts, stats?: 
       fallbacks: worker.handoverFallbacks,
       skipped: worker.owned.handoverSkipped,
       standbySymbols: worker.standby.size,
+      standbyWarming: worker.standby.countIn('loading'),
       promotions: worker.standbyPromotions,
       standIns: worker.standIns,
     }),

@@ -371,7 +371,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Gained symbols whose owner left the ring (crashed, or lost its lease) and whose shadow here is
    * live become owned as they are: the shadow saw every trade, so nothing since the owner's last
    * checkpoint is lost. They are still claimed at the new epoch with the rest, which fences off the
-   * old owner should it come back.
+   * old owner should it come back. A shadow still warming becomes owned with its buffer, which goes
+   * live on the owner's last checkpoint like any gained symbol: only the trades between that
+   * checkpoint and the shadow's subscription are lost, not everything since the checkpoint.
    */
   private promoteStandbys(
     assignment: Assignment,
@@ -381,17 +383,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.standby.size === 0) return;
     const live = new Set(assignment.record.members.map((m) => m.id));
     let promoted = 0;
+    let warming = 0;
     for (const symbol of gained) {
       const before = previous?.ownerOf(symbol);
       if (before !== undefined && live.has(before)) continue;
       const shadow = this.standby.get(symbol);
-      if (shadow?.state !== 'live') continue;
+      if (shadow === undefined || shadow.state === 'leaving') continue;
       this.releaseShadow(symbol);
       this.owned.adopt(symbol, shadow);
-      promoted++;
+      if (shadow.state === 'live') promoted++;
+      else warming++;
     }
     this.standbyPromotions += promoted;
-    if (promoted > 0) this.log.info({ epoch: assignment.epoch, promoted }, 'standbys promoted');
+    if (promoted > 0 || warming > 0)
+      this.log.info({ epoch: assignment.epoch, promoted, warming }, 'standbys promoted');
   }
 
   /**
