@@ -88,6 +88,9 @@ function closeSilentConnections(server: Server, timeoutMs: number): void {
   });
 }
 
+/** How long a connection answered with a client error may stay half-closed before it is destroyed. */
+const CLIENT_ERROR_LINGER_MS = 1_000;
+
 /** Status and code for an error Node's HTTP parser or timers raised on a connection. */
 function clientErrorAnswer(code: string | undefined): [number, ApiErrorCode, string] {
   if (code === 'HPE_HEADER_OVERFLOW')
@@ -118,4 +121,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
       'connection: close\r\n\r\n' +
       body,
   );
+  // Ending only half-closes: a client that never reads the answer nor closes its side (a slowloris
+  // that keeps dripping) would hold the slot for ever. A well-behaved one has had time to read it.
+  const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
 }
