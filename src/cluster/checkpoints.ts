@@ -172,9 +172,15 @@ export class CheckpointStore {
    * checkpoint at the new epoch yet.
    */
   async unfenced(epoch: number, symbols: readonly string[]): Promise<string[]> {
+    const fences = await this.fences(symbols);
+    return symbols.filter((_, i) => (fences[i] ?? 0) < epoch);
+  }
+
+  /** Each symbol's fence, in order: the epoch it was last claimed or handed over at; `null` if never. */
+  async fences(symbols: readonly string[]): Promise<(number | null)[]> {
     if (symbols.length === 0) return [];
     const fences = await this.redis.hmget(this.keys.checkpointEpochs, ...symbols);
-    return symbols.filter((_, i) => Number(fences[i] ?? 0) < epoch);
+    return fences.map((fence) => (fence === null ? null : Number(fence)));
   }
 
   /** Reads checkpoints without fencing, in order; `null` where none or unreadable. */

@@ -267,15 +267,18 @@ export class OwnedSymbols {
 
   /**
    * A standby's shadow goes live only when the owner's checkpoint meets its buffer exactly: the
-   * checkpoint's position is in the buffer with nothing missing before it, or nothing was buffered
-   * and the checkpoint stayed the same for a whole checkpoint period (`settled`). Returns whether it
-   * went live; otherwise it keeps buffering for the next checkpoint.
+   * checkpoint's position is in the buffer with nothing missing before it, or the checkpoint is
+   * `settled` (the owner wrote nothing new for a while after this shadow subscribed, so it holds
+   * every trade from before the subscription and none of the buffered ones). A settled checkpoint
+   * whose position is by time (no trade ids) cannot tell which buffered trades it already holds, so
+   * it places only an empty buffer. Returns whether it went live; otherwise it keeps buffering.
    */
   warm(symbol: string, loaded: SymbolAggregate | null, from: StreamPosition, settled: boolean): boolean {
     const owned = this.symbols.get(symbol);
     if (owned?.state !== 'loading') return false;
-    const start =
-      owned.buffer.length === 0 ? (settled ? 0 : undefined) : this.placedExactly(owned.buffer, from);
+    const placed = owned.buffer.length === 0 ? undefined : this.placedExactly(owned.buffer, from);
+    const byTime = from.key === '' && from.timeMs > 0;
+    const start = placed ?? (settled && (owned.buffer.length === 0 || !byTime) ? 0 : undefined);
     if (start === undefined) return false;
     owned.aggregate = loaded ?? new SymbolAggregate(symbol, this.aggregateOptions);
     this.resumeFrom(owned, from);

@@ -482,26 +482,33 @@ export class Worker extends EventEmitter<WorkerEvents> {
       for (let i = 0; i < loading.length; i += 200) {
         const batch = loading.slice(i, i + 200);
         const owners = batch.map((symbol) => assignment?.ownerOf(symbol) ?? '');
-        const [records, leases] = await Promise.all([
+        const [records, leases, fences] = await Promise.all([
           this.checkpoints.readMany(batch),
           this.redis.zmscore(this.keys.leases, ...owners),
+          this.checkpoints.fences(batch),
         ]);
         const now = performance.now();
         batch.forEach((symbol, j) => {
           const record = records[j] ?? null;
           // Settled: the same checkpoint for two whole periods since the subscription was
-          // confirmed, while its owner renewed its lease. A live owner checkpoints every trade it
-          // applied within a period, so one applied just before this shadow's subscription would
-          // have changed it; a dead owner's checkpoint stays the same, but its trades are nowhere.
+          // confirmed, written by the owner since it took the symbol, while it renewed its lease. A
+          // live owner checkpoints every trade it applied within a period, so one applied just
+          // before this shadow's subscription would have changed it; a dead owner's checkpoint
+          // stays the same, but its trades are nowhere; and one written by a previous owner says
+          // nothing of what the owner applied since (it may still be taking the symbol over).
           const checkpoint = record ? `${record.epoch}:${record.writtenAt}` : '';
           const lease = leases[j] ?? null;
+          const fence = fences[j] ?? null;
           const before = this.standbySeen.get(symbol);
           const confirmed = this.feed.isConfirmed(symbol);
           if (!confirmed) this.standbySeen.delete(symbol);
           else if (before?.checkpoint !== checkpoint)
             this.standbySeen.set(symbol, { checkpoint, lease, since: now });
+          const byOwner =
+            record !== null && record.owner === owners[j] && fence !== null && record.epoch >= fence;
           const settled =
             confirmed &&
+            byOwner &&
             before?.checkpoint === checkpoint &&
             now - before.since >= 2 * this.options.checkpointMs &&
             lease !== null &&
@@ -730,6 +737,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         record ? positionOf(record) : START_OF_STREAM,
         record?.final === true && record.overlapped === true && record.epoch === epoch,
       );
+      // Checkpointed once live even without a trade: standbys settle only on a checkpoint written
+      // by the symbol's owner since it took it (see `warmStandbys`).
+      this.owned.get(symbol)?.aggregate.markDirty();
       if (outcome === 'replayed-all') replayedAll++;
       if (outcome === 'awaiting') this.awaitPosition(symbol);
     }

@@ -85,6 +85,27 @@ describe('OwnedSymbols position', () => {
     });
   });
 
+  it('a standby warms on a settled checkpoint from before its buffer: every buffered trade is applied', () => {
+    // The owner died before checkpointing what this shadow buffered; its last checkpoint, unchanged
+    // for a while after the subscription, holds everything before it.
+    const standby = new OwnedSymbols(polygon, {}, 1_000);
+    standby.acquire('AAPL');
+    for (const id of ['8', '9']) standby.ingest(trade(id, T0));
+    const before: StreamPosition = { key: 'AAPL|4|7', seq: null, timeMs: T0, atTime: 1 };
+    expect(standby.warm('AAPL', null, before, false)).toBe(false);
+    expect(standby.warm('AAPL', null, before, true)).toBe(true);
+    const aapl = symbolOf(standby);
+    expect(aapl.applied).toBe(2);
+    expect(standby.position(aapl).key).toBe('AAPL|4|9');
+
+    // Without ids a settled position by time cannot place a buffer: it waits for the next one.
+    const byTime = new OwnedSymbols(finnhub, {}, 1_000);
+    byTime.acquire('AAPL');
+    byTime.ingest(trade('', T0 + 5));
+    const timed: StreamPosition = { key: '', seq: null, timeMs: T0 + 5, atTime: 1 };
+    expect(byTime.warm('AAPL', null, timed, true)).toBe(false);
+  });
+
   it('waits for a position still ahead in the stream, field window or not', () => {
     for (const adapter of [polygon, relay]) {
       const owned = new OwnedSymbols(adapter, {}, 1_000);
