@@ -495,7 +495,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
           // live owner checkpoints every trade it applied within a period, so one applied just
           // before this shadow's subscription would have changed it; a dead owner's checkpoint
           // stays the same, but its trades are nowhere; and one written by a previous owner says
-          // nothing of what the owner applied since (it may still be taking the symbol over).
+          // nothing of what the owner applied since (it may still be taking the symbol over). No
+          // checkpoint at all, once the symbol was claimed, is a symbol that never traded.
           const checkpoint = record ? `${record.epoch}:${record.writtenAt}` : '';
           const lease = leases[j] ?? null;
           const fence = fences[j] ?? null;
@@ -505,7 +506,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           else if (before?.checkpoint !== checkpoint)
             this.standbySeen.set(symbol, { checkpoint, lease, since: now });
           const byOwner =
-            record !== null && record.owner === owners[j] && fence !== null && record.epoch >= fence;
+            fence !== null && (record === null || (record.owner === owners[j] && record.epoch >= fence));
           const settled =
             confirmed &&
             byOwner &&
@@ -738,8 +739,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         record?.final === true && record.overlapped === true && record.epoch === epoch,
       );
       // Checkpointed once live even without a trade: standbys settle only on a checkpoint written
-      // by the symbol's owner since it took it (see `warmStandbys`).
-      this.owned.get(symbol)?.aggregate.markDirty();
+      // by the symbol's owner since it took it (see `warmStandbys`). A symbol that never traded
+      // keeps having no checkpoint at all.
+      if (record !== null) this.owned.get(symbol)?.aggregate.markDirty();
       if (outcome === 'replayed-all') replayedAll++;
       if (outcome === 'awaiting') this.awaitPosition(symbol);
     }
