@@ -149,8 +149,13 @@ export class OwnedSymbols {
    */
   position(owned: OwnedSymbol): StreamPosition {
     const last = owned.lastApplied;
-    const key = last === undefined ? owned.resumedFrom.key : (this.adapter.dedupKey(last) ?? '');
-    return { key, seq: owned.resumedFrom.seq, timeMs: owned.timeMs, atTime: owned.atTime };
+    const { timeMs, atTime } = owned;
+    if (last === undefined) return { key: owned.resumedFrom.key, seq: owned.resumedFrom.seq, timeMs, atTime };
+    const key = this.adapter.dedupKey(last) ?? '';
+    // Where the provider numbers a symbol's trades one by one, the number places the position in a
+    // buffer that does not hold it (yet); a trade without one (a Coinbase correction) leaves none.
+    const seq = this.adapter.sequentialId?.(last) ?? null;
+    return { key, seq, timeMs, atTime };
   }
 
   /** The position of the first trade a loading symbol buffered, or `undefined` before any. */
@@ -270,15 +275,18 @@ export class OwnedSymbols {
    * checkpoint's position is in the buffer with nothing missing before it, or the checkpoint is
    * `settled` (the owner wrote nothing new for a while after this shadow subscribed, so it holds
    * every trade from before the subscription and none of the buffered ones). A settled checkpoint
-   * whose position is by time (no trade ids) cannot tell which buffered trades it already holds, so
-   * it places only an empty buffer. Returns whether it went live; otherwise it keeps buffering.
+   * places a non-empty buffer only by a trade key: one by time (no trade ids) cannot tell which
+   * buffered trades it already holds, and one with a sequence number that does not place the buffer
+   * proves trades are missing. Returns whether it went live; otherwise it keeps buffering.
    */
   warm(symbol: string, loaded: SymbolAggregate | null, from: StreamPosition, settled: boolean): boolean {
     const owned = this.symbols.get(symbol);
     if (owned?.state !== 'loading') return false;
     const placed = owned.buffer.length === 0 ? undefined : this.placedExactly(owned.buffer, from);
-    const byTime = from.key === '' && from.timeMs > 0;
-    const start = placed ?? (settled && (owned.buffer.length === 0 || !byTime) ? 0 : undefined);
+    // A sequence number places a position for certain (not placed: trades are missing before the
+    // buffer); a time cannot tell which buffered trades the checkpoint holds.
+    const byKey = from.key !== '' && !(from.seq !== null && this.adapter.sequentialId);
+    const start = placed ?? (settled && (owned.buffer.length === 0 || byKey) ? 0 : undefined);
     if (start === undefined) return false;
     owned.aggregate = loaded ?? new SymbolAggregate(symbol, this.aggregateOptions);
     this.resumeFrom(owned, from);

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { finnhub } from '../../feeds/finnhub.js';
+import { binance } from '../../feeds/binance.js';
 import { polygon } from '../../feeds/polygon.js';
 import { relay } from '../../feeds/relay.js';
 import { makeTrade, type Trade } from '../../feeds/trade.js';
@@ -104,6 +105,40 @@ describe('OwnedSymbols position', () => {
     byTime.ingest(trade('', T0 + 5));
     const timed: StreamPosition = { key: '', seq: null, timeMs: T0 + 5, atTime: 1 };
     expect(byTime.warm('AAPL', null, timed, true)).toBe(false);
+  });
+
+  it("carries the last trade's sequence number where the provider numbers trades, and places by it", () => {
+    const numbered = (t: number): Trade =>
+      makeTrade({ symbol: 'BTCUSDT', price: 10, size: 1, timeMs: T0 + t, id: String(t), seq: t });
+    const old = new OwnedSymbols(binance, {}, 1_000);
+    old.acquire('BTCUSDT');
+    old.goLive('BTCUSDT', null, START_OF_STREAM, false);
+    for (const t of [5, 6, 7]) old.ingest(numbered(t));
+    const final = old.position(symbolOf(old, 'BTCUSDT'));
+    expect(final).toMatchObject({ key: 'BTCUSDT|7', seq: 7 });
+
+    // The new owner's connection lags: 7 is not buffered yet. The number places it all the same,
+    // and 7 is skipped when it arrives.
+    const next = new OwnedSymbols(binance, {}, 1_000);
+    next.acquire('BTCUSDT');
+    for (const t of [5, 6]) next.ingest(numbered(t));
+    expect(next.goLive('BTCUSDT', null, final, true)).toBe('exact');
+    for (const t of [7, 8, 9]) next.ingest(numbered(t));
+    const btc = symbolOf(next, 'BTCUSDT');
+    expect(btc.applied).toBe(2);
+    expect(next.position(btc)).toMatchObject({ key: 'BTCUSDT|9', seq: 9 });
+
+    // A standby whose buffer starts past the position with a gap cannot be placed, settled or not.
+    const standby = new OwnedSymbols(binance, {}, 1_000);
+    standby.acquire('BTCUSDT');
+    standby.ingest(numbered(9));
+    expect(standby.warm('BTCUSDT', null, final, false)).toBe(false);
+    expect(standby.warm('BTCUSDT', null, final, true)).toBe(false);
+    const contiguous = new OwnedSymbols(binance, {}, 1_000);
+    contiguous.acquire('BTCUSDT');
+    for (const t of [8, 9]) contiguous.ingest(numbered(t));
+    expect(contiguous.warm('BTCUSDT', null, final, false)).toBe(true);
+    expect(symbolOf(contiguous, 'BTCUSDT').applied).toBe(2);
   });
 
   it('waits for a position still ahead in the stream, field window or not', () => {
