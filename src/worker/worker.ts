@@ -37,6 +37,7 @@ import { START_OF_STREAM, type StreamPosition } from '../ingest/stream-position.
 import type { Logger } from '../log.js';
 import { LagSampler } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
+import { SettledCheckpoints } from './settled-checkpoints.js';
 import { OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
 
 /** How often both sides of a hand-over look at each other's progress in Redis (ms). */
@@ -172,14 +173,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** This epoch's hand-over bound: the timeout plus the time subscribe frames take to leave. */
   private handoverBoundMs = 0;
   private warming = false;
-  /**
-   * Per warming standby symbol, the checkpoint first seen after the subscription was confirmed, the
-   * owner's lease deadline then, and when (to tell a settled quiet symbol).
-   */
-  private readonly standbySeen = new Map<
-    string,
-    { checkpoint: string; lease: string | null; since: number }
-  >();
+  /** Which warming shadows' checkpoints are settled (see `SettledCheckpoints`). */
+  private readonly settled: SettledCheckpoints;
   /** Live shadows no longer followed, kept until this time (see `retireShadows`). */
   private readonly retiringUntil = new Map<string, number>();
 
@@ -200,6 +195,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
     };
     this.aggregateOptions = resolveAggregateOptions(this.options.aggregate);
+    this.settled = new SettledCheckpoints(this.options.checkpointMs);
     const dedup = new DedupWindow(this.options.dedupWindow);
     this.owned = new OwnedSymbols(this.options.feed, this.options.aggregate, dedup);
     this.standby = new OwnedSymbols(this.options.feed, this.options.aggregate, dedup);
@@ -301,13 +297,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
     // subscribed and applied until the new owner's stream overlaps this one's.
     for (const symbol of gained) {
-      this.standby.release(symbol);
+      this.releaseShadow(symbol);
       this.owned.acquire(symbol);
     }
     for (const symbol of lost) this.owned.beginLeaving(symbol);
     for (const symbol of standIns.keys()) {
-      const shadow = this.standby.release(symbol);
-      this.retiringUntil.delete(symbol);
+      const shadow = this.releaseShadow(symbol);
       if (!shadow) continue;
       this.owned.adopt(symbol, shadow);
       this.owned.beginLeaving(symbol);
@@ -451,9 +446,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  private releaseShadow(symbol: string): void {
-    this.standby.release(symbol);
+  /** Stops following a symbol; a shadow acquired again later starts settling afresh. */
+  private releaseShadow(symbol: string): OwnedSymbol | undefined {
     this.retiringUntil.delete(symbol);
+    this.settled.forget(symbol);
+    return this.standby.release(symbol);
   }
 
   /** Releases retiring shadows whose time is up (on the checkpoint timer) and unsubscribes them. */
@@ -490,33 +487,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const now = performance.now();
         batch.forEach((symbol, j) => {
           const record = records[j] ?? null;
-          // Settled: the same checkpoint for two whole periods since the subscription was
-          // confirmed, written by the owner since it took the symbol, while it renewed its lease. A
-          // live owner checkpoints every trade it applied within a period, so one applied just
-          // before this shadow's subscription would have changed it; a dead owner's checkpoint
-          // stays the same, but its trades are nowhere; and one written by a previous owner says
-          // nothing of what the owner applied since (it may still be taking the symbol over). No
-          // checkpoint at all, once the symbol was claimed, is a symbol that never traded.
-          const checkpoint = record ? `${record.epoch}:${record.writtenAt}` : '';
-          const lease = leases[j] ?? null;
-          const fence = fences[j] ?? null;
-          const before = this.standbySeen.get(symbol);
-          const confirmed = this.feed.isConfirmed(symbol);
-          if (!confirmed) this.standbySeen.delete(symbol);
-          else if (before?.checkpoint !== checkpoint)
-            this.standbySeen.set(symbol, { checkpoint, lease, since: now });
-          const byOwner =
-            fence !== null && (record === null || (record.owner === owners[j] && record.epoch >= fence));
-          const settled =
-            confirmed &&
-            byOwner &&
-            before?.checkpoint === checkpoint &&
-            now - before.since >= 2 * this.options.checkpointMs &&
-            lease !== null &&
-            Number(lease) > Number(before.lease ?? Infinity);
+          const settled = this.settled.observe(symbol, {
+            record,
+            owner: owners[j] ?? '',
+            lease: leases[j] ?? null,
+            fence: fences[j] ?? null,
+            confirmed: this.feed.isConfirmed(symbol),
+            now,
+          });
           const position = record ? positionOf(record) : START_OF_STREAM;
           if (this.standby.warm(symbol, this.loadAggregate(symbol, record), position, settled))
-            this.standbySeen.delete(symbol);
+            this.settled.forget(symbol);
         });
       }
     } catch (err) {
