@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Assignment } from '../cluster/ring.js';
 import type { RebalanceEntry, WorkerReport } from '../http/worker-report.js';
 import { LagSampler } from '../metrics.js';
+import type { OwnedSymbolState } from './owned-symbols.js';
 
 /** The parts of a `Worker` the report reads; a structural type so tests can drive it directly. */
 export interface StatsSource {
@@ -30,12 +31,12 @@ export interface StatsSource {
     readonly size: number;
     readonly tradesApplied: number;
     names(): string[];
-    entries(): IterableIterator<[string, { readonly state: string }]>;
+    countIn(state: OwnedSymbolState): number;
   };
   /** Symbols followed as a standby (`--replicas 2`). */
   readonly standby: {
     readonly size: number;
-    entries(): IterableIterator<[string, { readonly state: string }]>;
+    countIn(state: OwnedSymbolState): number;
   };
   readonly standbyPromotions: number;
   readonly handoverTimeouts: number;
@@ -158,10 +159,8 @@ export class WorkerStats {
       tradesPerSec = Math.max(0, last[1] - first[1]) / ((last[0] - first[0]) / 1000);
     }
     const lags = this.lagWindows.flat().sort((a, b) => a - b);
-    let loading = 0;
-    for (const [, owned] of source.owned.entries()) if (owned.state === 'loading') loading++;
-    let warming = 0;
-    for (const [, followed] of source.standby.entries()) if (followed.state === 'loading') warming++;
+    const loading = source.owned.countIn('loading');
+    const warming = source.standby.countIn('loading');
     const renewed = source.membership.lastRenewedAt;
     return {
       id: source.id,

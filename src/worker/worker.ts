@@ -404,8 +404,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private standInsAt(assignment: Assignment, previous: Assignment | undefined): Map<string, boolean> {
     const standIns = new Map<string, boolean>();
-    const members = new Set(assignment.record.members.map((m) => m.id));
     if (this.options.replicas < 2 || !previous || this.standby.size === 0) return standIns;
+    const members = new Set(assignment.record.members.map((m) => m.id));
     for (const [symbol, shadow] of this.standby.entries()) {
       const before = previous.ownerOf(symbol);
       const after = assignment.ownerOf(symbol);

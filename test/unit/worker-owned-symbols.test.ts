@@ -34,6 +34,14 @@ function liveWith(ids: readonly string[], adapter = polygon): OwnedSymbols {
   return owned;
 }
 
+/** A symbol still loading (a new owner's, or a standby's), with `trades` buffered. */
+function buffering(trades: readonly Trade[], adapter = polygon): OwnedSymbols {
+  const owned = new OwnedSymbols(adapter, {}, 1_000);
+  owned.acquire(trades[0]?.symbol ?? 'AAPL');
+  for (const t of trades) owned.ingest(t);
+  return owned;
+}
+
 describe('OwnedSymbols position', () => {
   it('is the loaded position until a trade is applied, then the last applied trade', () => {
     const owned = new OwnedSymbols(polygon, {}, 1_000);
@@ -71,9 +79,7 @@ describe('OwnedSymbols position', () => {
   });
 
   it('after a standby warms from a checkpoint in its buffer, is where the checkpoint left it', () => {
-    const standby = new OwnedSymbols(polygon, {}, 1_000);
-    standby.acquire('AAPL');
-    for (const id of ['6', '7']) standby.ingest(trade(id, T0));
+    const standby = buffering(['6', '7'].map((id) => trade(id, T0)));
     const checkpoint: StreamPosition = { key: 'AAPL|4|7', seq: null, timeMs: T0, atTime: 2 };
     expect(standby.warm('AAPL', null, checkpoint, false)).toBe(true);
     expect(standby.position(symbolOf(standby))).toEqual(checkpoint);
@@ -89,9 +95,7 @@ describe('OwnedSymbols position', () => {
   it('a standby warms on a settled checkpoint from before its buffer: every buffered trade is applied', () => {
     // The owner died before checkpointing what this shadow buffered; its last checkpoint, unchanged
     // for a while after the subscription, holds everything before it.
-    const standby = new OwnedSymbols(polygon, {}, 1_000);
-    standby.acquire('AAPL');
-    for (const id of ['8', '9']) standby.ingest(trade(id, T0));
+    const standby = buffering(['8', '9'].map((id) => trade(id, T0)));
     const before: StreamPosition = { key: 'AAPL|4|7', seq: null, timeMs: T0, atTime: 1 };
     expect(standby.warm('AAPL', null, before, false)).toBe(false);
     expect(standby.warm('AAPL', null, before, true)).toBe(true);
@@ -100,9 +104,7 @@ describe('OwnedSymbols position', () => {
     expect(standby.position(aapl).key).toBe('AAPL|4|9');
 
     // Without ids a settled position by time cannot place a buffer: it waits for the next one.
-    const byTime = new OwnedSymbols(finnhub, {}, 1_000);
-    byTime.acquire('AAPL');
-    byTime.ingest(trade('', T0 + 5));
+    const byTime = buffering([trade('', T0 + 5)], finnhub);
     const timed: StreamPosition = { key: '', seq: null, timeMs: T0 + 5, atTime: 1 };
     expect(byTime.warm('AAPL', null, timed, true)).toBe(false);
   });
@@ -119,9 +121,7 @@ describe('OwnedSymbols position', () => {
 
     // The new owner's connection lags: 7 is not buffered yet. The number places it all the same,
     // and 7 is skipped when it arrives.
-    const next = new OwnedSymbols(binance, {}, 1_000);
-    next.acquire('BTCUSDT');
-    for (const t of [5, 6]) next.ingest(numbered(t));
+    const next = buffering([5, 6].map(numbered), binance);
     expect(next.goLive('BTCUSDT', null, final, true)).toBe('exact');
     for (const t of [7, 8, 9]) next.ingest(numbered(t));
     const btc = symbolOf(next, 'BTCUSDT');
@@ -129,14 +129,10 @@ describe('OwnedSymbols position', () => {
     expect(next.position(btc)).toMatchObject({ key: 'BTCUSDT|9', seq: 9 });
 
     // A standby whose buffer starts past the position with a gap cannot be placed, settled or not.
-    const standby = new OwnedSymbols(binance, {}, 1_000);
-    standby.acquire('BTCUSDT');
-    standby.ingest(numbered(9));
+    const standby = buffering([numbered(9)], binance);
     expect(standby.warm('BTCUSDT', null, final, false)).toBe(false);
     expect(standby.warm('BTCUSDT', null, final, true)).toBe(false);
-    const contiguous = new OwnedSymbols(binance, {}, 1_000);
-    contiguous.acquire('BTCUSDT');
-    for (const t of [8, 9]) contiguous.ingest(numbered(t));
+    const contiguous = buffering([8, 9].map(numbered), binance);
     expect(contiguous.warm('BTCUSDT', null, final, false)).toBe(true);
     expect(symbolOf(contiguous, 'BTCUSDT').applied).toBe(2);
   });

@@ -9,6 +9,7 @@ import { Assignment } from '../../src/cluster/ring.js';
 import { mergeRebalances } from '../../src/http/dashboard-routes.js';
 import { LagSampler } from '../../src/metrics.js';
 import { WorkerStats, type StatsSource } from '../../src/worker/worker-stats.js';
+import type { OwnedSymbolState } from '../../src/worker/owned-symbols.js';
 
 class FakeWorker extends EventEmitter implements StatsSource {
   readonly id = 'w1';
@@ -26,14 +27,16 @@ class FakeWorker extends EventEmitter implements StatsSource {
     size: 0,
     tradesApplied: 0,
     names: () => this.names,
-    entries: () =>
-      new Map<string, { state: string }>(this.names.map((n) => [n, { state: 'live' }])).entries(),
+    countIn: (state: OwnedSymbolState) => (state === 'live' ? this.names.length : 0),
   };
   /** Followed symbols and their state, as the worker's standby shadows hold them. */
-  followed = new Map<string, { state: string }>();
+  followed = new Map<string, { state: OwnedSymbolState }>();
   get standby() {
     const followed = this.followed;
-    return { size: followed.size, entries: () => followed.entries() };
+    return {
+      size: followed.size,
+      countIn: (state: OwnedSymbolState) => [...followed.values()].filter((f) => f.state === state).length,
+    };
   }
   standbyPromotions = 0;
   handoverTimeouts = 0;
