@@ -39,6 +39,17 @@ export const EMPTY_RING: RingRecord = Object.freeze({
   reason: 'none',
 });
 
+/**
+ * The record as it would stand once `member` joined with nothing else changed (as it is when the
+ * member is listed already): what a worker about to join expects to own. `vnodes` stands in for an
+ * empty ring's, which the first member sets.
+ */
+export function withMember(record: RingRecord, member: RingMember, vnodes: number): RingRecord {
+  if (record.members.some((m) => m.id === member.id)) return record;
+  const members = [...record.members, member].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { ...record, members, vnodes: record.vnodes > 0 ? record.vnodes : vnodes };
+}
+
 function corrupt(detail: string): TickringError {
   return new TickringError('TICKRING_ERR_CORRUPT_STATE', `ring record: ${detail}`);
 }

@@ -10,10 +10,30 @@
  * Building a ring costs tens of milliseconds, so an `Assignment` is computed once per epoch and
  * lookups on the trade path are a Map read.
  */
+import { createHash } from 'node:crypto';
 import HashRing from 'hashring';
 import { activeMembers, type RingRecord } from './ring-record.js';
 
 export const DEFAULT_VNODES = 500;
+
+/** Past this many remembered digests the memory is given back and hashing starts over. */
+const MAX_REMEMBERED_DIGESTS = 200_000;
+const digests = new Map<string, Buffer>();
+
+/**
+ * md5 as hashring computes it, remembered per key (hashring takes a hash function for this). Every
+ * epoch rebuilds the ring from the same keys, each member's `id-i` points and the same symbols, and
+ * hashing them again was most of what a rebuild cost. Placement is unchanged: the digest is the same.
+ */
+function rememberedMd5(key: string): Buffer {
+  let digest = digests.get(key);
+  if (digest === undefined) {
+    if (digests.size >= MAX_REMEMBERED_DIGESTS) digests.clear();
+    digest = createHash('md5').update(key).digest();
+    digests.set(key, digest);
+  }
+  return digest;
+}
 
 export function buildHashRing(record: RingRecord): HashRing | undefined {
   const active = activeMembers(record);
@@ -22,7 +42,7 @@ export function buildHashRing(record: RingRecord): HashRing | undefined {
   const sorted = active.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const member of sorted) servers[member.id] = { vnodes: record.vnodes * member.weight };
   // 'vnode count' 0 makes every member's explicit count win over hashring's computed share.
-  return new HashRing(servers, 'md5', { 'vnode count': 0 });
+  return new HashRing(servers, rememberedMd5, { 'vnode count': 0 });
 }
 
 /** The owner of every symbol of the universe at one epoch. */

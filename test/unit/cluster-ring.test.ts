@@ -3,11 +3,14 @@
  * rounding (its issue #43) would move symbols between members that stayed, shuffled orders at large
  * sizes, draining members, weights, and the ring record's parsing of what Lua's cjson writes.
  */
+import HashRing from 'hashring';
 import { describe, expect, it } from 'vitest';
 import { Assignment } from '../../src/cluster/ring.js';
 import {
   activeMembers,
+  EMPTY_RING,
   parseRingRecord,
+  withMember,
   type RingMember,
   type RingRecord,
 } from '../../src/cluster/ring-record.js';
@@ -78,6 +81,49 @@ describe('the ring at 33 to 64 members', () => {
       expect(SYMBOLS.filter((s) => other.ownerOf(s) !== base.ownerOf(s))).toEqual([]);
     }
   }, 60_000);
+});
+
+describe('remembered digests', () => {
+  it('place every symbol where plain md5 hashring does, on a first build and on a rebuild', () => {
+    // Workers of different versions must agree on every placement: remembering digests must not
+    // change one. The second build runs on digests remembered from the first.
+    const members = [...ids(5), { id: 'heavy', weight: 2, address: '' }];
+    const servers: Record<string, { vnodes: number }> = {};
+    for (const m of record(members).members) servers[m.id] = { vnodes: 500 * m.weight };
+    const plain = new HashRing(servers, 'md5', { 'vnode count': 0 });
+    for (let build = 0; build < 2; build++) {
+      const assignment = new Assignment(record(members), SYMBOLS);
+      expect(SYMBOLS.filter((s) => assignment.ownerOf(s) !== plain.get(s))).toEqual([]);
+      expect(SYMBOLS.filter((s) => assignment.standbyOf(s) !== plain.range(s, 2)[1])).toEqual([]);
+    }
+  });
+});
+
+describe('withMember: the ring a joining worker expects', () => {
+  const joiner = { id: 'node-02b', weight: 1, address: 'http://joiner' };
+
+  it('adds the member in id order, so the expected ring is the one the join will build', () => {
+    const expected = withMember(record(ids(4)), joiner, 100);
+    expect(expected.members.map((m) => m.id)).toEqual([
+      'node-00',
+      'node-01',
+      'node-02',
+      'node-02b',
+      'node-03',
+    ]);
+    expect(expected.vnodes).toBe(500);
+    const joined = new Assignment(record([...ids(4), joiner]), SYMBOLS);
+    const guessed = new Assignment(expected, SYMBOLS);
+    expect(guessed.symbolsOf(joiner.id)).toEqual(joined.symbolsOf(joiner.id));
+  });
+
+  it('leaves a record that lists the member as it is, and gives an empty ring the vnodes asked for', () => {
+    const listed = record([...ids(2), joiner]);
+    expect(withMember(listed, joiner, 100)).toBe(listed);
+    const first = withMember(EMPTY_RING, joiner, 100);
+    expect(first.members).toEqual([joiner]);
+    expect(first.vnodes).toBe(100);
+  });
 });
 
 describe('draining and weights', () => {
