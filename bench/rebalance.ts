@@ -21,7 +21,8 @@
  * (5; 20), BENCH_RATE (2000 trades/s), BENCH_SKEW (1), BENCH_LEASE_MS (2000), BENCH_HEARTBEAT_MS
  * (500), BENCH_CHECKPOINT_MS (1000), BENCH_STEADY_MS (1000: steady trading before each event),
  * BENCH_REDIS_URL (default: a private redis-server), BENCH_DEBUG (set: print each worker's own log of
- * each epoch: when it logged it after the change, and how long its rebalance took).
+ * each epoch: when it logged it after the change, and how long its rebalance took; `2`: also every
+ * line each worker logged within 3 s of the change).
  */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -353,6 +354,10 @@ function debugEpoch(bench: Bench, epoch: number): void {
       const line = proc.logs.find(
         (l) => l.msg === 'epoch changed: symbols rebalanced' && l['epoch'] === epoch,
       );
+      if (process.env['BENCH_DEBUG'] === '2')
+        for (const l of proc.logs)
+          if (Math.abs(l.time - record.changedAt) < 3000)
+            console.log(`    ${proc.id} ${l.time - record.changedAt} ms: ${JSON.stringify(l).slice(0, 200)}`);
       if (line)
         console.log(
           `  ${proc.id}: logged ${line.time - record.changedAt} ms after the change; gained ${String(line['gained'])}, lost ${String(line['lost'])}, took ${String(line['ms'])} ms`,

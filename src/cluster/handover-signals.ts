@@ -18,16 +18,28 @@ export interface HandoverSignal {
    * field); `undefined` while it has buffered none.
    */
   readonly first: StreamPosition | undefined;
+  /**
+   * How long the provider had confirmed the new owner's subscription when it wrote this (ms);
+   * absent from signals of earlier versions, which counts as 0. A symbol quiet in the old owner's
+   * stream can be handed over once the subscription has been confirmed for the quiet window, not
+   * only after the old owner watched it that long (see `Worker.handOver`).
+   */
+  readonly confirmedForMs?: number;
 }
 
 /**
- * `{"epoch":E,"first":position or null}`. JSON because the first trade's identity fields may hold
+ * `{"epoch":E,"first":position or null,"confirmedForMs":ms}`. JSON because the first trade's identity fields may hold
  * any text; the earlier `epoch|seq|timeMs|key` form is still read (`decodeLegacy`), though workers
  * of that version read this one as unreadable (their hand-overs end at the timeout): upgrade a
  * cluster's workers together.
  */
 export function encodeHandoverSignal(signal: HandoverSignal): string {
-  return JSON.stringify({ epoch: signal.epoch, first: signal.first ?? null });
+  const { epoch, first, confirmedForMs } = signal;
+  return JSON.stringify({
+    epoch,
+    first: first ?? null,
+    ...(confirmedForMs === undefined ? {} : { confirmedForMs: Math.floor(confirmedForMs) }),
+  });
 }
 
 export function decodeHandoverSignal(raw: string): HandoverSignal | undefined {
@@ -39,11 +51,16 @@ export function decodeHandoverSignal(raw: string): HandoverSignal | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { epoch, first } = value as Record<string, unknown>;
+  const { epoch, first, confirmedForMs } = value as Record<string, unknown>;
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch)) return undefined;
-  if (first === null) return { epoch, first: undefined };
+  // A malformed age only costs speed: the old owner then watches the quiet window itself.
+  const age =
+    typeof confirmedForMs === 'number' && Number.isFinite(confirmedForMs) && confirmedForMs > 0
+      ? { confirmedForMs }
+      : {};
+  if (first === null) return { epoch, first: undefined, ...age };
   const position = parseStreamPosition(first);
-  return position === undefined ? undefined : { epoch, first: position };
+  return position === undefined ? undefined : { epoch, first: position, ...age };
 }
 
 /** `epoch|seq|timeMs|key`, as written before signals carried identities; the key may contain `|`. */
@@ -69,10 +86,10 @@ export class HandoverSignals {
   ) {}
 
   /** Announces, for each symbol, that this worker owns it at `epoch` and what it buffered first. */
-  async announce(epoch: number, entries: ReadonlyMap<string, StreamPosition | undefined>): Promise<void> {
+  async announce(epoch: number, entries: ReadonlyMap<string, Omit<HandoverSignal, 'epoch'>>): Promise<void> {
     if (entries.size === 0) return;
     const args: string[] = [];
-    for (const [symbol, first] of entries) args.push(symbol, encodeHandoverSignal({ epoch, first }));
+    for (const [symbol, signal] of entries) args.push(symbol, encodeHandoverSignal({ ...signal, epoch }));
     this.commands++;
     await this.redis.hset(this.keys.handover, ...args);
   }

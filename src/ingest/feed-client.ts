@@ -174,9 +174,10 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
   /**
    * Subscribed symbols the provider has confirmed on this connection: by an acknowledgement naming
    * them, or by answering a ping sent after their subscribe frame (the provider handles a
-   * connection's frames in order). A new owner tells the old one to stop only after this.
+   * connection's frames in order). A new owner tells the old one to stop only after this. Each maps
+   * to when it was confirmed (monotonic ms): the old owner counts that time as overlap already had.
    */
-  private readonly confirmed = new Set<string>();
+  private readonly confirmed = new Map<string, number>();
   /** Pings in flight that confirm subscriptions, by payload. */
   private readonly confirmingPings = new Map<string, readonly string[]>();
   private pingSeq = 0;
@@ -224,6 +225,18 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
   /** Whether the provider confirmed `symbol`'s subscription on the current connection. */
   isConfirmed(symbol: string): boolean {
     return this.status === 'ready' && this.confirmed.has(symbol);
+  }
+
+  /** How long ago the provider confirmed `symbol` on the current connection; `undefined` if not. */
+  confirmedForMs(symbol: string): number | undefined {
+    const at = this.status === 'ready' ? this.confirmed.get(symbol) : undefined;
+    return at === undefined ? undefined : performance.now() - at;
+  }
+
+  private confirm(symbols: readonly string[]): void {
+    const now = performance.now();
+    for (const symbol of symbols)
+      if (this.subscribed.has(symbol) && !this.confirmed.has(symbol)) this.confirmed.set(symbol, now);
   }
 
   start(): void {
@@ -312,7 +325,7 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
       const tag = data.toString();
       const symbols = this.confirmingPings.get(tag);
       this.confirmingPings.delete(tag);
-      for (const symbol of symbols ?? []) if (this.subscribed.has(symbol)) this.confirmed.add(symbol);
+      this.confirm(symbols ?? []);
     });
     socket.on('close', (code: number, reason: Buffer) => {
       clearTimeout(handshakeTimer);
@@ -459,7 +472,7 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     for (const frame of this.session?.reply(event) ?? []) this.send(frame);
     switch (event.type) {
       case 'subscribed':
-        for (const symbol of event.symbols) if (this.subscribed.has(symbol)) this.confirmed.add(symbol);
+        this.confirm(event.symbols);
         break;
       case 'authenticated':
       case 'hello':

@@ -21,7 +21,7 @@ import {
 } from '../aggregate/index.js';
 import { BarStore, type BarStoreOptions } from '../cluster/bar-store.js';
 import { CheckpointStore, type CheckpointRecord } from '../cluster/checkpoints.js';
-import { HandoverSignals } from '../cluster/handover-signals.js';
+import { HandoverSignals, type HandoverSignal } from '../cluster/handover-signals.js';
 import {
   DEFAULT_MEMBERSHIP_OPTIONS,
   Membership,
@@ -30,6 +30,7 @@ import {
 } from '../cluster/membership.js';
 import { drainMember } from '../cluster/placement-admin.js';
 import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
+import { withMember } from '../cluster/ring-record.js';
 import { DedupWindow } from '../ingest/dedup.js';
 import { FeedClient, type FeedClientOptions } from '../ingest/feed-client.js';
 import { RateLimitedLog } from '../ingest/rate-limited-log.js';
@@ -52,6 +53,12 @@ const STAND_IN_NOTICE_MS = 500;
  * for this long after seeing the new owner subscribed: the symbol is quiet, nothing is in flight.
  */
 const QUIET_HANDOVER_MS = 30;
+/**
+ * How long a worker about to join waits for the subscriptions of the symbols it expects to own,
+ * beyond the time their subscribe frames take at the provider's frame rate, before it joins anyway
+ * (the feed may be down).
+ */
+const PREPARE_JOIN_MAX_MS = 1_000;
 
 export interface WorkerOptions {
   readonly id: string;
@@ -173,6 +180,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** This epoch's hand-over bound: the timeout plus the time subscribe frames take to leave. */
   private handoverBoundMs = 0;
   private warming = false;
+  /** Before joining: trades of the expected symbols are buffered though this worker holds no lease. */
+  private preparingJoin = false;
   /** Which warming shadows' checkpoints are settled (see `SettledCheckpoints`). */
   private readonly settled: SettledCheckpoints;
   /** Live shadows no longer followed, kept until this time (see `retireShadows`). */
@@ -229,7 +238,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
     // By the monotonic clock, once per frame: after a stall (GC, SIGSTOP) frames buffered in the
     // socket must not be applied before the fence timer gets to run.
-    this.feed.acceptTrades = () => this.membership.leaseValid;
+    this.feed.acceptTrades = () => this.membership.leaseValid || this.preparingJoin;
     // A shadow that missed trades is worth nothing: start it over from the next checkpoint.
     this.feed.on('disconnected', () => {
       for (const symbol of this.standby.names()) this.standby.restart(symbol);
@@ -243,19 +252,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async start(): Promise<void> {
     // The ring as it was before this worker joined: who owns what it is about to take over, so it
     // waits for their final checkpoints.
+    let universe: string[] = [];
     try {
       const [record, symbols] = await Promise.all([
         readRingRecord(this.redis, this.keys),
         this.redis.smembers(this.keys.symbols),
       ]);
       this.lastSeenAssignment = new Assignment(record, symbols);
+      universe = symbols;
     } catch (err) {
       this.log.warn({ err }, 'ring unreadable before joining; first hand-over waits for nobody');
     }
     this.membership.on('assignment', (assignment) => this.enqueueRebalance(assignment));
     this.membership.on('fenced', () => this.onFenced());
     this.feed.start();
-    await this.membership.start();
+    try {
+      await this.prepareJoin(universe);
+      await this.membership.start();
+    } finally {
+      this.preparingJoin = false;
+    }
     // Before the first rebalance ends: a joining worker's hand-over can take seconds, and its
     // standbys must warm (and its live symbols be checkpointed) meanwhile.
     this.checkpointTimer = setInterval(() => {
@@ -265,6 +281,32 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }, this.options.checkpointMs);
     await this.rebalancing;
     if (this.status === 'starting') this.status = 'ready';
+  }
+
+  /**
+   * Make before break from the very start: before it joins, a worker subscribes to the symbols it
+   * expects to own (the ring as it stands, plus itself) and buffers them as shadows, bounded by
+   * `PREPARE_JOIN_MAX_MS` past the subscribe frames' pacing. When its epoch comes, the subscriptions are confirmed and each buffer
+   * already overlaps the previous owner's stream, so the previous owners hand over at their first
+   * look instead of after a subscribe round trip and a first trade (see `rebalance`, which takes
+   * the buffers over). A wrong guess (another worker joined too) costs a few subscriptions, released
+   * at the first epoch. Building the expected ring also warms the code the first epoch runs.
+   */
+  private async prepareJoin(universe: readonly string[]): Promise<void> {
+    const before = this.lastSeenAssignment;
+    if (before === undefined || universe.length === 0) return;
+    const me = { id: this.id, address: this.options.address, weight: this.options.membership.weight ?? 1 };
+    const vnodes = this.options.membership.vnodes ?? DEFAULT_VNODES;
+    const expected = new Assignment(withMember(before.record, me, vnodes), universe).symbolsOf(this.id);
+    if (expected.length === 0) return;
+    this.preparingJoin = true;
+    for (const symbol of expected) this.standby.acquire(symbol);
+    this.feed.setSymbols(expected);
+    const deadline = performance.now() + PREPARE_JOIN_MAX_MS + this.pacingMs(expected.length);
+    while (performance.now() < deadline && !expected.every((symbol) => this.feed.isConfirmed(symbol)))
+      await sleep(HANDOVER_POLL_MS);
+    const confirmed = expected.filter((symbol) => this.feed.isConfirmed(symbol)).length;
+    this.log.info({ expected: expected.length, confirmed }, 'subscribed to the expected symbols; joining');
   }
 
   private enqueueRebalance(assignment: Assignment): void {
@@ -297,8 +339,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
     // subscribed and applied until the new owner's stream overlaps this one's.
     for (const symbol of gained) {
-      this.releaseShadow(symbol);
-      this.owned.acquire(symbol);
+      // A shadow still buffering (a standby warming, or one prepared before joining) hands its
+      // buffer on: it holds every trade since its subscription, so the streams overlap sooner.
+      const shadow = this.releaseShadow(symbol);
+      if (shadow?.state === 'loading') this.owned.adopt(symbol, shadow);
+      else this.owned.acquire(symbol);
     }
     for (const symbol of lost) this.owned.beginLeaving(symbol);
     for (const symbol of standIns.keys()) {
@@ -352,8 +397,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       for (const symbol of assignment.symbols())
         if (previous.ownerOf(symbol) !== assignment.ownerOf(symbol)) moved++;
     }
+    return this.pacingMs(moved);
+  }
+
+  /** How long subscribe frames for `symbols` symbols take to leave at the provider's frame rate. */
+  private pacingMs(symbols: number): number {
     const { symbolsPerFrame, framesPerSecond } = this.options.feed.limits;
-    return (Math.ceil(moved / symbolsPerFrame) * 1_000) / framesPerSecond;
+    return (Math.ceil(symbols / symbolsPerFrame) * 1_000) / framesPerSecond;
   }
 
   /** The symbols this worker follows as a standby at `assignment` (none with one replica). */
@@ -540,6 +590,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // catches up, unless a newer epoch makes this one moot.
     const unannouncedGraceMs = this.handoverBoundMs;
     const quietSince = new Map<string, { at: number; applied: number }>();
+    const confirmedSince = new Map<string, number>();
     let pending = [...lost];
     while (pending.length > 0 && this.stillActing(epoch)) {
       let signals: Awaited<ReturnType<HandoverSignals['read']>> = [];
@@ -574,6 +625,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
           returned.push(symbol);
           return;
         }
+        // Watched from the start, announced or not: a symbol may have been quiet here long enough
+        // by the time the new owner's signal arrives.
+        let quiet = quietSince.get(symbol);
+        if (quiet === undefined || quiet.applied !== owned.applied) {
+          quiet = { at: now, applied: owned.applied };
+          quietSince.set(symbol, quiet);
+        }
         const standingIn = waitForOwner.has(symbol);
         if (standingIn && now < deadline) return;
         const signal = signals[i];
@@ -595,10 +653,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
           // new owner's first millisecond, and nothing since, is as far as the streams go.
           if (signal.first.key !== '' || owned.timeMs !== signal.first.timeMs || owned.applied === 0) return;
         }
-        const quiet = quietSince.get(symbol);
-        if (quiet === undefined || quiet.applied !== owned.applied)
-          quietSince.set(symbol, { at: now, applied: owned.applied });
-        else if (now - quiet.at >= QUIET_HANDOVER_MS) stopped.set(symbol, signal.first !== undefined);
+        // Quiet here since `quiet.at`, and the new owner subscribed since `confirmedAt` (the age it
+        // announced, counted back from when this worker first read the signal): whatever the
+        // provider sent before that confirmation had the quiet window to arrive here.
+        let confirmedAt = confirmedSince.get(symbol);
+        if (confirmedAt === undefined) {
+          confirmedAt = now - (signal.confirmedForMs ?? 0);
+          confirmedSince.set(symbol, confirmedAt);
+        }
+        if (now - Math.max(quiet.at, confirmedAt) >= QUIET_HANDOVER_MS)
+          stopped.set(symbol, signal.first !== undefined);
       });
       if (late.length > 0) {
         this.handoverTimeouts += late.length;
@@ -763,7 +827,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const withoutFirst = new Set<string>();
     let pending = [...awaited, ...orphaned];
     while ((pending.length > 0 || unannounced.size > 0) && this.stillActing(epoch)) {
-      const updates = new Map<string, StreamPosition | undefined>();
+      const updates = new Map<string, Omit<HandoverSignal, 'epoch'>>();
       for (const symbol of [...unannounced, ...withoutFirst]) {
         const owned = this.owned.get(symbol);
         if (owned?.state !== 'loading') {
@@ -771,10 +835,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
           withoutFirst.delete(symbol);
           continue;
         }
-        if (!this.feed.isConfirmed(symbol)) continue;
+        const confirmedForMs = this.feed.confirmedForMs(symbol);
+        if (confirmedForMs === undefined) continue;
         const first = this.owned.firstBuffered(owned);
         if (!unannounced.delete(symbol) && first === undefined) continue;
-        updates.set(symbol, first);
+        updates.set(symbol, { first, confirmedForMs });
         if (first === undefined) withoutFirst.add(symbol);
         else withoutFirst.delete(symbol);
       }

@@ -27,6 +27,18 @@ describe('hand-over signals', () => {
     });
   });
 
+  it('carry how long the subscription has been confirmed; a malformed age reads as none', () => {
+    const signal = { epoch: 4, first: undefined, confirmedForMs: 250 };
+    expect(decodeHandoverSignal(encodeHandoverSignal({ ...signal, confirmedForMs: 250.7 }))).toEqual(signal);
+    // Signals of earlier versions carry no age: the old owner then watches the quiet window itself.
+    expect(decodeHandoverSignal('{"epoch":4,"first":null}')).toEqual({ epoch: 4, first: undefined });
+    for (const age of ['"250"', '-5', '0', 'null', '1e400'])
+      expect(decodeHandoverSignal(`{"epoch":4,"first":null,"confirmedForMs":${age}}`), age).toEqual({
+        epoch: 4,
+        first: undefined,
+      });
+  });
+
   it('read the earlier `epoch|seq|timeMs|key` form', () => {
     expect(decodeHandoverSignal('3|12|1700000000000|AAPL|4|9')).toEqual({
       epoch: 3,
