@@ -46,6 +46,13 @@ export interface OwnerRoutingOptions {
 
 export class OwnerRouting {
   private readonly peers = new PeerClient();
+  /**
+   * Forwarded queries on their way, by epoch and path: a query that arrives while the same one is
+   * being forwarded shares its answer instead of sending another (request collapsing, as caching
+   * proxies do). The shared answer was read by the owner after the query arrived or at most one
+   * round trip before, and nothing is kept once it is sent.
+   */
+  private readonly forwarding = new Map<string, Promise<object | undefined>>();
 
   constructor(
     private readonly view: ClusterView,
@@ -155,7 +162,17 @@ export class OwnerRouting {
     return fallback();
   }
 
-  private async forward<T extends object>(url: string, epoch: number): Promise<T | RawJson | undefined> {
+  private forward<T extends object>(url: string, epoch: number): Promise<T | RawJson | undefined> {
+    const key = `${epoch} ${url}`;
+    let pending = this.forwarding.get(key);
+    if (pending === undefined) {
+      pending = this.forwardOnce<T>(url, epoch).finally(() => this.forwarding.delete(key));
+      this.forwarding.set(key, pending);
+    }
+    return pending as Promise<T | RawJson | undefined>;
+  }
+
+  private async forwardOnce<T extends object>(url: string, epoch: number): Promise<T | RawJson | undefined> {
     const self = this.view.workerId;
     try {
       const response = await this.peers.call(url, {

@@ -15,6 +15,8 @@ describe('forwarded queries', () => {
   let w2: FakeNode;
   let old: Server;
   let oldSaw: IncomingHttpHeaders | undefined;
+  let oldRequests = 0;
+  let oldDelayMs = 0;
 
   beforeAll(async () => {
     for (const symbol of ['AAPL', 'MSFT']) state.symbols.add(symbol);
@@ -23,6 +25,7 @@ describe('forwarded queries', () => {
     // An owner of an older version: answers as it always did, whatever the caller asks.
     old = createServer((req, res) => {
       oldSaw = req.headers;
+      oldRequests++;
       const body = JSON.stringify({
         symbol: 'MSFT',
         trades: 7,
@@ -32,8 +35,10 @@ describe('forwarded queries', () => {
         stale: false,
         ageMs: 0,
       });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      }, oldDelayMs);
     });
     await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve));
     const address = `http://127.0.0.1:${(old.address() as AddressInfo).port}`;
@@ -74,5 +79,22 @@ describe('forwarded queries', () => {
       answeredBy: 'w1',
       forwardedTo: 'old',
     });
+  });
+
+  it('shares one forward among queries that arrive while it is on its way, and keeps nothing after', async () => {
+    oldDelayMs = 100;
+    try {
+      const before = oldRequests;
+      const answers = await Promise.all(Array.from({ length: 10 }, () => call(`${w1.url}/v1/symbols/MSFT`)));
+      expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+      expect(new Set(answers.map((a) => a.text)).size).toBe(1);
+      expect(answers[0]?.body).toMatchObject({ symbol: 'MSFT', answeredBy: 'w1', forwardedTo: 'old' });
+      expect(oldRequests - before).toBe(1);
+      // Once answered, the next query is forwarded afresh.
+      await call(`${w1.url}/v1/symbols/MSFT`);
+      expect(oldRequests - before).toBe(2);
+    } finally {
+      oldDelayMs = 0;
+    }
   });
 });
