@@ -352,7 +352,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.owned.adopt(symbol, shadow);
       this.owned.beginLeaving(symbol);
     }
-    this.retireShadows(assignment, previous, followed);
+    // Not admitted yet (the ring waits for joins to settle): the shadows prepared for the join
+    // stay subscribed and buffering until the epoch that admits this worker.
+    if (assignment.record.members.some((m) => m.id === this.id))
+      this.retireShadows(assignment, previous, followed);
     // A symbol handed over here and followed from now on gets its shadow once it has left.
     for (const symbol of followed) if (!this.owned.has(symbol)) this.standby.acquire(symbol);
     const leaving = [...lost, ...standIns.keys()];

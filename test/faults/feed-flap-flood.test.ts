@@ -59,7 +59,9 @@ describe('feed flapping and floods', () => {
         feedClient: { backoff: DEFAULT_BACKOFF_OPTIONS, connectionLimitBackoffMs: 30_000 },
       });
       cleanups.push(() => w.close());
-      await until(() => w.worker.feed.subscriptions().length === symbols.length, 'subscribed', 10_000);
+      // Confirmed, not only queued: the subscribe frames are paced, and trades the simulator sends
+      // before it holds the subscription reach nobody and precede any gap the client could count.
+      await until(() => symbols.every((symbol) => w.worker.feed.isConfirmed(symbol)), 'subscribed', 10_000);
       sim.resume();
       const started = Date.now();
       let drops = 0;
