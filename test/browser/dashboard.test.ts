@@ -326,7 +326,10 @@ describe('the dashboard in a browser', () => {
     await eventually('the symbol page to open', () =>
       page.evaluate(() => (location.hash.startsWith('#/symbol/') ? true : undefined)),
     );
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('symbol-title');
+    // The hash changes at once; the route handler, which moves focus, runs on `hashchange`, later.
+    await eventually('focus on the symbol title', () =>
+      page.evaluate(() => (document.activeElement?.id === 'symbol-title' ? true : undefined)),
+    );
     await page.goto(`${w1Url}/#/`);
     await page.locator('#market-search').fill('');
   }, 60_000);
