@@ -11,7 +11,7 @@ import type { RedisClient as Redis } from '../redis/client.js';
 import { TickringError } from '../errors.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import { scriptError, SCRIPT_CODES } from '../redis/scripts.js';
-import { parseStreamPosition, type StreamPosition } from '../ingest/stream-position.js';
+import { parseStreamPosition, START_OF_STREAM, type StreamPosition } from '../ingest/stream-position.js';
 
 export interface CheckpointRecord<A = unknown> {
   readonly v: 1;
@@ -34,6 +34,11 @@ export interface CheckpointRecord<A = unknown> {
    */
   readonly overlapped?: boolean;
   readonly aggregate: A;
+}
+
+/** Where a checkpoint's aggregate stands; records without a position carry only the last key. */
+export function checkpointPosition(record: CheckpointRecord): StreamPosition {
+  return record.position ?? { ...START_OF_STREAM, key: record.watermark };
 }
 
 export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRecord {

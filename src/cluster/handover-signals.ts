@@ -96,7 +96,7 @@ export class HandoverSignals {
 
   /**
    * Tells the new owners that this worker stands in, at `epoch`, for the previous owner of each
-   * symbol (see `Worker.standInsAt`), so they wait for its final checkpoint.
+   * symbol (see `Standbys.standInsAt`), so they wait for its final checkpoint.
    */
   async announceStandIns(epoch: number, symbols: readonly string[]): Promise<void> {
     if (symbols.length === 0) return;

@@ -33,12 +33,12 @@ export interface StatsSource {
     names(): string[];
     countIn(state: OwnedSymbolState): number;
   };
-  /** Symbols followed as a standby (`--replicas 2`). */
-  readonly standby: {
+  /** Symbols followed as a standby (`--replicas 2`), and their shadows promoted to owned. */
+  readonly standbys: {
     readonly size: number;
     countIn(state: OwnedSymbolState): number;
+    readonly promotions: number;
   };
-  readonly standbyPromotions: number;
   readonly handoverTimeouts: number;
   readonly handoverFallbacks: number;
   readonly feed: { readonly status: string };
@@ -160,7 +160,7 @@ export class WorkerStats {
     }
     const lags = this.lagWindows.flat().sort((a, b) => a - b);
     const loading = source.owned.countIn('loading');
-    const warming = source.standby.countIn('loading');
+    const warming = source.standbys.countIn('loading');
     const renewed = source.membership.lastRenewedAt;
     return {
       id: source.id,
@@ -181,7 +181,7 @@ export class WorkerStats {
       feed: source.feed.status,
       feedName: this.options.feedName,
       replicas: this.options.replicas,
-      standby: { symbols: source.standby.size, warming, promotions: source.standbyPromotions },
+      standby: { symbols: source.standbys.size, warming, promotions: source.standbys.promotions },
       handover: { timeouts: source.handoverTimeouts, fallbacks: source.handoverFallbacks },
       startedAt: this.startedAt,
       rebalances: [...this.log],

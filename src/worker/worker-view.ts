@@ -90,7 +90,7 @@ export function workerView(
     readiness: () => readiness(worker),
     ...(stats ? { report: () => stats.report() } : {}),
     standbyState(symbol) {
-      const state = worker.standby.get(symbol)?.state;
+      const state = worker.standbys.stateOf(symbol);
       return state === 'loading' || state === 'live' ? state : undefined;
     },
     activeRelay: () => errors.counted('query', readActiveRelay(deps.redis, deps.keys)),
@@ -164,9 +164,9 @@ export function workerMetrics(worker: Worker, errors: RedisErrorCounts, stats?: 
       timeouts: worker.handoverTimeouts,
       fallbacks: worker.handoverFallbacks,
       skipped: worker.owned.handoverSkipped,
-      standbySymbols: worker.standby.size,
-      standbyWarming: worker.standby.countIn('loading'),
-      promotions: worker.standbyPromotions,
+      standbySymbols: worker.standbys.size,
+      standbyWarming: worker.standbys.countIn('loading'),
+      promotions: worker.standbys.promotions,
       standIns: worker.standIns,
     }),
   });

@@ -20,7 +20,7 @@ import {
   type AggregateOptions,
 } from '../aggregate/index.js';
 import { BarStore, type BarStoreOptions } from '../cluster/bar-store.js';
-import { CheckpointStore, type CheckpointRecord } from '../cluster/checkpoints.js';
+import { checkpointPosition, CheckpointStore, type CheckpointRecord } from '../cluster/checkpoints.js';
 import { HandoverSignals, type HandoverSignal } from '../cluster/handover-signals.js';
 import {
   DEFAULT_MEMBERSHIP_OPTIONS,
@@ -34,12 +34,12 @@ import { withMember } from '../cluster/ring-record.js';
 import { DedupWindow } from '../ingest/dedup.js';
 import { FeedClient, type FeedClientOptions } from '../ingest/feed-client.js';
 import { RateLimitedLog } from '../ingest/rate-limited-log.js';
-import { START_OF_STREAM, type StreamPosition } from '../ingest/stream-position.js';
+import { START_OF_STREAM } from '../ingest/stream-position.js';
 import type { Logger } from '../log.js';
 import { LagSampler } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
-import { SettledCheckpoints } from './settled-checkpoints.js';
 import { OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
+import { Standbys } from './standbys.js';
 
 /** How often both sides of a hand-over look at each other's progress in Redis (ms). */
 const HANDOVER_POLL_MS = 10;
@@ -136,10 +136,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly membership: Membership;
   readonly feed: FeedClient;
   readonly owned: OwnedSymbols;
-  /** Shadow aggregates of the symbols this worker follows as a standby; never written. */
-  readonly standby: OwnedSymbols;
-  /** Standby shadows that became the owned aggregate when their owner left the ring. */
-  standbyPromotions = 0;
+  /** The shadows this worker follows as a standby, or buffers before joining (see `Standbys`). */
+  readonly standbys: Standbys;
   /** Final checkpoints written from a standby shadow in place of an owner that did not hand over. */
   standIns = 0;
   readonly checkpoints: CheckpointStore;
@@ -179,13 +177,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private closing = false;
   /** This epoch's hand-over bound: the timeout plus the time subscribe frames take to leave. */
   private handoverBoundMs = 0;
-  private warming = false;
   /** Before joining: trades of the expected symbols are buffered though this worker holds no lease. */
   private preparingJoin = false;
-  /** Which warming shadows' checkpoints are settled (see `SettledCheckpoints`). */
-  private readonly settled: SettledCheckpoints;
-  /** Live shadows no longer followed, kept until this time (see `retireShadows`). */
-  private readonly retiringUntil = new Map<string, number>();
 
   constructor(
     deps: WorkerDeps,
@@ -204,10 +197,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
     };
     this.aggregateOptions = resolveAggregateOptions(this.options.aggregate);
-    this.settled = new SettledCheckpoints(this.options.checkpointMs);
     const dedup = new DedupWindow(this.options.dedupWindow);
     this.owned = new OwnedSymbols(this.options.feed, this.options.aggregate, dedup);
-    this.standby = new OwnedSymbols(this.options.feed, this.options.aggregate, dedup);
     this.redis = deps.redis;
     this.keys = deps.keys;
     this.handoverLog = new RateLimitedLog(this.log, 10_000);
@@ -231,18 +222,36 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       (trade) => {
         // Owned and followed symbols are disjoint; without standbys this costs one size check.
-        if (this.standby.size > 0 && this.standby.has(trade.symbol)) this.standby.ingest(trade);
-        else this.owned.ingest(trade);
+        if (!this.standbys.ingest(trade)) this.owned.ingest(trade);
       },
       this.log.child({ component: 'feed' }),
+    );
+    this.standbys = new Standbys(
+      {
+        id: this.options.id,
+        shadows: new OwnedSymbols(this.options.feed, this.options.aggregate, dedup),
+        owned: this.owned,
+        checkpoints: this.checkpoints,
+        redis: this.redis,
+        keys: this.keys,
+        feed: this.feed,
+        membership: this.membership,
+        loadAggregate: (symbol, record) => this.loadAggregate(symbol, record),
+        log: this.log,
+        handoverLog: this.handoverLog,
+      },
+      {
+        replicas: this.options.replicas,
+        checkpointMs: this.options.checkpointMs,
+        leaseMs: this.options.membership.leaseMs ?? DEFAULT_MEMBERSHIP_OPTIONS.leaseMs,
+        handoverTimeoutMs: this.options.handoverTimeoutMs,
+      },
     );
     // By the monotonic clock, once per frame: after a stall (GC, SIGSTOP) frames buffered in the
     // socket must not be applied before the fence timer gets to run.
     this.feed.acceptTrades = () => this.membership.leaseValid || this.preparingJoin;
     // A shadow that missed trades is worth nothing: start it over from the next checkpoint.
-    this.feed.on('disconnected', () => {
-      for (const symbol of this.standby.names()) this.standby.restart(symbol);
-    });
+    this.feed.on('disconnected', () => this.standbys.restartAll());
   }
 
   get id(): string {
@@ -276,7 +285,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // standbys must warm (and its live symbols be checkpointed) meanwhile.
     this.checkpointTimer = setInterval(() => {
       void this.checkpoint();
-      void this.warmStandbys();
+      void this.standbys.warm();
       this.expireRetiredShadows();
     }, this.options.checkpointMs);
     await this.rebalancing;
@@ -300,7 +309,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const expected = new Assignment(withMember(before.record, me, vnodes), universe).symbolsOf(this.id);
     if (expected.length === 0) return;
     this.preparingJoin = true;
-    for (const symbol of expected) this.standby.acquire(symbol);
+    for (const symbol of expected) this.standbys.acquire(symbol);
     this.feed.setSymbols(expected);
     const deadline = performance.now() + PREPARE_JOIN_MAX_MS + this.pacingMs(expected.length);
     while (performance.now() < deadline && !expected.every((symbol) => this.feed.isConfirmed(symbol)))
@@ -333,21 +342,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
     this.handoverBoundMs =
       this.options.handoverTimeoutMs + this.subscribePacingMs(assignment, previous, gained, lost);
-    const followed = this.followedAt(assignment);
-    this.promoteStandbys(assignment, gained, previous);
-    const standIns = this.standInsAt(assignment, previous);
+    const followed = this.standbys.followedAt(assignment);
+    this.standbys.promote(assignment, gained, previous);
+    const standIns = this.standbys.standInsAt(assignment, previous);
     // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
     // subscribed and applied until the new owner's stream overlaps this one's.
     for (const symbol of gained) {
       // A shadow still buffering (a standby warming, or one prepared before joining) hands its
       // buffer on: it holds every trade since its subscription, so the streams overlap sooner.
-      const shadow = this.releaseShadow(symbol);
+      const shadow = this.standbys.release(symbol);
       if (shadow?.state === 'loading') this.owned.adopt(symbol, shadow);
       else this.owned.acquire(symbol);
     }
     for (const symbol of lost) this.owned.beginLeaving(symbol);
     for (const symbol of standIns.keys()) {
-      const shadow = this.releaseShadow(symbol);
+      const shadow = this.standbys.release(symbol);
       if (!shadow) continue;
       this.owned.adopt(symbol, shadow);
       this.owned.beginLeaving(symbol);
@@ -355,19 +364,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Not admitted yet (the ring waits for joins to settle): the shadows prepared for the join
     // stay subscribed and buffering until the epoch that admits this worker.
     if (assignment.record.members.some((m) => m.id === this.id))
-      this.retireShadows(assignment, previous, followed);
+      this.standbys.retire(assignment, previous, followed);
     // A symbol handed over here and followed from now on gets its shadow once it has left.
-    for (const symbol of followed) if (!this.owned.has(symbol)) this.standby.acquire(symbol);
+    for (const symbol of followed) if (!this.owned.has(symbol)) this.standbys.acquire(symbol);
     const leaving = [...lost, ...standIns.keys()];
-    this.feed.setSymbols([...mine, ...leaving, ...this.standby.names()]);
+    this.feed.setSymbols([...mine, ...leaving, ...this.standbys.names()]);
     // Both at once: a worker that gains from a peer it also loses to must not wait on itself.
     const [outMs, inMs] = await Promise.all([
       timed(() => this.handOver(assignment, leaving, followed, standIns)),
       timed(() => this.takeOver(epoch, gained, previous)),
     ]);
     if (this.actingEpoch === epoch) {
-      for (const symbol of followed) if (!this.owned.has(symbol)) this.standby.acquire(symbol);
-      this.feed.setSymbols([...this.owned.names(), ...this.standby.names()]);
+      for (const symbol of followed) if (!this.owned.has(symbol)) this.standbys.acquire(symbol);
+      this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
     }
     if (lost.length > 0) this.emit('handedOver', { direction: 'out', symbols: lost.length, ms: outMs });
     if (gained.length > 0) this.emit('handedOver', { direction: 'in', symbols: gained.length, ms: inMs });
@@ -409,155 +418,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return (Math.ceil(symbols / symbolsPerFrame) * 1_000) / framesPerSecond;
   }
 
-  /** The symbols this worker follows as a standby at `assignment` (none with one replica). */
-  private followedAt(assignment: Assignment): Set<string> {
-    if (this.options.replicas < 2) return new Set();
-    return new Set(assignment.standbySymbolsOf(this.id));
-  }
-
-  /**
-   * Gained symbols whose owner left the ring (crashed, or lost its lease) and whose shadow here is
-   * live become owned as they are: the shadow saw every trade, so nothing since the owner's last
-   * checkpoint is lost. They are still claimed at the new epoch with the rest, which fences off the
-   * old owner should it come back. A shadow still warming becomes owned with its buffer, which goes
-   * live on the owner's last checkpoint like any gained symbol: only the trades between that
-   * checkpoint and the shadow's subscription are lost, not everything since the checkpoint.
-   */
-  private promoteStandbys(
-    assignment: Assignment,
-    gained: readonly string[],
-    previous: Assignment | undefined,
-  ): void {
-    if (this.standby.size === 0) return;
-    const live = new Set(assignment.record.members.map((m) => m.id));
-    let promoted = 0;
-    let warming = 0;
-    for (const symbol of gained) {
-      const before = previous?.ownerOf(symbol);
-      if (before !== undefined && live.has(before)) continue;
-      const shadow = this.standby.get(symbol);
-      if (shadow === undefined || shadow.state === 'leaving') continue;
-      this.releaseShadow(symbol);
-      this.owned.adopt(symbol, shadow);
-      if (shadow.state === 'live') promoted++;
-      else warming++;
-    }
-    this.standbyPromotions += promoted;
-    if (promoted > 0 || warming > 0)
-      this.log.info({ epoch: assignment.epoch, promoted, warming }, 'standbys promoted');
-  }
-
-  /**
-   * Symbols with a live shadow here (followed or retiring) that move at this epoch between two
-   * other workers. This worker stands in for the previous owner in the hand-over: its shadow saw
-   * every trade that owner applied, so when the owner left without handing over (crashed, or reaped
-   * while paused), or is still in the ring but gone silent, the shadow's final checkpoint keeps the
-   * move exact. Maps each stand-in to whether its previous owner is still in the ring (then the
-   * shadow is written only if that owner's own final checkpoint does not come in time).
-   */
-  private standInsAt(assignment: Assignment, previous: Assignment | undefined): Map<string, boolean> {
-    const standIns = new Map<string, boolean>();
-    if (this.options.replicas < 2 || !previous || this.standby.size === 0) return standIns;
-    const members = new Set(assignment.record.members.map((m) => m.id));
-    for (const [symbol, shadow] of this.standby.entries()) {
-      const before = previous.ownerOf(symbol);
-      const after = assignment.ownerOf(symbol);
-      if (shadow.state !== 'live' || before === undefined || after === undefined) continue;
-      if (before !== after && after !== this.id) standIns.set(symbol, members.has(before));
-    }
-    return standIns;
-  }
-
-  /**
-   * A live shadow this worker no longer follows is kept, still applied, for a lease and a hand-over
-   * timeout while its owner stays the same: the new standby cannot warm from an owner that is
-   * already dead (its checkpoints stopped), so until the ring has had time to reap that owner this
-   * shadow is the only copy that can stand in for it. Others are released.
-   */
-  private retireShadows(
-    assignment: Assignment,
-    previous: Assignment | undefined,
-    followed: ReadonlySet<string>,
-  ): void {
-    const now = performance.now();
-    const leaseMs = this.options.membership.leaseMs ?? DEFAULT_MEMBERSHIP_OPTIONS.leaseMs;
-    const retireMs = leaseMs + this.options.handoverTimeoutMs;
-    for (const [symbol, shadow] of [...this.standby.entries()]) {
-      if (followed.has(symbol)) {
-        this.retiringUntil.delete(symbol);
-        continue;
-      }
-      const owner = assignment.ownerOf(symbol);
-      const keep =
-        shadow.state === 'live' &&
-        owner !== undefined &&
-        owner !== this.id &&
-        owner === previous?.ownerOf(symbol) &&
-        now < (this.retiringUntil.get(symbol) ?? now + retireMs);
-      if (keep) this.retiringUntil.set(symbol, this.retiringUntil.get(symbol) ?? now + retireMs);
-      else this.releaseShadow(symbol);
-    }
-  }
-
-  /** Stops following a symbol; a shadow acquired again later starts settling afresh. */
-  private releaseShadow(symbol: string): OwnedSymbol | undefined {
-    this.retiringUntil.delete(symbol);
-    this.settled.forget(symbol);
-    return this.standby.release(symbol);
-  }
-
   /** Releases retiring shadows whose time is up (on the checkpoint timer) and unsubscribes them. */
   private expireRetiredShadows(): void {
-    const now = performance.now();
-    let expired = 0;
-    for (const [symbol, until] of this.retiringUntil) {
-      if (now < until) continue;
-      this.releaseShadow(symbol);
-      expired++;
-    }
-    if (expired > 0 && this.status !== 'fenced')
-      this.feed.setSymbols([...this.owned.names(), ...this.standby.names()]);
-  }
-
-  /**
-   * Standby shadows still loading try the owner's latest checkpoints: each goes live once a
-   * checkpoint meets its buffer exactly (see `OwnedSymbols.warm`).
-   */
-  private async warmStandbys(): Promise<void> {
-    if (this.standby.size === 0 || !this.membership.leaseValid || this.warming) return;
-    this.warming = true;
-    try {
-      const assignment = this.membership.assignment;
-      const loading = [...this.standby.entries()].filter(([, s]) => s.state === 'loading').map(([s]) => s);
-      for (let i = 0; i < loading.length; i += 200) {
-        const batch = loading.slice(i, i + 200);
-        const owners = batch.map((symbol) => assignment?.ownerOf(symbol) ?? '');
-        const [records, leases, fences] = await Promise.all([
-          this.checkpoints.readMany(batch),
-          this.redis.zmscore(this.keys.leases, ...owners),
-          this.checkpoints.fences(batch),
-        ]);
-        const now = performance.now();
-        batch.forEach((symbol, j) => {
-          const record = records[j] ?? null;
-          const settled = this.settled.observe(symbol, {
-            record,
-            owner: owners[j] ?? '',
-            lease: leases[j] ?? null,
-            fence: fences[j] ?? null,
-            confirmed: this.feed.isConfirmed(symbol),
-            now,
-          });
-          const position = record ? positionOf(record) : START_OF_STREAM;
-          if (this.standby.warm(symbol, this.loadAggregate(symbol, record), position, settled))
-            this.settled.forget(symbol);
-        });
-      }
-    } catch (err) {
-      this.handoverLog.warn('standby', { err }, 'standby checkpoints unreadable; retrying');
-    } finally {
-      this.warming = false;
-    }
+    if (this.standbys.expireRetired() > 0 && this.status !== 'fenced')
+      this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
   }
 
   /** Whether a hand-over loop begun at `epoch` should go on (no lease loss, no newer epoch). */
@@ -689,8 +553,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const symbol of symbols) {
       const shadow = this.owned.release(symbol);
       if (!shadow || !followed.has(symbol)) continue;
-      shadow.state = 'live';
-      this.standby.adopt(symbol, shadow);
+      this.standbys.adoptLive(symbol, shadow);
     }
   }
 
@@ -711,10 +574,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (owned?.state !== 'leaving') continue;
       this.takeBars(symbol, owned.aggregate);
       finals.set(symbol, this.record(epoch, owned, true, overlapped));
-      if (followed.has(symbol)) {
-        owned.state = 'live';
-        this.standby.adopt(symbol, owned);
-      }
+      if (followed.has(symbol)) this.standbys.adoptLive(symbol, owned);
     }
     if (finals.size === 0) return;
     try {
@@ -745,8 +605,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ): Promise<void> {
     if (gained.length === 0) return;
     // A previous owner still in the ring writes a final checkpoint. One that left without handing
-    // over (crashed, or reaped) may have a standby elsewhere standing in for it (see `standInsAt`),
-    // waited for a shorter while; a symbol new to the universe waits for nobody.
+    // over (crashed, or reaped) may have a standby elsewhere standing in for it (see
+    // `Standbys.standInsAt`), waited for a shorter while; a symbol new to the universe waits for
+    // nobody.
     const live = new Set(this.membership.assignment?.record.members.map((m) => m.id) ?? []);
     const awaited: string[] = [];
     const orphaned: string[] = [];
@@ -783,11 +644,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const outcome = this.owned.goLive(
         symbol,
         this.loadAggregate(symbol, record),
-        record ? positionOf(record) : START_OF_STREAM,
+        record ? checkpointPosition(record) : START_OF_STREAM,
         record?.final === true && record.overlapped === true && record.epoch === epoch,
       );
       // Checkpointed once live even without a trade: standbys settle only on a checkpoint written
-      // by the symbol's owner since it took it (see `warmStandbys`). A symbol that never traded
+      // by the symbol's owner since it took it (see `Standbys.warm`). A symbol that never traded
       // keeps having no checkpoint at all.
       if (record !== null) this.owned.get(symbol)?.aggregate.markDirty();
       if (outcome === 'replayed-all') replayedAll++;
@@ -978,7 +839,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Whatever we hold may be overtaken by the next owner: drop it all, write nothing.
     this.feed.setSymbols([]);
     this.owned.clear();
-    this.standby.clear();
+    this.standbys.clear();
     this.bars.discard();
     this.actingEpoch = 0;
   }
@@ -1015,7 +876,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.membership.leave();
     this.membership.close();
     this.owned.clear();
-    this.standby.clear();
+    this.standbys.clear();
     this.status = 'closed';
   }
 
@@ -1056,9 +917,4 @@ async function timed(work: () => Promise<void>): Promise<number> {
   const started = performance.now();
   await work();
   return performance.now() - started;
-}
-
-/** Where a checkpoint's aggregate stands; records without a position carry only the last key. */
-function positionOf(record: CheckpointRecord): StreamPosition {
-  return record.position ?? { ...START_OF_STREAM, key: record.watermark };
 }

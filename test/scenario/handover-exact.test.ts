@@ -274,7 +274,8 @@ describe('standby replicas (--replicas 2)', () => {
     if (options.coldStandbys === true) {
       // Every shadow subscribed before the first trade. Those of symbols handed over at start-up
       // are live (their old owner kept its aggregate), the rest are still cold when w1 dies, and
-      // w1's own symbols are among them. (More shadows than symbols: some retire, see `retireShadows`.)
+      // w1's own symbols are among them. (More shadows than symbols: some retire, see
+      // `Standbys.retire`.)
       await eventually('every symbol to have a standby', async () =>
         (await summed('tickring_standby_symbols')) >= symbols.length ? true : undefined,
       );

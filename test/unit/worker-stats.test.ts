@@ -31,11 +31,12 @@ class FakeWorker extends EventEmitter implements StatsSource {
   };
   /** Followed symbols and their state, as the worker's standby shadows hold them. */
   followed = new Map<string, { state: OwnedSymbolState }>();
-  get standby() {
+  get standbys() {
     const followed = this.followed;
     return {
       size: followed.size,
       countIn: (state: OwnedSymbolState) => [...followed.values()].filter((f) => f.state === state).length,
+      promotions: this.standbyPromotions,
     };
   }
   standbyPromotions = 0;
