@@ -63,4 +63,9 @@ export class SettledCheckpoints {
   forget(symbol: string): void {
     this.seen.delete(symbol);
   }
+
+  /** Forgets every symbol: the shadows started over (the feed reconnected, or the worker was fenced). */
+  clear(): void {
+    this.seen.clear();
+  }
 }

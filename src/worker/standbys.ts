@@ -133,11 +133,15 @@ export class Standbys {
   /** Every shadow starts over, buffering, and warms from the next checkpoint. */
   restartAll(): void {
     for (const symbol of this.shadows.names()) this.shadows.restart(symbol);
+    // A checkpoint seen unchanged since before the gap says nothing about the new subscription.
+    this.settled.clear();
   }
 
   /** Drops every shadow. */
   clear(): void {
     this.shadows.clear();
+    this.settled.clear();
+    this.retiringUntil.clear();
   }
 
   /** The symbols this worker follows as a standby at `assignment` (none with one replica). */

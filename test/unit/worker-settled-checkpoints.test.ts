@@ -63,4 +63,17 @@ describe('SettledCheckpoints', () => {
     expect(at(3_000, 7)).toBe(false);
     expect(at(4_000, 8)).toBe(true);
   });
+
+  it('starts every symbol over when cleared: a reconnect gives no checkpoint seen before it a head start', () => {
+    const settled = new SettledCheckpoints(PERIOD);
+    const at = (symbol: string, now: number, lease: number): boolean =>
+      settled.observe(symbol, { record: OWN, owner: 'w1', lease, fence: 7, confirmed: true, now });
+    expect(at('AAPL', 0, 1)).toBe(false);
+    expect(at('MSFT', 0, 1)).toBe(false);
+    settled.clear();
+    // Without the clear, both would settle here (the same checkpoint two periods on).
+    expect(at('AAPL', 1_000, 2)).toBe(false);
+    expect(at('MSFT', 1_000, 2)).toBe(false);
+    expect(at('AAPL', 2_000, 3)).toBe(true);
+  });
 });
