@@ -294,12 +294,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /**
    * Make before break from the very start: before it joins, a worker subscribes to the symbols it
-   * expects to own (the ring as it stands, plus itself) and buffers them as shadows, bounded by
-   * `PREPARE_JOIN_MAX_MS` past the subscribe frames' pacing. When its epoch comes, the subscriptions are confirmed and each buffer
-   * already overlaps the previous owner's stream, so the previous owners hand over at their first
-   * look instead of after a subscribe round trip and a first trade (see `rebalance`, which takes
-   * the buffers over). A wrong guess (another worker joined too) costs a few subscriptions, released
-   * at the first epoch. Building the expected ring also warms the code the first epoch runs.
+   * expects to own (the ring as it stands, plus itself) and buffers them as shadows, for up to
+   * `PREPARE_JOIN_MAX_MS` past the subscribe frames' pacing. When its epoch comes, the subscriptions
+   * are confirmed and each buffer already overlaps the previous owner's stream, so the previous
+   * owners hand over at their first look instead of after a subscribe round trip and a first trade
+   * (see `rebalance`, which takes the buffers over). A wrong guess (another worker joined too) costs
+   * a few subscriptions, released at the epoch that admits this worker. Building the expected ring
+   * also warms the code the first epoch runs.
    */
   private async prepareJoin(universe: readonly string[]): Promise<void> {
     const before = this.lastSeenAssignment;
