@@ -34,6 +34,11 @@ import { GapTracker } from './gap-tracker.js';
 import { LagSampler } from './lag-sampler.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 
+/** A ping queued after subscribe frames: its pong confirms each symbol's subscribe by number. */
+interface ConfirmingPing {
+  readonly confirm: readonly (readonly [symbol: string, subscribeSeq: number])[];
+}
+
 export interface FeedClientOptions {
   readonly adapter: FeedAdapter;
   /** Base URL; the adapter adds what the provider wants (tokens, paths). */
@@ -179,10 +184,22 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
    */
   private readonly confirmed = new Map<string, number>();
   /** Pings in flight that confirm subscriptions, by payload. */
-  private readonly confirmingPings = new Map<string, readonly string[]>();
+  private readonly confirmingPings = new Map<string, ConfirmingPing['confirm']>();
+  /**
+   * Per symbol, the number of its newest subscribe frame on this connection (kept after an
+   * unsubscribe, so that a symbol subscribed again is known as such).
+   */
+  private readonly subscribeSeq = new Map<string, number>();
+  private subscribeCount = 0;
+  /**
+   * Symbols subscribed again on this connection after an unsubscribe. Only a ping sent after the
+   * newest subscribe frame confirms them: an acknowledgement or pong still in flight for an earlier
+   * one would confirm a subscription the provider has not taken yet.
+   */
+  private readonly resubscribed = new Set<string>();
   private pingSeq = 0;
   /** Frames to send, and confirmation pings to send once the frames before them have left. */
-  private readonly outbox: (string | { readonly confirm: readonly string[] })[] = [];
+  private readonly outbox: (string | ConfirmingPing)[] = [];
   private socket: WebSocket | undefined;
   private session: FeedSession | undefined;
   private readonly backoff: Backoff;
@@ -233,10 +250,14 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     return at === undefined ? undefined : performance.now() - at;
   }
 
-  private confirm(symbols: readonly string[]): void {
+  private confirm(symbol: string, now: number): void {
+    if (this.subscribed.has(symbol) && !this.confirmed.has(symbol)) this.confirmed.set(symbol, now);
+  }
+
+  /** The provider acknowledged subscriptions by name (symbols subscribed again wait for a ping). */
+  private acknowledged(symbols: readonly string[]): void {
     const now = performance.now();
-    for (const symbol of symbols)
-      if (this.subscribed.has(symbol) && !this.confirmed.has(symbol)) this.confirmed.set(symbol, now);
+    for (const symbol of symbols) if (!this.resubscribed.has(symbol)) this.confirm(symbol, now);
   }
 
   start(): void {
@@ -289,6 +310,8 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     this.subscribed.clear();
     this.confirmed.clear();
     this.confirmingPings.clear();
+    this.subscribeSeq.clear();
+    this.resubscribed.clear();
     this.outbox.length = 0;
     this.limitCounted = false;
     const socket = new WebSocket(url, {
@@ -323,9 +346,11 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
       this.lastActivity = Date.now();
       if (this.socket !== socket || data.length === 0) return;
       const tag = data.toString();
-      const symbols = this.confirmingPings.get(tag);
+      const sent = this.confirmingPings.get(tag);
       this.confirmingPings.delete(tag);
-      this.confirm(symbols ?? []);
+      const now = performance.now();
+      for (const [symbol, seq] of sent ?? [])
+        if (this.subscribeSeq.get(symbol) === seq) this.confirm(symbol, now);
     });
     socket.on('close', (code: number, reason: Buffer) => {
       clearTimeout(handshakeTimer);
@@ -370,6 +395,8 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     this.subscribed.clear();
     this.confirmed.clear();
     this.confirmingPings.clear();
+    this.subscribeSeq.clear();
+    this.resubscribed.clear();
     this.status = 'backoff';
     const delay = this.backoff.next(this.backoffFloorMs);
     this.backoffFloorMs = 0;
@@ -400,11 +427,15 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
       this.subscribed.delete(symbol);
       this.confirmed.delete(symbol);
     }
-    for (const symbol of add) this.subscribed.add(symbol);
+    for (const symbol of add) {
+      this.subscribed.add(symbol);
+      if (this.subscribeSeq.has(symbol)) this.resubscribed.add(symbol);
+      this.subscribeSeq.set(symbol, ++this.subscribeCount);
+    }
     if (remove.length > 0) for (const frame of this.session.unsubscribe(remove.sort())) this.send(frame);
     if (add.length > 0) {
       for (const frame of this.session.subscribe(add.sort())) this.send(frame);
-      this.send({ confirm: add });
+      this.send({ confirm: add.map((symbol) => [symbol, this.subscribeSeq.get(symbol) ?? 0] as const) });
     }
     if (add.length + remove.length > 0) {
       this.log.debug({ subscribed: add.length, unsubscribed: remove.length }, 'feed subscriptions changed');
@@ -412,7 +443,7 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
   }
 
   /** Queues a client frame; frames leave at most at the provider's rate. */
-  private send(frame: string | { readonly confirm: readonly string[] }): void {
+  private send(frame: string | ConfirmingPing): void {
     this.outbox.push(frame);
     if (this.pacer) return;
     const interval = Math.ceil(1000 / this.options.adapter.limits.framesPerSecond);
@@ -472,7 +503,7 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     for (const frame of this.session?.reply(event) ?? []) this.send(frame);
     switch (event.type) {
       case 'subscribed':
-        this.confirm(event.symbols);
+        this.acknowledged(event.symbols);
         break;
       case 'authenticated':
       case 'hello':

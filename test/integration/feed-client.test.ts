@@ -2,7 +2,9 @@
  * The feed client against the simulator's faults: silence, drops mid-stream, connection limits, gaps
  * and lag. Timings are short so that each bound is checked, not just eventually met.
  */
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import type { FeedAdapter } from '../../feeds/adapter.js';
 import { binance } from '../../feeds/binance.js';
 import { coinbase } from '../../feeds/coinbase.js';
@@ -252,5 +254,38 @@ describe('feed client: decode lag', () => {
     expect(h.client.stats.lagMs).toBeGreaterThanOrEqual(0);
     expect(h.client.stats.lagMs).toBeLessThan(2_000);
     expect(h.client.stats.lagPeakMs).toBeGreaterThanOrEqual(h.client.stats.lagMs);
+  });
+});
+
+describe('feed client: confirmations', () => {
+  it('does not take a late answer to an earlier subscribe as confirming a symbol subscribed again', async () => {
+    // A Binance-speaking server that answers the first subscribe, and every ping, 150 ms late.
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: false });
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    try {
+      server.on('connection', (socket) => {
+        socket.on('ping', (data: Buffer) => setTimeout(() => socket.pong(data), 150));
+        socket.on('message', (raw: Buffer) => {
+          const { id } = JSON.parse(raw.toString()) as { id: number };
+          const reply = JSON.stringify({ result: null, id });
+          setTimeout(() => socket.send(reply), id === 1 ? 150 : 0);
+        });
+      });
+      const h = feedClient(binance, `ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      clients.push(h.client);
+      h.client.start();
+      await until(() => h.readyAt.length > 0, 'ready', 5_000);
+      h.client.setSymbols(['BTCUSDT']); // subscribe #1, sent at once
+      await sleep(10);
+      h.client.setSymbols([]); // unsubscribe, paced: Binance takes 4 frames a second
+      h.client.setSymbols(['BTCUSDT']); // subscribe #3, after it
+      // The answer and the pong for #1 arrive before the server has taken #3.
+      await sleep(300);
+      expect(h.client.isConfirmed('BTCUSDT')).toBe(false);
+      await until(() => h.client.isConfirmed('BTCUSDT'), 'the newest subscribe confirmed', 5_000);
+    } finally {
+      for (const socket of server.clients) socket.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
