@@ -28,10 +28,10 @@ export interface HandoverSignal {
 }
 
 /**
- * `{"epoch":E,"first":position or null,"confirmedForMs":ms}`. JSON because the first trade's identity fields may hold
- * any text; the earlier `epoch|seq|timeMs|key` form is still read (`decodeLegacy`), though workers
- * of that version read this one as unreadable (their hand-overs end at the timeout): upgrade a
- * cluster's workers together.
+ * `{"epoch":E,"first":position or null,"confirmedForMs":ms}`. JSON because the first trade's
+ * identity fields may hold any text; the earlier `epoch|seq|timeMs|key` form is still read
+ * (`decodeLegacy`), though workers of that version read this one as unreadable (their hand-overs end
+ * at the timeout): upgrade a cluster's workers together.
  */
 export function encodeHandoverSignal(signal: HandoverSignal): string {
   const { epoch, first, confirmedForMs } = signal;
