@@ -30,7 +30,7 @@ import {
 } from '../cluster/membership.js';
 import { drainMember } from '../cluster/placement-admin.js';
 import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
-import { withMember } from '../cluster/ring-record.js';
+import { activeMembers, withMember } from '../cluster/ring-record.js';
 import { DedupWindow } from '../ingest/dedup.js';
 import { FeedClient, type FeedClientOptions } from '../ingest/feed-client.js';
 import { RateLimitedLog } from '../ingest/rate-limited-log.js';
@@ -304,11 +304,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async prepareJoin(universe: readonly string[]): Promise<void> {
     const before = this.lastSeenAssignment;
-    if (before === undefined || universe.length === 0) return;
+    // A cluster starting up has nobody on its ring yet: every worker would expect the whole universe
+    // while the settle window admits them together.
+    if (before === undefined || universe.length === 0 || activeMembers(before.record).length === 0) return;
     const me = { id: this.id, address: this.options.address, weight: this.options.membership.weight ?? 1 };
     const vnodes = this.options.membership.vnodes ?? DEFAULT_VNODES;
     const expected = new Assignment(withMember(before.record, me, vnodes), universe).symbolsOf(this.id);
-    if (expected.length === 0) return;
+    // More than one connection takes (Binance: 1,024 streams) is not a guess worth subscribing.
+    if (expected.length === 0 || expected.length > this.options.feed.limits.symbolsPerConnection) return;
     this.preparingJoin = true;
     for (const symbol of expected) this.standbys.acquire(symbol);
     this.feed.setSymbols(expected);

@@ -166,6 +166,12 @@ describe.each([
       expect(joiner?.expected).toBeGreaterThan(0);
       expect(joiner?.confirmed).toBeGreaterThan(0);
     }
+    // The first two started together: whichever read the ring first found it empty, with nothing to
+    // expect before the cluster settles.
+    const preparedFirst = workers
+      .slice(0, 2)
+      .filter((w) => w.output.some((l) => l.includes('subscribed to the expected symbols')));
+    expect(preparedFirst.length).toBeLessThan(2);
     if (!adapter.hasTradeIds) {
       // Finnhub: positions by trade time; see docs/handover.md for what that can and cannot promise.
       expect(doubled).toBe(0);
