@@ -230,7 +230,16 @@ function checkBarTuples(value: unknown, ctx: z.RefinementCtx): void {
 
 const barTuples = z.custom<BarTuple[]>().superRefine(checkBarTuples);
 
-function checkBars(bars: readonly BarTuple[], intervalMs: number, ctx: z.RefinementCtx, at: string): void {
+/**
+ * A series' bars in ascending order and aligned to its interval (exported for the tests' reference
+ * schema, which differs only in how it checks the tuples).
+ */
+export function checkBars(
+  bars: readonly BarTuple[],
+  intervalMs: number,
+  ctx: z.RefinementCtx,
+  at: string,
+): void {
   let previous = -Infinity;
   bars.forEach(([start], i) => {
     if (start % intervalMs !== 0) {

@@ -50,7 +50,8 @@ const HANDOVER_POLL_MS = 10;
 const STAND_IN_NOTICE_MS = 500;
 /**
  * An old owner stops a symbol the new owner has buffered nothing of once it applied nothing itself
- * for this long after seeing the new owner subscribed: the symbol is quiet, nothing is in flight.
+ * for this long and the new owner's subscription has been confirmed this long: the symbol is quiet,
+ * and whatever the provider sent before the confirmation has arrived.
  */
 const QUIET_HANDOVER_MS = 30;
 /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { makeTrade } from '../../../feeds/trade.js';
 import {
+  checkBars,
   parseCheckpoint,
   type AggregateCheckpoint,
   type BarSeriesCheckpoint,
@@ -309,21 +310,6 @@ const reference = (() => {
     count,
     flags,
   ]);
-  function checkBars(bars: readonly BarTuple[], intervalMs: number, ctx: z.RefinementCtx, at: string): void {
-    let previous = -Infinity;
-    bars.forEach(([start], i) => {
-      if (start % intervalMs !== 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [at, i, 0],
-          message: `bar start ${start} is not aligned to ${intervalMs}`,
-        });
-      }
-      if (start <= previous)
-        ctx.addIssue({ code: 'custom', path: [at, i, 0], message: 'bars are not in ascending order' });
-      previous = start;
-    });
-  }
   const series = z
     .object({
       intervalMs: z.number().int().positive(),
