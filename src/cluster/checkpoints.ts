@@ -36,6 +36,16 @@ export interface CheckpointRecord<A = unknown> {
   readonly aggregate: A;
 }
 
+/** What `claim-3.lua` answers for a symbol fenced at a newer epoch than the claim's. */
+const CLAIMED_AT_NEWER_EPOCH = 0;
+
+export interface ClaimResult {
+  /** Each claimed symbol's last checkpoint; `null` where it has none (or it was unreadable). */
+  readonly records: Map<string, CheckpointRecord | null>;
+  /** Symbols not claimed: fenced at a newer epoch already (see `Checkpoints.claim`). */
+  readonly newer: string[];
+}
+
 /** Where a checkpoint's aggregate stands; records without a position carry only the last key. */
 export function checkpointPosition(record: CheckpointRecord): StreamPosition {
   return record.position ?? { ...START_OF_STREAM, key: record.watermark };
@@ -136,16 +146,19 @@ export class CheckpointStore {
   }
 
   /**
-   * Fences the symbols at `epoch` and returns their last checkpoints (`null`: none, or claimed by a
-   * newer epoch already). Corrupt values are reported through `onCorrupt` and treated as absent.
+   * Fences the symbols at `epoch` and returns their last checkpoints (`null`: none). A symbol
+   * already fenced at a newer epoch is left alone and listed in `newer`: this worker is behind, and
+   * must not go live from what it would read. Corrupt values are reported through `onCorrupt` and
+   * treated as absent.
    */
   async claim(
     epoch: number,
     symbols: readonly string[],
     onCorrupt: (symbol: string, err: unknown) => void,
-  ): Promise<Map<string, CheckpointRecord | null>> {
-    const result = new Map<string, CheckpointRecord | null>();
-    if (symbols.length === 0) return result;
+  ): Promise<ClaimResult> {
+    const records = new Map<string, CheckpointRecord | null>();
+    const newer: string[] = [];
+    if (symbols.length === 0) return { records, newer };
     const reply = await this.redis.tickringClaim(
       this.keys.leases,
       this.keys.checkpointEpochs,
@@ -158,27 +171,35 @@ export class CheckpointStore {
     if (code === SCRIPT_CODES.LEASE_LOST) throw scriptError(SCRIPT_CODES.LEASE_LOST, 'claim');
     symbols.forEach((symbol, i) => {
       const raw = values[i];
+      if (raw === CLAIMED_AT_NEWER_EPOCH) {
+        newer.push(symbol);
+        return;
+      }
       if (typeof raw !== 'string') {
-        result.set(symbol, null);
+        records.set(symbol, null);
         return;
       }
       try {
-        result.set(symbol, parseCheckpointRecord(raw, symbol));
+        records.set(symbol, parseCheckpointRecord(raw, symbol));
       } catch (err) {
         onCorrupt(symbol, err);
-        result.set(symbol, null);
+        records.set(symbol, null);
       }
     });
-    return result;
+    return { records, newer };
   }
 
   /**
-   * The symbols whose fence is still below `epoch`: their previous owner has not written its final
-   * checkpoint at the new epoch yet.
+   * The symbols whose fence is still below `epoch` (or the symbol's own epoch in `since`): their
+   * previous owner has not written its final checkpoint at that epoch or later yet.
    */
-  async unfenced(epoch: number, symbols: readonly string[]): Promise<string[]> {
+  async unfenced(
+    epoch: number,
+    symbols: readonly string[],
+    since?: ReadonlyMap<string, number>,
+  ): Promise<string[]> {
     const fences = await this.fences(symbols);
-    return symbols.filter((_, i) => (fences[i] ?? 0) < epoch);
+    return symbols.filter((symbol, i) => (fences[i] ?? 0) < (since?.get(symbol) ?? epoch));
   }
 
   /** Each symbol's fence, in order: the epoch it was last claimed or handed over at; `null` if never. */

@@ -104,12 +104,19 @@ export class HandoverSignals {
     await this.redis.hset(this.keys.standIns, ...symbols.flatMap((symbol) => [symbol, String(epoch)]));
   }
 
-  /** The symbols of `symbols` that a standby stands in for at `epoch` (or later). */
-  async standingIn(epoch: number, symbols: readonly string[]): Promise<Set<string>> {
+  /**
+   * The symbols of `symbols` that a standby stands in for at `epoch` (or the symbol's own epoch in
+   * `since`), or later.
+   */
+  async standingIn(
+    epoch: number,
+    symbols: readonly string[],
+    since?: ReadonlyMap<string, number>,
+  ): Promise<Set<string>> {
     if (symbols.length === 0) return new Set();
     this.commands++;
     const epochs = await this.redis.hmget(this.keys.standIns, ...symbols);
-    return new Set(symbols.filter((_, i) => Number(epochs[i] ?? 0) >= epoch));
+    return new Set(symbols.filter((symbol, i) => Number(epochs[i] ?? 0) >= (since?.get(symbol) ?? epoch)));
   }
 
   /** The signals for `symbols`, in order; `undefined` where none (or unreadable). */

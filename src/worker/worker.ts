@@ -61,6 +61,14 @@ const QUIET_HANDOVER_MS = 30;
  */
 const PREPARE_JOIN_MAX_MS = 1_000;
 
+/** A take-over a newer epoch interrupted: the symbol keeps buffering until that epoch resumes it. */
+interface UnfinishedTakeOver {
+  /** The epoch it began at: a final checkpoint written then or later is the one awaited. */
+  readonly since: number;
+  /** The previous owner it waits for; `undefined` for a symbol new to the universe. */
+  readonly from: string | undefined;
+}
+
 export interface WorkerOptions {
   readonly id: string;
   /** Base URL of this worker's HTTP API as other workers reach it. */
@@ -180,6 +188,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private handoverBoundMs = 0;
   /** Before joining: trades of the expected symbols are buffered though this worker holds no lease. */
   private preparingJoin = false;
+  /** Take-overs a newer epoch interrupted, resumed by the rebalance to it (see `takeOver`). */
+  private readonly unfinishedTakeOvers = new Map<string, UnfinishedTakeOver>();
 
   constructor(
     deps: WorkerDeps,
@@ -340,8 +350,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const started = performance.now();
     const epoch = assignment.epoch;
     const mine = new Set(assignment.symbolsOf(this.id));
+    const resumed = this.resumeTakeOvers(mine);
     const lost = this.owned.names().filter((symbol) => !mine.has(symbol));
-    const gained = [...mine].filter((symbol) => !this.owned.has(symbol));
+    const gained = [...mine].filter((symbol) => !this.owned.has(symbol) || resumed.has(symbol));
     this.actingEpoch = epoch;
     if (this.status === 'fenced') this.status = 'ready';
 
@@ -353,6 +364,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
     // subscribed and applied until the new owner's stream overlaps this one's.
     for (const symbol of gained) {
+      if (resumed.has(symbol)) continue;
       // A shadow still buffering (a standby warming, or one prepared before joining) hands its
       // buffer on: it holds every trade since its subscription, so the streams overlap sooner.
       const shadow = this.standbys.release(symbol);
@@ -377,7 +389,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Both at once: a worker that gains from a peer it also loses to must not wait on itself.
     const [outMs, inMs] = await Promise.all([
       timed(() => this.handOver(assignment, leaving, followed, standIns)),
-      timed(() => this.takeOver(epoch, gained, previous)),
+      timed(() => this.takeOver(epoch, gained, previous, resumed)),
     ]);
     if (this.actingEpoch === epoch) {
       for (const symbol of followed) if (!this.owned.has(symbol)) this.standbys.acquire(symbol);
@@ -394,6 +406,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
     this.emit('rebalanced', { epoch, gained: gained.length, lost: lost.length, ms });
     if (assignment.isDraining(this.id)) this.emit('drained', { epoch });
+  }
+
+  /**
+   * Take-overs an earlier epoch left unfinished (see `takeOver`): those still this worker's go on at
+   * this epoch with their buffers; the others never went live here and are dropped.
+   */
+  private resumeTakeOvers(mine: ReadonlySet<string>): ReadonlyMap<string, UnfinishedTakeOver> {
+    const resumed = new Map<string, UnfinishedTakeOver>();
+    for (const [symbol, unfinished] of this.unfinishedTakeOvers) {
+      if (this.owned.get(symbol)?.state !== 'loading') continue;
+      if (mine.has(symbol)) resumed.set(symbol, unfinished);
+      else this.owned.release(symbol);
+    }
+    this.unfinishedTakeOvers.clear();
+    return resumed;
   }
 
   /**
@@ -602,13 +629,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Gained symbols: tell each previous owner still in the ring that this worker is subscribed (and
    * what it buffered first), wait for their final checkpoints, claim every gained symbol at the new
    * epoch, and replay each buffer past the position its checkpoint reached.
+   *
+   * A newer epoch interrupts the wait: a previous owner may act on that epoch only, having skipped
+   * this one, and hand over there. So may a claim refused because a newer epoch fenced the symbol.
+   * Either way the symbol keeps buffering and the rebalance to the newer epoch resumes it (`resumed`)
+   * if it is still this worker's, waiting for the same previous owner, whose final checkpoint at any
+   * epoch since the take-over began ends the wait. Going live here instead, from an older checkpoint,
+   * would lose what that owner applied since.
    */
   private async takeOver(
     epoch: number,
     gained: readonly string[],
     previous: Assignment | undefined,
+    resumed: ReadonlyMap<string, UnfinishedTakeOver>,
   ): Promise<void> {
     if (gained.length === 0) return;
+    const since = new Map<string, number>();
+    const from = new Map<string, string | undefined>();
+    for (const symbol of gained) {
+      const unfinished = resumed.get(symbol);
+      since.set(symbol, unfinished?.since ?? epoch);
+      from.set(symbol, unfinished ? unfinished.from : previous?.ownerOf(symbol));
+    }
     // A previous owner still in the ring writes a final checkpoint. One that left without handing
     // over (crashed, or reaped) may have a standby elsewhere standing in for it (see
     // `Standbys.standInsAt`), waited for a shorter while; a symbol new to the universe waits for
@@ -617,12 +659,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const awaited: string[] = [];
     const orphaned: string[] = [];
     for (const symbol of gained) {
-      const before = previous?.ownerOf(symbol);
+      const before = from.get(symbol);
       if (before === undefined || before === this.id || this.owned.get(symbol)?.state === 'live') continue;
       if (live.has(before)) awaited.push(symbol);
       else if (this.options.replicas >= 2) orphaned.push(symbol);
     }
-    const late = await this.awaitFinals(epoch, gained, awaited, orphaned);
+    const { late, interrupted } = await this.awaitFinals(epoch, gained, awaited, orphaned, since);
     const lateOwned = late.filter((symbol) => !orphaned.includes(symbol));
     if (lateOwned.length > 0) {
       this.handoverFallbacks += lateOwned.length;
@@ -639,18 +681,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
     }
     if (!this.stillActing(epoch)) return;
-    const loaded = await this.checkpoints.claim(epoch, gained, (symbol, err) => {
+    const interruptedSet = new Set(interrupted);
+    const claiming = gained.filter((symbol) => !interruptedSet.has(symbol));
+    const { records, newer } = await this.checkpoints.claim(epoch, claiming, (symbol, err) => {
       this.corruptCheckpoints++;
       this.log.error({ err, symbol }, 'corrupt checkpoint ignored; symbol starts empty');
     });
+    const unfinished = [...interrupted, ...newer];
+    for (const symbol of unfinished)
+      this.unfinishedTakeOvers.set(symbol, { since: since.get(symbol) ?? epoch, from: from.get(symbol) });
+    if (unfinished.length > 0) {
+      this.log.info(
+        { epoch, symbols: unfinished.length, claimedAtNewerEpoch: newer.length },
+        'take-over continues at a newer epoch',
+      );
+    }
     let replayedAll = 0;
-    for (const symbol of gained) {
-      const record = loaded.get(symbol) ?? null;
+    for (const [symbol, record] of records) {
       const outcome = this.owned.goLive(
         symbol,
         this.loadAggregate(symbol, record),
         record ? checkpointPosition(record) : START_OF_STREAM,
-        record?.final === true && record.overlapped === true && record.epoch === epoch,
+        record?.final === true && record.overlapped === true && record.epoch >= (since.get(symbol) ?? epoch),
       );
       // Checkpointed once live even without a trade: standbys settle only on a checkpoint written
       // by the symbol's owner since it took it (see `Standbys.warm`). A symbol that never traded
@@ -669,15 +721,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /**
    * The new owner's loop: announce confirmed subscriptions (again once a first trade is buffered),
-   * and watch the fences until every awaited final checkpoint is written or the timeout passes.
-   * Returns the symbols whose final checkpoint did not come.
+   * and watch the fences until every awaited final checkpoint is written (at or after the epoch in
+   * `since`), the timeout passes, or a newer epoch interrupts. Returns the symbols whose final
+   * checkpoint did not come in time (`late`) and those still awaited when interrupted.
    */
   private async awaitFinals(
     epoch: number,
     gained: readonly string[],
     awaited: readonly string[],
     orphaned: readonly string[],
-  ): Promise<string[]> {
+    since: ReadonlyMap<string, number>,
+  ): Promise<{ late: string[]; interrupted: string[] }> {
     // Longer than the old owner's own bound, so that at worst it stops first and its final
     // checkpoint still arrives, rather than being refused after this worker claimed. A symbol whose
     // owner left is waited for only once a standby announced it stands in (or briefly, for that
@@ -714,15 +768,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       try {
         await this.handoverSignals.announce(epoch, updates);
-        pending = await this.checkpoints.unfenced(epoch, pending);
+        pending = await this.checkpoints.unfenced(epoch, pending, since);
       } catch (err) {
         this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
       }
+      if (pending.length > 0 && (this.membership.assignment?.epoch ?? epoch) > epoch)
+        return { late: unclaimed, interrupted: pending };
       if (orphans.size > 0) {
         const now = performance.now();
         try {
           const uncovered = pending.filter((symbol) => orphans.has(symbol) && !covered.has(symbol));
-          for (const symbol of await this.handoverSignals.standingIn(epoch, uncovered)) covered.add(symbol);
+          for (const symbol of await this.handoverSignals.standingIn(epoch, uncovered, since))
+            covered.add(symbol);
         } catch (err) {
           this.handoverLog.warn('stand-ins', { err }, 'stand-ins unreadable; retrying');
         }
@@ -738,7 +795,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (performance.now() >= deadline) break;
       await sleep(HANDOVER_POLL_MS);
     }
-    return [...pending, ...unclaimed];
+    return { late: [...pending, ...unclaimed], interrupted: [] };
   }
 
   /** A symbol waiting for its previous owner's position to show up in this stream, bounded. */
@@ -844,6 +901,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Whatever we hold may be overtaken by the next owner: drop it all, write nothing.
     this.feed.setSymbols([]);
     this.owned.clear();
+    this.unfinishedTakeOvers.clear();
     this.standbys.clear();
     this.bars.discard();
     this.actingEpoch = 0;

@@ -2,7 +2,8 @@
 -- KEYS[1] leases (ZSET), KEYS[2] checkpoint epochs (HASH), KEYS[3] checkpoints (HASH)
 -- ARGV[1] worker id, ARGV[2] epoch, ARGV[3..] symbols
 -- Reply: { 1, json-or-false per symbol... } or { -1 } when the caller holds no live lease. A symbol
--- already claimed at a newer epoch answers false (the caller is behind and will learn it).
+-- already claimed or handed over at a newer epoch answers 0 and is left as it is: the caller is
+-- behind, and takes the symbol over again at that epoch if it is still its own there.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local deadline = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
@@ -13,7 +14,7 @@ for i = 3, #ARGV do
   local symbol = ARGV[i]
   local claimed = tonumber(redis.call('HGET', KEYS[2], symbol)) or 0
   if claimed > epoch then
-    reply[#reply + 1] = false
+    reply[#reply + 1] = 0
   else
     redis.call('HSET', KEYS[2], symbol, epoch)
     reply[#reply + 1] = redis.call('HGET', KEYS[3], symbol)
