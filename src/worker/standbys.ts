@@ -76,6 +76,12 @@ export class Standbys {
   private readonly settled: SettledCheckpoints;
   /** Live shadows no longer followed, kept until this time (see `retire`). */
   private readonly retiringUntil = new Map<string, number>();
+  /**
+   * Shadows a worker about to join buffers for the symbols it expects to own (`prepare`): not
+   * warmed from their owners' checkpoints, since their buffers are what the worker takes over at the
+   * epoch that admits it (`retire` runs from then on, and makes the rest ordinary shadows).
+   */
+  private readonly prepared = new Set<string>();
   /** A warm-up is reading checkpoints: the next tick does not start another. */
   private warming = false;
 
@@ -137,9 +143,16 @@ export class Standbys {
     this.settled.clear();
   }
 
+  /** Buffers `symbol` ahead of joining, until the epoch that admits this worker (see `prepared`). */
+  prepare(symbol: string): void {
+    this.shadows.acquire(symbol);
+    this.prepared.add(symbol);
+  }
+
   /** Drops every shadow. */
   clear(): void {
     this.shadows.clear();
+    this.prepared.clear();
     this.settled.clear();
     this.retiringUntil.clear();
   }
@@ -208,6 +221,7 @@ export class Standbys {
   retire(assignment: Assignment, previous: Assignment | undefined, followed: ReadonlySet<string>): void {
     const now = performance.now();
     const retireMs = this.options.leaseMs + this.options.handoverTimeoutMs;
+    this.prepared.clear();
     for (const [symbol, shadow] of [...this.shadows.entries()]) {
       if (followed.has(symbol)) {
         this.retiringUntil.delete(symbol);
@@ -228,6 +242,7 @@ export class Standbys {
   /** Stops following a symbol; a shadow acquired again later starts settling afresh. */
   release(symbol: string): OwnedSymbol | undefined {
     this.retiringUntil.delete(symbol);
+    this.prepared.delete(symbol);
     this.settled.forget(symbol);
     return this.shadows.release(symbol);
   }
@@ -257,7 +272,9 @@ export class Standbys {
     this.warming = true;
     try {
       const assignment = membership.assignment;
-      const loading = [...this.shadows.entries()].filter(([, s]) => s.state === 'loading').map(([s]) => s);
+      const loading = [...this.shadows.entries()]
+        .filter(([symbol, s]) => s.state === 'loading' && !this.prepared.has(symbol))
+        .map(([symbol]) => symbol);
       for (let i = 0; i < loading.length; i += WARM_BATCH) {
         const batch = loading.slice(i, i + WARM_BATCH);
         const owners = batch.map((symbol) => assignment?.ownerOf(symbol) ?? '');

@@ -324,7 +324,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // More than one connection takes (Binance: 1,024 streams) is not a guess worth subscribing.
     if (expected.length === 0 || expected.length > this.options.feed.limits.symbolsPerConnection) return;
     this.preparingJoin = true;
-    for (const symbol of expected) this.standbys.acquire(symbol);
+    for (const symbol of expected) this.standbys.prepare(symbol);
     this.feed.setSymbols(expected);
     const deadline = performance.now() + PREPARE_JOIN_MAX_MS + this.pacingMs(expected.length);
     while (performance.now() < deadline && !expected.every((symbol) => this.feed.isConfirmed(symbol)))
