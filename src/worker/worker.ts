@@ -630,11 +630,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * what it buffered first), wait for their final checkpoints, claim every gained symbol at the new
    * epoch, and replay each buffer past the position its checkpoint reached.
    *
-   * A newer epoch interrupts the wait: a previous owner may act on that epoch only, having skipped
-   * this one, and hand over there. So may a claim refused because a newer epoch fenced the symbol.
-   * Either way the symbol keeps buffering and the rebalance to the newer epoch resumes it (`resumed`)
-   * if it is still this worker's, waiting for the same previous owner, whose final checkpoint at any
-   * epoch since the take-over began ends the wait. Going live here instead, from an older checkpoint,
+   * A newer epoch that leaves a symbol with this worker interrupts its wait: the previous owner may
+   * act on that epoch only, having skipped this one, and hand over there. So does a claim refused
+   * because a newer epoch fenced the symbol. Either way the symbol keeps buffering and the
+   * rebalance to the newer epoch resumes it (`resumed`) if it is still this worker's, waiting for the
+   * same previous owner, whose final checkpoint at any epoch since the take-over began ends the wait. Going live here instead, from an older checkpoint,
    * would lose what that owner applied since.
    */
   private async takeOver(
@@ -748,6 +748,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // repeated once one is buffered, while the old owner may still be waiting for it.
     const unannounced = new Set(gained);
     const withoutFirst = new Set<string>();
+    const interrupted: string[] = [];
     let pending = [...awaited, ...orphaned];
     while ((pending.length > 0 || unannounced.size > 0) && this.stillActing(epoch)) {
       const updates = new Map<string, Omit<HandoverSignal, 'epoch'>>();
@@ -772,8 +773,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } catch (err) {
         this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
       }
-      if (pending.length > 0 && (this.membership.assignment?.epoch ?? epoch) > epoch)
-        return { late: unclaimed, interrupted: pending };
+      // Only symbols this worker still owns at the newer epoch go on there. One moving on to another
+      // worker is still waited for here: its new owner waits for this worker to hand it over, which
+      // it can only once it went live.
+      const newer = this.membership.assignment;
+      if (pending.length > 0 && newer !== undefined && newer.epoch > epoch) {
+        const stillMine = new Set(pending.filter((symbol) => newer.ownerOf(symbol) === this.id));
+        interrupted.push(...stillMine);
+        pending = pending.filter((symbol) => !stillMine.has(symbol));
+      }
       if (orphans.size > 0) {
         const now = performance.now();
         try {
@@ -795,7 +803,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (performance.now() >= deadline) break;
       await sleep(HANDOVER_POLL_MS);
     }
-    return { late: [...pending, ...unclaimed], interrupted: [] };
+    return { late: [...pending, ...unclaimed], interrupted };
   }
 
   /** A symbol waiting for its previous owner's position to show up in this stream, bounded. */
