@@ -31,6 +31,44 @@ export interface Trade {
 
 export const NO_CONDITIONS: readonly string[] = Object.freeze([]);
 
+/** A `Trade` whose fields can be overwritten: one object reused for trade after trade. */
+export type TradeRecord = { -readonly [K in keyof Trade]: Trade[K] };
+
+/**
+ * Copies every field of `trade` into `into`, or into a new record when there is none, and returns
+ * it. For state kept across trades: a kept copy holds no reference to the decoder's `Trade`, which
+ * then dies young (see `OwnedSymbol.lastApplied`).
+ */
+export function copyTrade(trade: Trade, into?: TradeRecord): TradeRecord {
+  if (into === undefined) {
+    return {
+      symbol: trade.symbol,
+      price: trade.price,
+      size: trade.size,
+      timeMs: trade.timeMs,
+      timeNanos: trade.timeNanos,
+      id: trade.id,
+      seq: trade.seq,
+      exchange: trade.exchange,
+      conditions: trade.conditions,
+      kind: trade.kind,
+      amendsId: trade.amendsId,
+    };
+  }
+  into.symbol = trade.symbol;
+  into.price = trade.price;
+  into.size = trade.size;
+  into.timeMs = trade.timeMs;
+  into.timeNanos = trade.timeNanos;
+  into.id = trade.id;
+  into.seq = trade.seq;
+  into.exchange = trade.exchange;
+  into.conditions = trade.conditions;
+  into.kind = trade.kind;
+  into.amendsId = trade.amendsId;
+  return into;
+}
+
 /** Builds a plain trade with the fields most providers lack filled in. */
 export function makeTrade(
   fields: Pick<Trade, 'symbol' | 'price' | 'size' | 'timeMs'> & Partial<Trade>,

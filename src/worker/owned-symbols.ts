@@ -8,7 +8,7 @@
  * Positions in the stream (`StreamPosition`) tell the next owner what to skip.
  */
 import type { DedupFields, FeedAdapter } from '../../feeds/adapter.js';
-import type { Trade } from '../../feeds/trade.js';
+import { copyTrade, type Trade, type TradeRecord } from '../../feeds/trade.js';
 import { SymbolAggregate, type AggregateOptions } from '../aggregate/index.js';
 import { DedupWindow } from '../ingest/dedup.js';
 import { START_OF_STREAM, type StreamPosition } from '../ingest/stream-position.js';
@@ -29,9 +29,14 @@ export interface OwnedSymbol {
   resumedFrom: StreamPosition;
   /**
    * Last trade applied since it went live, kept rather than its key: `position` builds the key
-   * when a checkpoint or hand-over asks for it, not once per trade.
+   * when a checkpoint or hand-over asks for it, not once per trade. It is `lastCopy`, not the
+   * decoder's `Trade`: a kept `Trade` outlives young-generation collections once a worker owns
+   * thousands of symbols, and V8 then allocates every `Trade` in the old generation (allocation-site
+   * pretenuring), where each one costs a full collection instead of nothing.
    */
   lastApplied: Trade | undefined;
+  /** The storage `lastApplied` points to once a trade was applied, overwritten by every trade. */
+  lastCopy: TradeRecord | undefined;
   timeMs: number;
   atTime: number;
   /** Trades applied since the symbol was acquired; tells a quiet symbol from an active one. */
@@ -119,6 +124,7 @@ export class OwnedSymbols {
       buffer: [],
       resumedFrom: START_OF_STREAM,
       lastApplied: undefined,
+      lastCopy: undefined,
       timeMs: 0,
       atTime: 0,
       applied: 0,
@@ -231,7 +237,7 @@ export class OwnedSymbols {
 
   private apply(owned: OwnedSymbol, trade: Trade): void {
     owned.aggregate.apply(trade);
-    owned.lastApplied = trade;
+    owned.lastApplied = owned.lastCopy = copyTrade(trade, owned.lastCopy);
     if (trade.timeMs === owned.timeMs) owned.atTime++;
     else {
       owned.timeMs = trade.timeMs;

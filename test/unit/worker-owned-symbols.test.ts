@@ -60,6 +60,41 @@ describe('OwnedSymbols position', () => {
     expect(aapl.applied).toBe(2);
   });
 
+  it('keeps a copy of the last applied trade, not the trade itself, overwritten by the next one', () => {
+    const owned = liveWith([]);
+    const aapl = symbolOf(owned);
+    const first = makeTrade({
+      symbol: 'AAPL',
+      price: 10,
+      size: 1,
+      timeMs: T0,
+      id: '8',
+      exchange: '4',
+      seq: 3,
+    });
+    owned.ingest(first);
+    const kept = aapl.lastApplied;
+    expect(kept).not.toBe(first);
+    expect(kept).toEqual(first);
+    const second = makeTrade({
+      symbol: 'AAPL',
+      price: 11,
+      size: 2,
+      timeMs: T0 + 1,
+      timeNanos: 5,
+      id: '9',
+      exchange: '12',
+      conditions: ['14'],
+      kind: 'correction',
+      amendsId: '8',
+    });
+    owned.ingest(second);
+    // Every field of the new trade, in the same storage: nothing of the first one is left.
+    expect(aapl.lastApplied).toBe(kept);
+    expect(aapl.lastApplied).toEqual(second);
+    expect(owned.position(aapl)).toEqual({ key: 'AAPL|12|9', seq: null, timeMs: T0 + 1, atTime: 1 });
+  });
+
   it('after a replay, is the last replayed trade; a restart starts it over', () => {
     const owned = new OwnedSymbols(polygon, {}, 1_000);
     owned.acquire('AAPL');
