@@ -37,8 +37,12 @@ const EXCHANGE_TEXT: readonly string[] = Array.from({ length: 256 }, (_, code) =
 /** Condition arrays by their codes, shared and frozen; bounded, since codes come from the feed. */
 const conditionArrays = new Map<number, readonly string[]>();
 const MAX_CONDITION_ARRAYS = 4_096;
-/** Codes read from the current `c` array (reused). */
+/**
+ * Codes read from the current `c` array: the first `codeCount` entries. Never emptied, only
+ * overwritten: emptying an array drops its storage, so every trade's codes would allocate it anew.
+ */
 const codes: number[] = [];
+let codeCount = 0;
 
 // Bits of the keys seen in one event, to refuse a repeated key (JSON.parse would keep the last).
 const K_EV = 1;
@@ -80,35 +84,45 @@ function keyBit(text: string, start: number, end: number): number {
   return 0;
 }
 
-/** The shared array of `codes`, as the general path's `c.map(String)` would spell them. */
-function conditionsOf(list: readonly number[]): readonly string[] {
-  if (list.length === 0) return NO_CONDITIONS;
+/** The codes read last, as the general path's `c.map(String)` spells them: a new array. */
+function spelledCodes(): string[] {
+  const spelled: string[] = [];
+  for (let i = 0; i < codeCount; i++) spelled.push(String(codes[i]));
+  return spelled;
+}
+
+/** The shared array of the codes read last, as the general path's `c.map(String)` would spell them. */
+function conditionsOf(): readonly string[] {
+  if (codeCount === 0) return NO_CONDITIONS;
   let key = 1;
-  let small = list.length <= 6;
-  for (let i = 0; small && i < list.length; i++) {
-    const code = list[i] as number;
+  let small = codeCount <= 6;
+  for (let i = 0; small && i < codeCount; i++) {
+    const code = codes[i] as number;
     if (code >= 0 && code <= 255 && !Object.is(code, -0)) key = key * 256 + code;
     else small = false;
   }
-  if (!small) return list.map(String);
+  if (!small) return spelledCodes();
   let shared = conditionArrays.get(key);
   if (shared === undefined) {
-    shared = Object.freeze(list.map(String));
+    shared = Object.freeze(spelledCodes());
     if (conditionArrays.size < MAX_CONDITION_ARRAYS) conditionArrays.set(key, shared);
   }
   return shared;
 }
 
-/** Reads a `c` value (an array of integers) at `at` into `codes`; the position after it, or -1. */
+/**
+ * Reads a `c` value (an array of integers) at `at` into `codes` and `codeCount`; the position after
+ * it, or -1.
+ */
 function scanCodes(text: string, at: number): number {
-  codes.length = 0;
+  codeCount = 0;
   if (text.charCodeAt(at) !== OPEN_ARRAY) return -1;
   let i = skipSpace(text, at + 1);
   if (text.charCodeAt(i) === CLOSE_ARRAY) return i + 1;
   for (;;) {
     i = scanNumber(text, i);
     if (i < 0 || !Number.isInteger(scanned.value)) return -1;
-    codes.push(scanned.value);
+    codes[codeCount++] = scanned.value;
     i = skipSpace(text, i);
     const c = text.charCodeAt(i);
     if (c === CLOSE_ARRAY) return i + 1;
@@ -117,17 +131,23 @@ function scanCodes(text: string, at: number): number {
   }
 }
 
+/** What `scanPolygonTrades` returns for a frame it leaves to the general path. */
+export const NOT_SCANNED = -1;
+
 /**
- * Decodes `frame` into `out` when it is an array of valid trade events and nothing else; returns
- * false otherwise (then `out` may hold some of its trades: the caller discards them).
+ * Decodes `frame` into `out[0]` to `out[n - 1]` when it is an array of valid trade events and
+ * nothing else, and returns `n`; returns `NOT_SCANNED` otherwise (then `out` may hold some of its
+ * trades: the caller discards them). Entries past `n` are left as they were, so a caller can reuse
+ * `out` from frame to frame without it being reallocated.
  */
-export function scanPolygonTrades(frame: string, out: Trade[]): boolean {
+export function scanPolygonTrades(frame: string, out: Trade[]): number {
+  let count = 0;
   let i = skipSpace(frame, 0);
-  if (frame.charCodeAt(i) !== OPEN_ARRAY) return false;
+  if (frame.charCodeAt(i) !== OPEN_ARRAY) return NOT_SCANNED;
   i = skipSpace(frame, i + 1);
-  if (frame.charCodeAt(i) === CLOSE_ARRAY) return skipSpace(frame, i + 1) === frame.length;
+  if (frame.charCodeAt(i) === CLOSE_ARRAY) return skipSpace(frame, i + 1) === frame.length ? 0 : NOT_SCANNED;
   for (;;) {
-    if (frame.charCodeAt(i) !== OPEN_OBJECT) return false;
+    if (frame.charCodeAt(i) !== OPEN_OBJECT) return NOT_SCANNED;
     i = skipSpace(frame, i + 1);
     let seen = 0;
     let isTrade = false;
@@ -139,42 +159,42 @@ export function scanPolygonTrades(frame: string, out: Trade[]): boolean {
     let exchange = '';
     let seq: number | null = null;
     let conditions = NO_CONDITIONS;
-    if (frame.charCodeAt(i) === CLOSE_OBJECT) return false; // `{}` is no trade
+    if (frame.charCodeAt(i) === CLOSE_OBJECT) return NOT_SCANNED; // `{}` is no trade
     for (;;) {
       const keyEnd = scanString(frame, i);
-      if (keyEnd < 0) return false;
+      if (keyEnd < 0) return NOT_SCANNED;
       const bit = keyBit(frame, i + 1, keyEnd - 1);
-      if ((seen & bit) !== 0) return false;
+      if ((seen & bit) !== 0) return NOT_SCANNED;
       seen |= bit;
       i = skipSpace(frame, keyEnd);
-      if (frame.charCodeAt(i) !== COLON) return false;
+      if (frame.charCodeAt(i) !== COLON) return NOT_SCANNED;
       const at = skipSpace(frame, i + 1);
       const c = frame.charCodeAt(at);
       switch (bit) {
         case K_EV:
           i = scanString(frame, at);
-          if (i < 0 || i - at !== 3 || frame.charCodeAt(at + 1) !== 0x54) return false; // "T"
+          if (i < 0 || i - at !== 3 || frame.charCodeAt(at + 1) !== 0x54) return NOT_SCANNED; // "T"
           isTrade = true;
           break;
         case K_SYM:
           i = scanString(frame, at);
-          if (i < 0) return false;
+          if (i < 0) return NOT_SCANNED;
           symbol = symbols.get(frame, at + 1, i - 1);
-          if (symbol === undefined) return false;
+          if (symbol === undefined) return NOT_SCANNED;
           break;
         case K_I:
           i = scanString(frame, at);
-          if (i < 0 || i - at - 2 < 1 || i - at - 2 > MAX_ID_CHARS) return false;
+          if (i < 0 || i - at - 2 < 1 || i - at - 2 > MAX_ID_CHARS) return NOT_SCANNED;
           id = frame.slice(at + 1, i - 1);
           break;
         case K_X:
           if (c === QUOTE || c === 0x74 || c === 0x66 || c === 0x6e) {
             // A string, true, false or null: the general path keeps no exchange either.
             i = skipScalar(frame, at);
-            if (i < 0) return false;
+            if (i < 0) return NOT_SCANNED;
           } else {
             i = scanNumber(frame, at);
-            if (i < 0) return false;
+            if (i < 0) return NOT_SCANNED;
             const x = scanned.value;
             exchange =
               x >= 0 && x <= 255 && Number.isInteger(x) && !Object.is(x, -0)
@@ -184,48 +204,48 @@ export function scanPolygonTrades(frame: string, out: Trade[]): boolean {
           break;
         case K_P:
           i = scanNumber(frame, at);
-          if (i < 0 || !isValidPrice(scanned.value)) return false;
+          if (i < 0 || !isValidPrice(scanned.value)) return NOT_SCANNED;
           price = scanned.value;
           break;
         case K_S:
           i = scanNumber(frame, at);
-          if (i < 0 || !isValidSize(scanned.value)) return false;
+          if (i < 0 || !isValidSize(scanned.value)) return NOT_SCANNED;
           size = scanned.value;
           break;
         case K_T:
           i = scanNumber(frame, at);
-          if (i < 0) return false;
+          if (i < 0) return NOT_SCANNED;
           timeMs = scanned.value;
-          if (!Number.isInteger(timeMs) || timeMs < EARLIEST_MS || timeMs > LATEST_MS) return false;
+          if (!Number.isInteger(timeMs) || timeMs < EARLIEST_MS || timeMs > LATEST_MS) return NOT_SCANNED;
           break;
         case K_Q:
           if (c === QUOTE || c === 0x74 || c === 0x66 || c === 0x6e) {
             i = skipScalar(frame, at);
-            if (i < 0) return false;
+            if (i < 0) return NOT_SCANNED;
           } else {
             i = scanNumber(frame, at);
-            if (i < 0) return false;
+            if (i < 0) return NOT_SCANNED;
             seq = Number.isSafeInteger(scanned.value) ? scanned.value : null;
           }
           break;
         case K_C:
           i = scanCodes(frame, at);
-          if (i < 0) return false;
-          conditions = conditionsOf(codes);
+          if (i < 0) return NOT_SCANNED;
+          conditions = conditionsOf();
           break;
         default:
           i = skipScalar(frame, at);
-          if (i < 0) return false;
+          if (i < 0) return NOT_SCANNED;
       }
       i = skipSpace(frame, i);
       const next = frame.charCodeAt(i);
       if (next === CLOSE_OBJECT) break;
-      if (next !== COMMA) return false;
+      if (next !== COMMA) return NOT_SCANNED;
       i = skipSpace(frame, i + 1);
     }
-    if (!isTrade || symbol === undefined || id === undefined) return false;
-    if ((seen & (K_P | K_S | K_T)) !== (K_P | K_S | K_T)) return false;
-    out.push({
+    if (!isTrade || symbol === undefined || id === undefined) return NOT_SCANNED;
+    if ((seen & (K_P | K_S | K_T)) !== (K_P | K_S | K_T)) return NOT_SCANNED;
+    out[count++] = {
       symbol,
       price,
       size,
@@ -237,11 +257,11 @@ export function scanPolygonTrades(frame: string, out: Trade[]): boolean {
       conditions,
       kind: 'trade',
       amendsId: '',
-    });
+    };
     i = skipSpace(frame, i + 1);
     const next = frame.charCodeAt(i);
-    if (next === CLOSE_ARRAY) return skipSpace(frame, i + 1) === frame.length;
-    if (next !== COMMA) return false;
+    if (next === CLOSE_ARRAY) return skipSpace(frame, i + 1) === frame.length ? count : NOT_SCANNED;
+    if (next !== COMMA) return NOT_SCANNED;
     i = skipSpace(frame, i + 1);
   }
 }

@@ -22,7 +22,7 @@ import {
   type SimConnection,
   type SimServerProtocol,
 } from './adapter.js';
-import { scanPolygonTrades } from './polygon-scan.js';
+import { NOT_SCANNED, scanPolygonTrades } from './polygon-scan.js';
 import { detail } from './rejection.js';
 import { isValidSymbol } from './symbol.js';
 import { NO_CONDITIONS, type Trade } from './trade.js';
@@ -30,6 +30,11 @@ import { NO_CONDITIONS, type Trade } from './trade.js';
 const CHANNEL = 'T.';
 /** Polygon documents no per-frame limit; this keeps one subscribe frame well under 64 KiB. */
 const SYMBOLS_PER_FRAME = 2000;
+/**
+ * Entries the session's scratch array of scanned trades keeps from frame to frame; after a larger
+ * frame it is emptied, so it holds no more than this many trades once they are handed on.
+ */
+const SCRATCH_TRADES_KEPT = 1024;
 const EARLIEST_MS = Date.UTC(1990, 0, 1);
 const LATEST_MS = Date.UTC(2200, 0, 1);
 
@@ -135,7 +140,10 @@ export function decodeParsed(frame: string, sink: DecodeSink): void {
 
 class PolygonSession implements FeedSession {
   ready = false;
-  /** Trades of the frame being scanned, reused from frame to frame. */
+  /**
+   * Trades of the frame being scanned, reused from frame to frame: overwritten, not emptied (an
+   * emptied array drops its storage, so it would be allocated again for every frame).
+   */
   private readonly scannedTrades: Trade[] = [];
   constructor(private readonly credentials: Credentials) {}
 
@@ -151,16 +159,16 @@ class PolygonSession implements FeedSession {
 
   decode(frame: string, sink: DecodeSink): void {
     const trades = this.scannedTrades;
-    trades.length = 0;
     // Nearly every frame is an array of valid trades: read those straight from the text. Anything
     // else (statuses, rejections, unusual JSON) takes the general path, from the start.
-    if (frame.length <= MAX_FRAME_CHARS && scanPolygonTrades(frame, trades)) {
-      for (let i = 0; i < trades.length; i++) sink.trade(trades[i] as Trade);
-      trades.length = 0;
+    const count = frame.length <= MAX_FRAME_CHARS ? scanPolygonTrades(frame, trades) : NOT_SCANNED;
+    if (count === NOT_SCANNED) {
+      if (trades.length > SCRATCH_TRADES_KEPT) trades.length = 0;
+      decodeParsed(frame, sink);
       return;
     }
-    trades.length = 0;
-    decodeParsed(frame, sink);
+    for (let i = 0; i < count; i++) sink.trade(trades[i] as Trade);
+    if (trades.length > SCRATCH_TRADES_KEPT) trades.length = 0;
   }
 
   subscribe(symbols: readonly string[]): string[] {

@@ -6,8 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { scanNumber, scanned } from '../../../feeds/json-scan.js';
 import { decodeParsed, polygon } from '../../../feeds/polygon.js';
-import { scanPolygonTrades } from '../../../feeds/polygon-scan.js';
+import { NOT_SCANNED, scanPolygonTrades } from '../../../feeds/polygon-scan.js';
 import { StringInterner } from '../../../feeds/string-intern.js';
+import { makeTrade } from '../../../feeds/trade.js';
 import { Prng } from '../../../src/sim/prng.js';
 import { decodeAll, loadFixture, mutations, RecordingSink, serverSamples, type Call } from './support.js';
 
@@ -24,7 +25,7 @@ function expectSameAsGeneral(frame: string): void {
 }
 
 function scans(frame: string): boolean {
-  return scanPolygonTrades(frame, []);
+  return scanPolygonTrades(frame, []) !== NOT_SCANNED;
 }
 
 const random = new Prng(20261125);
@@ -129,6 +130,41 @@ describe('Polygon fast decode path', () => {
       });
     }
     expect(fast).toBeGreaterThan(100);
+  });
+
+  it("gives one session frame after frame the general path's calls, whatever the previous frame left", () => {
+    // The session reuses its scratch array of trades and the scanner its condition codes: a frame
+    // with fewer trades or codes than the one before must not hand on any of the older ones.
+    const base =
+      '[{"ev":"T","sym":"AAPL","i":"5096","x":10,"p":161.87,"s":300,"c":[14,41,37],"t":1651684192462,"q":4009402,"z":3},' +
+      '{"ev":"T","sym":"MSFT","i":"72815","x":12,"p":0.5,"s":1,"c":[12],"t":1651684192536,"q":4009408}]';
+    const frames = [base, ...mutations(base, 500, 11)];
+    for (let n = 0; n < 1_500; n++) frames.push(frame());
+    // Past the scratch array's bound, and back to small frames.
+    const event = (k: number) => `{"ev":"T","sym":"SPY","i":"${k + 1}","p":1.5,"s":100,"t":1700000000000}`;
+    frames.push(`[${Array.from({ length: 1_500 }, (_, k) => event(k)).join(',')}]`);
+    frames.push('[]', base, '[]');
+    const shared = session();
+    let expected: Call[] = [];
+    let scanned = 0;
+    for (const text of frames) {
+      if (scans(text)) scanned++;
+      expected = expected.concat(general(text));
+    }
+    expect(scanned).toBeGreaterThan(100);
+    expect(decodeAll(shared, ...frames)).toEqual(expected);
+  });
+
+  it('writes the trades of a frame from the start of a reused array, and counts them', () => {
+    const out = Array.from({ length: 5 }, () => makeTrade({ symbol: 'OLD', price: 1, size: 1, timeMs: 1 }));
+    const text =
+      '[{"ev":"T","sym":"AAPL","i":"1","x":4,"p":100.25,"s":100,"c":[14],"t":1700000000000,"q":7}]';
+    expect(scanPolygonTrades(text, out)).toBe(1);
+    expect(out[0]?.symbol).toBe('AAPL');
+    expect(out[0]?.conditions).toEqual(['14']);
+    expect(out[1]?.symbol).toBe('OLD');
+    expect(scanPolygonTrades(' [ ]', out)).toBe(0);
+    expect(scanPolygonTrades('[{"ev":"status"}]', out)).toBe(NOT_SCANNED);
   });
 
   it('decodes mutated frames exactly as the general path', () => {
