@@ -51,6 +51,14 @@ export function fromMask(mask: number): ConditionEligibility {
 
 export class ConditionRules {
   /**
+   * The frozen conditions array `mask` answered last, and its answer. Decoders share one frozen array
+   * per combination of codes (`polygon-scan.ts`), so trade after trade asks about the same array; a
+   * frozen one cannot have changed since.
+   */
+  private lastConditions: readonly string[] | undefined = undefined;
+  private lastMask = UPDATES_ALL;
+
+  /**
    * @param provider the feed whose codes these are (for messages and snapshots)
    * @param table code → mask; `null` ignores conditions altogether (crypto venues have none)
    */
@@ -59,12 +67,20 @@ export class ConditionRules {
     private readonly table: ReadonlyMap<string, number> | null,
   ) {}
 
-  /** What a trade with these conditions updates, as `UPDATES_*` bits. The per-trade path. */
+  /**
+   * What a trade with these conditions updates, as `UPDATES_*` bits. The per-trade path: an indexed
+   * loop, since `for...of` over a frozen array allocates an iterator and its results per trade.
+   */
   mask(conditions: readonly string[]): number {
+    if (conditions === this.lastConditions) return this.lastMask;
     const table = this.table;
     if (table === null || conditions.length === 0) return UPDATES_ALL;
     let mask = UPDATES_ALL;
-    for (const code of conditions) mask &= table.get(code) ?? UPDATES_UNKNOWN;
+    for (let i = 0; i < conditions.length; i++) mask &= table.get(conditions[i] as string) ?? UPDATES_UNKNOWN;
+    if (Object.isFrozen(conditions)) {
+      this.lastConditions = conditions;
+      this.lastMask = mask;
+    }
     return mask;
   }
 

@@ -57,6 +57,20 @@ describe('condition rules', () => {
     expect(conditionRulesFor('someday-feed').eligibility(['@'])).toEqual(VOLUME_ONLY);
   });
 
+  it('answers a shared frozen array from its last answer, and a changed unfrozen one afresh', () => {
+    const rules = conditionRulesFor('polygon');
+    const oddLot = Object.freeze(['37']);
+    expect(rules.mask(oddLot)).toBe(UPDATES_VOLUME);
+    expect(rules.mask(oddLot)).toBe(UPDATES_VOLUME);
+    const codes = ['37'];
+    expect(rules.mask(codes)).toBe(UPDATES_VOLUME);
+    codes[0] = '14';
+    expect(rules.mask(codes)).toBe(UPDATES_ALL);
+    expect(rules.mask(Object.freeze(['14', '41']))).toBe(UPDATES_ALL);
+    expect(rules.mask(oddLot)).toBe(UPDATES_VOLUME);
+    expect(rules.mask([])).toBe(UPDATES_ALL);
+  });
+
   it('lets a trade without conditions update everything, and crypto trades always', () => {
     expect(polygon.mask([])).toBe(UPDATES_ALL);
     expect(conditionRulesFor('someday-feed').mask([])).toBe(UPDATES_ALL);
