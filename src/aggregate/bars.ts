@@ -73,6 +73,11 @@ export interface BarSeriesSummary {
 export class BarSeries {
   /** Kept bars, oldest first; completed bars form a prefix. */
   private bars: Ohlcv[] = [];
+  /**
+   * The last of `bars`, where nearly every trade lands: read without going through the array and its
+   * storage, two fewer memory loads per series and trade (cache misses once thousands of symbols trade).
+   */
+  private newest: Ohlcv | undefined = undefined;
   /** Completed bars evicted before they were taken, oldest first; at most `cap`. */
   private outbox: Ohlcv[] = [];
   /** Bars whose end is at or before this are complete. */
@@ -88,7 +93,7 @@ export class BarSeries {
 
   apply(price: number, size: number, timeMs: number, timeNanos: number, mask: number): void {
     // Nearly every trade falls in the newest bar: a range check spares the float modulo of alignDown.
-    const newest = this.bars[this.bars.length - 1];
+    const newest = this.newest;
     const bar =
       newest !== undefined && timeMs >= newest.start && timeMs - newest.start < this.intervalMs
         ? newest
@@ -195,6 +200,7 @@ export class BarSeries {
       if (!create) return undefined;
       const bar = new Ohlcv(start);
       bars.push(bar);
+      this.newest = bar;
       if (start > this.watermarkMs) this.watermarkMs = start;
       this.evict();
       return bar;
@@ -224,6 +230,7 @@ export class BarSeries {
       const bar = this.bars.shift();
       if (bar?.dirty === true) this.outbox.push(bar);
     }
+    this.newest = this.bars[this.bars.length - 1];
     const overflow = this.outbox.length - this.cap;
     if (overflow > 0) {
       this.outbox.splice(0, overflow);
