@@ -664,7 +664,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (live.has(before)) awaited.push(symbol);
       else if (this.options.replicas >= 2) orphaned.push(symbol);
     }
-    const { late, interrupted } = await this.awaitFinals(epoch, gained, awaited, orphaned, since);
+    const { late, interrupted } = await this.awaitFinals(epoch, gained, awaited, orphaned, since, from);
     const lateOwned = late.filter((symbol) => !orphaned.includes(symbol));
     if (lateOwned.length > 0) {
       this.handoverFallbacks += lateOwned.length;
@@ -731,6 +731,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     awaited: readonly string[],
     orphaned: readonly string[],
     since: ReadonlyMap<string, number>,
+    from: ReadonlyMap<string, string | undefined>,
   ): Promise<{ late: string[]; interrupted: string[] }> {
     // Longer than the old owner's own bound, so that at worst it stops first and its final
     // checkpoint still arrives, rather than being refused after this worker claimed. A symbol whose
@@ -773,12 +774,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } catch (err) {
         this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
       }
-      // Only symbols this worker still owns at the newer epoch go on there. One moving on to another
-      // worker is still waited for here: its new owner waits for this worker to hand it over, which
-      // it can only once it went live.
+      // Only planned moves go on at a newer epoch: symbols this worker still owns there, from a
+      // previous owner still on the ring there, which may hand over only at that epoch. One moving
+      // on to another worker is still waited for here (its next owner waits for this worker to hand
+      // it over, which it can only once live), and so is one whose owner left without handing over,
+      // whose stand-ins hand over at this epoch.
       const newer = this.membership.assignment;
       if (pending.length > 0 && newer !== undefined && newer.epoch > epoch) {
-        const stillMine = new Set(pending.filter((symbol) => newer.ownerOf(symbol) === this.id));
+        const onRing = new Set(newer.record.members.map((m) => m.id));
+        const stillMine = new Set(
+          pending.filter((symbol) => {
+            const before = from.get(symbol);
+            return before !== undefined && onRing.has(before) && newer.ownerOf(symbol) === this.id;
+          }),
+        );
         interrupted.push(...stillMine);
         pending = pending.filter((symbol) => !stillMine.has(symbol));
       }
