@@ -630,12 +630,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * what it buffered first), wait for their final checkpoints, claim every gained symbol at the new
    * epoch, and replay each buffer past the position its checkpoint reached.
    *
-   * A newer epoch that leaves a symbol with this worker interrupts its wait: the previous owner may
-   * act on that epoch only, having skipped this one, and hand over there. So does a claim refused
-   * because a newer epoch fenced the symbol. Either way the symbol keeps buffering and the
-   * rebalance to the newer epoch resumes it (`resumed`) if it is still this worker's, waiting for the
-   * same previous owner, whose final checkpoint at any epoch since the take-over began ends the wait. Going live here instead, from an older checkpoint,
-   * would lose what that owner applied since.
+   * A newer epoch that leaves a symbol with this worker, and its previous owner on the ring,
+   * interrupts its wait (see `awaitFinals`): that owner may act on the newer epoch only, having
+   * skipped this one, and hand over there. So does a claim refused because a newer epoch fenced the
+   * symbol. Either way the symbol keeps buffering, and the rebalance to the newer epoch resumes it
+   * (`resumed`) if it is still this worker's, waiting for the same previous owner, whose final
+   * checkpoint at any epoch since the take-over began ends the wait. Going live here instead, from
+   * an older checkpoint, would lose what that owner applied since.
    */
   private async takeOver(
     epoch: number,
