@@ -42,7 +42,7 @@ const CLAIMED_AT_NEWER_EPOCH = 0;
 export interface ClaimResult {
   /** Each claimed symbol's last checkpoint; `null` where it has none (or it was unreadable). */
   readonly records: Map<string, CheckpointRecord | null>;
-  /** Symbols not claimed: fenced at a newer epoch already (see `Checkpoints.claim`). */
+  /** Symbols not claimed: fenced at a newer epoch already (see `CheckpointStore.claim`). */
   readonly newer: string[];
 }
 

@@ -1,0 +1,67 @@
+/**
+ * Claiming gained symbols against a real Redis (`claim-3.lua` through `CheckpointStore.claim`): a claim
+ * fences a symbol and returns its last checkpoint, and a symbol fenced at a newer epoch already is
+ * told apart from one without a checkpoint, so a worker behind the ring never goes live from
+ * nothing (see `Worker.takeOver`).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CheckpointStore, type CheckpointRecord } from '../../src/cluster/checkpoints.js';
+import { START_OF_STREAM } from '../../src/ingest/stream-position.js';
+import { testCluster, type TestCluster } from '../support/redis.js';
+
+function record(owner: string, epoch: number, trades: number): CheckpointRecord {
+  return {
+    v: 1,
+    owner,
+    epoch,
+    writtenAt: Date.now(),
+    watermark: '',
+    final: true,
+    position: START_OF_STREAM,
+    overlapped: true,
+    aggregate: { trades },
+  };
+}
+
+describe('claiming symbols at an epoch', () => {
+  let env: TestCluster;
+
+  beforeEach(async () => {
+    env = await testCluster('claim');
+    // Both workers hold live leases (the scripts refuse a caller without one).
+    const until = Date.now() + 60_000;
+    await env.redis.zadd(env.keys.leases, until, 'old', until, 'new');
+  });
+
+  afterEach(async () => {
+    await env.cleanup();
+  });
+
+  it('returns the last checkpoint, none, or the symbols a newer epoch fenced already', async () => {
+    const old = new CheckpointStore(env.redis, env.keys, 'old');
+    const taker = new CheckpointStore(env.redis, env.keys, 'new');
+    // The old owner hands AAPL over with a final checkpoint at epoch 7.
+    expect(await old.write(7, new Map([['AAPL', record('old', 7, 42)]]), true)).toEqual([]);
+
+    // Claimed at epoch 5: AAPL is fenced at 7, so the claim leaves it alone and says so; MSFT has
+    // no checkpoint at all.
+    const behind = await taker.claim(5, ['AAPL', 'MSFT'], () => undefined);
+    expect(behind.newer).toEqual(['AAPL']);
+    expect([...behind.records]).toEqual([['MSFT', null]]);
+    expect(await taker.fences(['AAPL', 'MSFT'])).toEqual([7, 5]);
+
+    // At epoch 7 or later the final checkpoint is read, and the symbol fenced at the claim's epoch.
+    const current = await taker.claim(8, ['AAPL'], () => undefined);
+    expect(current.newer).toEqual([]);
+    expect(current.records.get('AAPL')).toMatchObject({ owner: 'old', epoch: 7, aggregate: { trades: 42 } });
+    expect(await taker.fences(['AAPL'])).toEqual([8]);
+  });
+
+  it('waits for a final checkpoint written at any epoch since the one given per symbol', async () => {
+    const old = new CheckpointStore(env.redis, env.keys, 'old');
+    await old.write(7, new Map([['AAPL', record('old', 7, 1)]]), true);
+    // A take-over begun at 6 and resumed at 9 is satisfied by the final at 7; one begun at 9 is not.
+    expect(await old.unfenced(9, ['AAPL'], new Map([['AAPL', 6]]))).toEqual([]);
+    expect(await old.unfenced(9, ['AAPL'])).toEqual(['AAPL']);
+  });
+});
