@@ -16,10 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRingRecord } from '../../src/cluster/membership.js';
 import { Assignment } from '../../src/cluster/ring.js';
 import { listSymbols } from '../../src/cluster/universe.js';
-import { freePort } from '../../src/roles/embedded-redis.js';
 import type { SimStats } from '../../src/sim/sim-stats.js';
 import { figure, userAgentId } from '../scenario/ring-harness.js';
 import { REDIS_URL, testCluster, type TestCluster } from '../support/redis.js';
+import { freePortRange } from '../support/ports.js';
 import { CLI, eventually, getJson } from '../support/workers.js';
 
 const run = promisify(execFile);
@@ -109,7 +109,8 @@ describe('tickring scale under a running simulator', () => {
 
   beforeAll(async () => {
     env = await testCluster('scale');
-    const base = (await freePort()) + 200;
+    // w1-w6 take the ports from `base` on.
+    const base = await freePortRange(6);
     up = spawn(
       process.execPath,
       [

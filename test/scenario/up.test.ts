@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../../src/roles/embedded-redis.js';
+import { freePortRange } from '../support/ports.js';
 import { CLI, eventually, getJson } from '../support/workers.js';
 
 /** Pids of every process descended from `pid`, read from `ps`. */
@@ -41,8 +41,8 @@ function alive(pid: number): boolean {
 }
 
 async function runUp(signal: NodeJS.Signals, relay = false): Promise<void> {
-  // Three consecutive free ports for the workers.
-  const base = (await freePort()) + 100;
+  // Consecutive free ports for the three workers and, with --relay, the two relays after them.
+  const base = await freePortRange(5);
   const env: NodeJS.ProcessEnv = { ...process.env, TICKRING_LOG_LEVEL: 'warn' };
   delete env['REDIS_URL'];
   delete env['TICKRING_REDIS_URL'];
