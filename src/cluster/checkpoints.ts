@@ -190,16 +190,16 @@ export class CheckpointStore {
   }
 
   /**
-   * The symbols whose fence is still below `epoch` (or the symbol's own epoch in `since`): their
-   * previous owner has not written its final checkpoint at that epoch or later yet.
+   * The symbols whose fence is still below `epoch` (or the symbol's own, `sinceOf`): their previous
+   * owner has not written its final checkpoint at that epoch or later yet.
    */
   async unfenced(
     epoch: number,
     symbols: readonly string[],
-    since?: ReadonlyMap<string, number>,
+    sinceOf: (symbol: string) => number = () => epoch,
   ): Promise<string[]> {
     const fences = await this.fences(symbols);
-    return symbols.filter((symbol, i) => (fences[i] ?? 0) < (since?.get(symbol) ?? epoch));
+    return symbols.filter((symbol, i) => (fences[i] ?? 0) < sinceOf(symbol));
   }
 
   /** Each symbol's fence, in order: the epoch it was last claimed or handed over at; `null` if never. */

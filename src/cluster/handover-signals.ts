@@ -105,18 +105,18 @@ export class HandoverSignals {
   }
 
   /**
-   * The symbols of `symbols` that a standby stands in for at `epoch` (or the symbol's own epoch in
-   * `since`), or later.
+   * The symbols of `symbols` that a standby stands in for at `epoch` (or the symbol's own,
+   * `sinceOf`), or later.
    */
   async standingIn(
     epoch: number,
     symbols: readonly string[],
-    since?: ReadonlyMap<string, number>,
+    sinceOf: (symbol: string) => number = () => epoch,
   ): Promise<Set<string>> {
     if (symbols.length === 0) return new Set();
     this.commands++;
     const epochs = await this.redis.hmget(this.keys.standIns, ...symbols);
-    return new Set(symbols.filter((symbol, i) => Number(epochs[i] ?? 0) >= (since?.get(symbol) ?? epoch)));
+    return new Set(symbols.filter((symbol, i) => Number(epochs[i] ?? 0) >= sinceOf(symbol)));
   }
 
   /** The signals for `symbols`, in order; `undefined` where none (or unreadable). */

@@ -61,8 +61,11 @@ const QUIET_HANDOVER_MS = 30;
  */
 const PREPARE_JOIN_MAX_MS = 1_000;
 
-/** A take-over a newer epoch interrupted: the symbol keeps buffering until that epoch resumes it. */
-interface UnfinishedTakeOver {
+/**
+ * A gained symbol's take-over: from whom, and since when. One a newer epoch interrupted keeps
+ * buffering until the rebalance to that epoch resumes it, with these same values.
+ */
+interface TakeOver {
   /** The epoch it began at: a final checkpoint written then or later is the one awaited. */
   readonly since: number;
   /** The previous owner it waits for; `undefined` for a symbol new to the universe. */
@@ -189,7 +192,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Before joining: trades of the expected symbols are buffered though this worker holds no lease. */
   private preparingJoin = false;
   /** Take-overs a newer epoch interrupted, resumed by the rebalance to it (see `takeOver`). */
-  private readonly unfinishedTakeOvers = new Map<string, UnfinishedTakeOver>();
+  private readonly unfinishedTakeOvers = new Map<string, TakeOver>();
 
   constructor(
     deps: WorkerDeps,
@@ -412,8 +415,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Take-overs an earlier epoch left unfinished (see `takeOver`): those still this worker's go on at
    * this epoch with their buffers; the others never went live here and are dropped.
    */
-  private resumeTakeOvers(mine: ReadonlySet<string>): ReadonlyMap<string, UnfinishedTakeOver> {
-    const resumed = new Map<string, UnfinishedTakeOver>();
+  private resumeTakeOvers(mine: ReadonlySet<string>): ReadonlyMap<string, TakeOver> {
+    const resumed = new Map<string, TakeOver>();
     for (const [symbol, unfinished] of this.unfinishedTakeOvers) {
       if (this.owned.get(symbol)?.state !== 'loading') continue;
       if (mine.has(symbol)) resumed.set(symbol, unfinished);
@@ -642,16 +645,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     epoch: number,
     gained: readonly string[],
     previous: Assignment | undefined,
-    resumed: ReadonlyMap<string, UnfinishedTakeOver>,
+    resumed: ReadonlyMap<string, TakeOver>,
   ): Promise<void> {
     if (gained.length === 0) return;
-    const since = new Map<string, number>();
-    const from = new Map<string, string | undefined>();
-    for (const symbol of gained) {
-      const unfinished = resumed.get(symbol);
-      since.set(symbol, unfinished?.since ?? epoch);
-      from.set(symbol, unfinished ? unfinished.from : previous?.ownerOf(symbol));
-    }
+    const takeOvers = new Map<string, TakeOver>();
+    for (const symbol of gained)
+      takeOvers.set(symbol, resumed.get(symbol) ?? { since: epoch, from: previous?.ownerOf(symbol) });
+    const sinceOf = (symbol: string): number => takeOvers.get(symbol)?.since ?? epoch;
     // A previous owner still in the ring writes a final checkpoint. One that left without handing
     // over (crashed, or reaped) may have a standby elsewhere standing in for it (see
     // `Standbys.standInsAt`), waited for a shorter while; a symbol new to the universe waits for
@@ -660,12 +660,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const awaited: string[] = [];
     const orphaned: string[] = [];
     for (const symbol of gained) {
-      const before = from.get(symbol);
+      const before = takeOvers.get(symbol)?.from;
       if (before === undefined || before === this.id || this.owned.get(symbol)?.state === 'live') continue;
       if (live.has(before)) awaited.push(symbol);
       else if (this.options.replicas >= 2) orphaned.push(symbol);
     }
-    const { late, interrupted } = await this.awaitFinals(epoch, gained, awaited, orphaned, since, from);
+    const { late, interrupted } = await this.awaitFinals(epoch, gained, awaited, orphaned, takeOvers);
     const lateOwned = late.filter((symbol) => !orphaned.includes(symbol));
     if (lateOwned.length > 0) {
       this.handoverFallbacks += lateOwned.length;
@@ -689,8 +689,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.log.error({ err, symbol }, 'corrupt checkpoint ignored; symbol starts empty');
     });
     const unfinished = [...interrupted, ...newer];
-    for (const symbol of unfinished)
-      this.unfinishedTakeOvers.set(symbol, { since: since.get(symbol) ?? epoch, from: from.get(symbol) });
+    for (const symbol of unfinished) {
+      const takeOver = takeOvers.get(symbol);
+      if (takeOver) this.unfinishedTakeOvers.set(symbol, takeOver);
+    }
     if (unfinished.length > 0) {
       this.log.info(
         { epoch, symbols: unfinished.length, claimedAtNewerEpoch: newer.length },
@@ -703,7 +705,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         symbol,
         this.loadAggregate(symbol, record),
         record ? checkpointPosition(record) : START_OF_STREAM,
-        record?.final === true && record.overlapped === true && record.epoch >= (since.get(symbol) ?? epoch),
+        record?.final === true && record.overlapped === true && record.epoch >= sinceOf(symbol),
       );
       // Checkpointed once live even without a trade: standbys settle only on a checkpoint written
       // by the symbol's owner since it took it (see `Standbys.warm`). A symbol that never traded
@@ -723,7 +725,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /**
    * The new owner's loop: announce confirmed subscriptions (again once a first trade is buffered),
    * and watch the fences until every awaited final checkpoint is written (at or after the epoch in
-   * `since`), the timeout passes, or a newer epoch interrupts. Returns the symbols whose final
+   * `takeOvers`), the timeout passes, or a newer epoch interrupts. Returns the symbols whose final
    * checkpoint did not come in time (`late`) and those still awaited when interrupted.
    */
   private async awaitFinals(
@@ -731,9 +733,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     gained: readonly string[],
     awaited: readonly string[],
     orphaned: readonly string[],
-    since: ReadonlyMap<string, number>,
-    from: ReadonlyMap<string, string | undefined>,
+    takeOvers: ReadonlyMap<string, TakeOver>,
   ): Promise<{ late: string[]; interrupted: string[] }> {
+    const sinceOf = (symbol: string): number => takeOvers.get(symbol)?.since ?? epoch;
     // Longer than the old owner's own bound, so that at worst it stops first and its final
     // checkpoint still arrives, rather than being refused after this worker claimed. A symbol whose
     // owner left is waited for only once a standby announced it stands in (or briefly, for that
@@ -771,7 +773,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       try {
         await this.handoverSignals.announce(epoch, updates);
-        pending = await this.checkpoints.unfenced(epoch, pending, since);
+        pending = await this.checkpoints.unfenced(epoch, pending, sinceOf);
       } catch (err) {
         this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
       }
@@ -785,7 +787,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const onRing = new Set(newer.record.members.map((m) => m.id));
         const stillMine = new Set(
           pending.filter((symbol) => {
-            const before = from.get(symbol);
+            const before = takeOvers.get(symbol)?.from;
             return before !== undefined && onRing.has(before) && newer.ownerOf(symbol) === this.id;
           }),
         );
@@ -796,7 +798,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const now = performance.now();
         try {
           const uncovered = pending.filter((symbol) => orphans.has(symbol) && !covered.has(symbol));
-          for (const symbol of await this.handoverSignals.standingIn(epoch, uncovered, since))
+          for (const symbol of await this.handoverSignals.standingIn(epoch, uncovered, sinceOf))
             covered.add(symbol);
         } catch (err) {
           this.handoverLog.warn('stand-ins', { err }, 'stand-ins unreadable; retrying');
