@@ -20,7 +20,7 @@ import type { SimStats } from '../../src/sim/sim-stats.js';
 import { figure, userAgentId } from '../scenario/ring-harness.js';
 import { REDIS_URL, testCluster, type TestCluster } from '../support/redis.js';
 import { freePortRange } from '../support/ports.js';
-import { CLI, eventually, getJson } from '../support/workers.js';
+import { actingEpoch, CLI, eventually, getJson } from '../support/workers.js';
 
 const run = promisify(execFile);
 const SYMBOLS = 60;
@@ -68,9 +68,8 @@ describe('tickring scale under a running simulator', () => {
           throw new Error(`members are ${members.join(',')}`);
         const assignment = new Assignment(record, await listSymbols(env.redis, env.keys));
         for (const member of record.members) {
-          const { body } = await getJson<{ epoch: number }>(`${member.address}/v1/cluster`);
-          if (body.epoch !== record.epoch)
-            throw new Error(`${member.id} acts on ${body.epoch}, not ${record.epoch}`);
+          const epoch = await actingEpoch(member.address);
+          if (epoch !== record.epoch) throw new Error(`${member.id} acts on ${epoch}, not ${record.epoch}`);
         }
         const holders = new Map<string, string[]>();
         for (const connection of (await simStats()).connections) {

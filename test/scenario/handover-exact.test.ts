@@ -13,10 +13,19 @@ import { readRingRecord } from '../../src/cluster/membership.js';
 import type { RingRecord } from '../../src/cluster/ring-record.js';
 import { Assignment } from '../../src/cluster/ring.js';
 import { addSymbols } from '../../src/cluster/universe.js';
-import { startSimulator, type RunningSimulator } from '../../src/sim/simulator.js';
+import { startSimulator, type RunningSimulator, type SimulatorInput } from '../../src/sim/simulator.js';
 import { generateSymbols } from '../../src/sim/universe.js';
 import { REDIS_URL, testCluster, type TestCluster } from '../support/redis.js';
-import { CLI, eventually, getJson, startWorker, stopAll, type WorkerProcess } from '../support/workers.js';
+import {
+  actingEpoch,
+  CLI,
+  eventually,
+  everyMemberActsOn,
+  getJson,
+  startWorker,
+  stopAll,
+  type WorkerProcess,
+} from '../support/workers.js';
 
 interface Summary {
   symbol: string;
@@ -35,23 +44,10 @@ describe.each([
     symbols: generateSymbols(80).map((base) => `${base}USDT`),
   },
 ])('planned hand-overs under flow: $name', ({ adapter, symbols }) => {
-  let env: TestCluster | undefined;
-  let sim: RunningSimulator | undefined;
-  const workers: WorkerProcess[] = [];
-
-  afterEach(async () => {
-    await stopAll(workers);
-    await sim?.close();
-    await env?.cleanup();
-  });
+  const { workers, begin } = scenarioStoppedAfterEach();
 
   it('counts every trade once across joins, a drain and a graceful leave (Finnhub: see docs/handover.md)', async () => {
-    env = await testCluster('handover');
-    const cluster = env;
-    sim = await startSimulator({ protocol: adapter, symbols, rate: 600, seed: 7 });
-    const feed = sim;
-    feed.pause();
-    await addSymbols(cluster.redis, cluster.keys, symbols);
+    const { cluster, feed } = await begin('handover', { protocol: adapter, symbols, rate: 600, seed: 7 });
     const launch = (id: string): WorkerProcess => {
       const worker = startWorker(id, {
         prefix: cluster.prefix,
@@ -70,11 +66,7 @@ describe.each([
           const record = await readRingRecord(cluster.redis, cluster.keys);
           const members = record.members.filter((m) => m.draining !== true).map((m) => m.id);
           if (members.sort().join(',') !== [...ids].sort().join(',')) return undefined;
-          for (const member of record.members) {
-            const { body } = await getJson<{ epoch: number }>(`${member.address}/v1/cluster`);
-            if (body.epoch !== record.epoch) return undefined;
-          }
-          return new Assignment(record, symbols);
+          return (await everyMemberActsOn(record)) ? new Assignment(record, symbols) : undefined;
         },
         30_000,
       );
@@ -177,16 +169,7 @@ describe.each([
 });
 
 describe('a take-over a newer epoch interrupts', () => {
-  let env: TestCluster | undefined;
-  let sim: RunningSimulator | undefined;
-  const workers: WorkerProcess[] = [];
-
-  afterEach(async () => {
-    await stopAll(workers);
-    workers.length = 0;
-    await sim?.close();
-    await env?.cleanup();
-  });
+  const { workers, begin } = scenarioStoppedAfterEach();
 
   it('counts every trade once when the old owner skips the epoch the new owner acts on', async () => {
     // w3 joins while w1 is stopped: w3 acts on the join's epoch and waits for w1's final
@@ -194,12 +177,12 @@ describe('a take-over a newer epoch interrupts', () => {
     // and hands over there. w3 must follow it to the newer epoch rather than give up on w1 and go
     // live from an older checkpoint, or from nothing once w1's newer final has fenced the symbol.
     const symbols = generateSymbols(40);
-    env = await testCluster('skipped-epoch');
-    const cluster = env;
-    sim = await startSimulator({ protocol: polygon, symbols, rate: 600, seed: 5 });
-    const feed = sim;
-    feed.pause();
-    await addSymbols(cluster.redis, cluster.keys, symbols);
+    const { cluster, feed } = await begin('skipped-epoch', {
+      protocol: polygon,
+      symbols,
+      rate: 600,
+      seed: 5,
+    });
     const start = (id: string): WorkerProcess => {
       const worker = startWorker(id, {
         prefix: cluster.prefix,
@@ -215,11 +198,7 @@ describe('a take-over a newer epoch interrupts', () => {
     const allActingOn = async (ids: readonly string[]): Promise<RingRecord | undefined> => {
       const record = await readRingRecord(cluster.redis, cluster.keys);
       if (record.members.map((m) => m.id).join(',') !== ids.join(',')) return undefined;
-      for (const member of record.members) {
-        const { body } = await getJson<{ epoch: number }>(`${member.address}/v1/cluster`);
-        if (body.epoch !== record.epoch) return undefined;
-      }
-      return record;
+      return (await everyMemberActsOn(record)) ? record : undefined;
     };
     const w1 = start('w1');
     start('w2');
@@ -236,8 +215,7 @@ describe('a take-over a newer epoch interrupts', () => {
         const record = await readRingRecord(cluster.redis, cluster.keys);
         const member = record.members.find((m) => m.id === 'w3');
         if (member === undefined) return undefined;
-        const { body } = await getJson<{ epoch: number }>(`${member.address}/v1/cluster`);
-        return body.epoch === record.epoch ? record : undefined;
+        return (await actingEpoch(member.address)) === record.epoch ? record : undefined;
       },
       30_000,
     );
@@ -273,6 +251,42 @@ describe('a take-over a newer epoch interrupts', () => {
   }, 120_000);
 });
 
+/**
+ * A test's own cluster in Redis and its simulator, and the workers it starts: all stopped after each
+ * test. `begin` starts the simulator paused, with its symbols already in the cluster's universe.
+ */
+function scenarioStoppedAfterEach(): {
+  readonly workers: WorkerProcess[];
+  begin: (
+    label: string,
+    simulator: SimulatorInput & { symbols: readonly string[] },
+  ) => Promise<{ cluster: TestCluster; feed: RunningSimulator }>;
+} {
+  const workers: WorkerProcess[] = [];
+  let env: TestCluster | undefined;
+  let sim: RunningSimulator | undefined;
+  afterEach(async () => {
+    await stopAll(workers);
+    workers.length = 0;
+    await sim?.close();
+    sim = undefined;
+    await env?.cleanup();
+    env = undefined;
+  });
+  return {
+    workers,
+    begin: async (label, simulator) => {
+      const cluster = await testCluster(label);
+      env = cluster;
+      const feed = await startSimulator(simulator);
+      sim = feed;
+      feed.pause();
+      await addSymbols(cluster.redis, cluster.keys, simulator.symbols);
+      return { cluster, feed };
+    },
+  };
+}
+
 /** Trades missing from, and counted beyond, what the simulator sent, summed over `symbols`. */
 function miscounted(
   symbols: readonly string[],
@@ -294,16 +308,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 describe('standby replicas (--replicas 2)', () => {
-  let env: TestCluster | undefined;
-  let sim: RunningSimulator | undefined;
-  const workers: WorkerProcess[] = [];
-
-  afterEach(async () => {
-    await stopAll(workers);
-    workers.length = 0;
-    await sim?.close();
-    await env?.cleanup();
-  });
+  const { workers, begin } = scenarioStoppedAfterEach();
 
   it('loses no trade when an owner is SIGKILLed: its standby is promoted', async () => {
     const { lost, doubled, sent, promoted } = await killUnderFlow({ joinBeforeReap: false });
@@ -338,12 +343,7 @@ describe('standby replicas (--replicas 2)', () => {
     standIns: number;
   }> {
     const symbols = generateSymbols(60);
-    env = await testCluster('standby');
-    const cluster = env;
-    sim = await startSimulator({ protocol: polygon, symbols, rate: 500, seed: 11 });
-    const feed = sim;
-    feed.pause();
-    await addSymbols(cluster.redis, cluster.keys, symbols);
+    const { cluster, feed } = await begin('standby', { protocol: polygon, symbols, rate: 500, seed: 11 });
     const start = (id: string): void => {
       workers.push(
         startWorker(id, {

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { RingRecord } from '../../src/cluster/ring-record.js';
 import { REDIS_URL } from './redis.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
@@ -86,4 +87,15 @@ export { eventually } from './eventually.js';
 export async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
   return { status: response.status, body: (await response.json()) as T };
+}
+
+/** The epoch a worker acts on, as its `/v1/cluster` says. */
+export async function actingEpoch(address: string): Promise<number> {
+  return (await getJson<{ epoch: number }>(`${address}/v1/cluster`)).body.epoch;
+}
+
+/** Whether every member of `record` acts on its epoch. */
+export async function everyMemberActsOn(record: RingRecord): Promise<boolean> {
+  for (const member of record.members) if ((await actingEpoch(member.address)) !== record.epoch) return false;
+  return true;
 }
