@@ -10,10 +10,11 @@
  * starts every aggregate again from zero by design), lost = max(0, expected - held), duplicated =
  * max(0, held - expected). Volumes are compared as exact decimals (integers of `volumeDecimals`
  * places). Each symbol's error in a segment is attributed to the worst kind of event that touched the
- * symbol in it: a Redis restart, then a SIGKILL, then a SIGSTOP, then a planned change, else none.
+ * symbol in it: a Redis restart, then a failure of both its owner and its standby at once (with
+ * `--replicas 2`), then a SIGKILL, then a SIGSTOP, then a planned change, else none.
  */
 
-export const ATTRIBUTION_CLASSES = ['redis-restart', 'kill', 'stop', 'planned', 'none'] as const;
+export const ATTRIBUTION_CLASSES = ['redis-restart', 'every-copy-down', 'kill', 'stop', 'planned', 'none'] as const;
 export type AttributionClass = (typeof ATTRIBUTION_CLASSES)[number];
 
 export interface Totals {

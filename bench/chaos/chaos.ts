@@ -35,6 +35,7 @@ import {
 } from './accounting.js';
 import { ChaosRedis } from './chaos-redis.js';
 import { ClusterProbe } from './cluster-probe.js';
+import { DownSpans } from './down-spans.js';
 import type { ChaosOptions, EventKind } from './options.js';
 import { describeEvent } from './report.js';
 
@@ -282,6 +283,27 @@ class ChaosRun {
     return last.length > 0 ? ` (${id} last logged: ${last.join(' / ')})` : '';
   }
 
+  /** Kills and stops, to tell which failures a symbol's standby shared (see `touchLoneCopies`). */
+  private readonly downSpans = new DownSpans();
+
+  /**
+   * Once a failed worker's symbols are live elsewhere: those whose standby (on the ring the failure
+   * struck) was down at any moment since `since` had no copy left, which `--replicas 2` does not
+   * cover. Attributed apart so that every other failure is held to losing nothing.
+   */
+  touchLoneCopies(owned: readonly string[], before: RingRecord, since: number): void {
+    if ((this.options.replicas ?? 1) < 2) return;
+    const ring = this.probe.assignment(before);
+    const now = Date.now();
+    this.touch(
+      owned.filter((symbol) => {
+        const standby = ring.standbyOf(symbol);
+        return standby === undefined || this.downSpans.wasDown(standby, since, now);
+      }),
+      'every-copy-down',
+    );
+  }
+
   touch(symbols: Iterable<string>, cls: AttributionClass): void {
     for (const symbol of symbols) {
       const set = this.touched.get(symbol) ?? new Set<AttributionClass>();
@@ -350,6 +372,7 @@ class ChaosRun {
     const before = this.probe.latest;
     const event = this.record(kind, id);
     this.startWorker(id);
+    this.downSpans.up(id, Date.now());
     await this.handover(event, before, (r) => r.members.some((m) => m.id === id && m.draining !== true));
     this.say(event);
   }
@@ -419,10 +442,13 @@ class ChaosRun {
     const killedAt = Date.now();
     victim.state = 'dead';
     victim.proc.child.kill('SIGKILL');
+    this.downSpans.down(victim.id, killedAt);
     this.touch(owned, 'kill');
     // A worker killed before it owned anything (still joining) has nothing to fail over.
-    if (owned.length > 0) await this.failover(event, victim.id, owned, killedAt, before);
-    else event.note = 'owned nothing yet';
+    if (owned.length > 0) {
+      await this.failover(event, victim.id, owned, killedAt, before);
+      this.touchLoneCopies(owned, before, killedAt);
+    } else event.note = 'owned nothing yet';
     this.say(event);
     await sleep(restartDelayMs);
     if (!this.stopping && this.alive() < this.options.maxWorkers && !this.redisDown)
@@ -436,6 +462,7 @@ class ChaosRun {
     const stoppedAt = Date.now();
     victim.state = 'stopped';
     victim.proc.child.kill('SIGSTOP');
+    this.downSpans.down(victim.id, stoppedAt);
     this.touch(owned, 'stop');
     event.moved = owned.length;
     const reaped = this.probe.nextRing(
@@ -445,12 +472,14 @@ class ChaosRun {
     const measured = reaped.then(async (record) => {
       if (!record) return undefined;
       await this.failover(event, victim.id, owned, stoppedAt, before);
+      this.touchLoneCopies(owned, before, stoppedAt);
       return record;
     });
     await sleep(pauseMs);
     victim.proc.child.kill('SIGCONT');
     resumed(victim);
     const record = await measured;
+    if (!record) this.downSpans.up(victim.id, Date.now());
     event.note = `${pauseMs} ms pause (lease ${this.options.leaseMs} ms): ${record ? 'reaped' : 'resumed before being reaped'}`;
     this.say(event);
     if (record) {
@@ -459,6 +488,7 @@ class ChaosRun {
       await this.handover(rejoin, this.probe.latest.epoch >= record.epoch ? record : this.probe.latest, (r) =>
         r.members.some((m) => m.id === victim.id),
       );
+      this.downSpans.up(victim.id, Date.now());
       this.say(rejoin);
     }
   }

@@ -12,6 +12,7 @@ import {
   type AttributionClass,
   type Totals,
 } from '../../bench/chaos/accounting.js';
+import { DownSpans } from '../../bench/chaos/down-spans.js';
 import { ChaosUsageError, parseChaosOptions } from '../../bench/chaos/options.js';
 import { chaosSection, replaceChaosSection } from '../../bench/chaos/results-section.js';
 
@@ -55,6 +56,38 @@ describe('chaos accounting', () => {
     expect(account.volumeLost).toBe(toUnits(300, 4));
     expect(account.volumeDuplicated).toBe(toUnits(11, 4));
     expect(account.expected - account.lost + account.duplicated).toBe(account.aggregated);
+  });
+
+  it("counts a failure its standby shared apart from a SIGKILL's", () => {
+    const account = accountSegment({
+      symbols: ['A', 'B'],
+      sent: map({ A: { trades: 10, volume: 10 }, B: { trades: 10, volume: 10 } }),
+      sentBefore: new Map(),
+      held: map({ A: { trades: 6, volume: 6 }, B: { trades: 9, volume: 9 } }),
+      heldBefore: new Map(),
+      touched: touched({ A: ['kill', 'every-copy-down'], B: ['kill'] }),
+      volumeDecimals: 0,
+    });
+    expect(account.byClass['every-copy-down']).toMatchObject({ symbols: 1, lost: 4 });
+    expect(account.byClass.kill).toMatchObject({ symbols: 1, lost: 1 });
+  });
+
+  it('tells whether a worker was down at any moment of a window', () => {
+    const spans = new DownSpans();
+    spans.down('w1', 100);
+    spans.up('w1', 200);
+    spans.down('w2', 150);
+    expect(spans.wasDown('w1', 50, 99)).toBe(false);
+    expect(spans.wasDown('w1', 50, 100)).toBe(true);
+    expect(spans.wasDown('w1', 180, 300)).toBe(true);
+    expect(spans.wasDown('w1', 201, 300)).toBe(false);
+    // Still down: any window from its failure on.
+    expect(spans.wasDown('w2', 10_000, 20_000)).toBe(true);
+    expect(spans.wasDown('w3', 0, 20_000)).toBe(false);
+    // Killed again after a restart: a second span.
+    spans.down('w1', 500);
+    expect(spans.wasDown('w1', 300, 400)).toBe(false);
+    expect(spans.wasDown('w1', 300, 600)).toBe(true);
   });
 
   it('compares a Redis-restart segment from zero, or from what a symbol carried across it', () => {
