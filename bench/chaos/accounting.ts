@@ -14,7 +14,14 @@
  * `--replicas 2`), then a SIGKILL, then a SIGSTOP, then a planned change, else none.
  */
 
-export const ATTRIBUTION_CLASSES = ['redis-restart', 'every-copy-down', 'kill', 'stop', 'planned', 'none'] as const;
+export const ATTRIBUTION_CLASSES = [
+  'redis-restart',
+  'every-copy-down',
+  'kill',
+  'stop',
+  'planned',
+  'none',
+] as const;
 export type AttributionClass = (typeof ATTRIBUTION_CLASSES)[number];
 
 export interface Totals {
@@ -79,7 +86,7 @@ export interface Account {
   readonly unanswered: readonly string[];
   /** Counted once per symbol and segment. */
   readonly byClass: Readonly<Record<AttributionClass, ClassAccount>>;
-  /** The largest errors of a symbol in one segment, largest first (at most 5). */
+  /** Every symbol's error in each segment, largest first. */
   readonly worst: readonly SymbolError[];
 }
 
@@ -198,7 +205,7 @@ export function accountSegment(input: SegmentInput): Account {
     carriedAcrossRestart,
     unanswered,
     byClass,
-    worst: errors.slice(0, 5).map(({ error: _error, ...rest }) => rest),
+    worst: errors.map(({ error: _error, ...rest }) => rest),
   };
 }
 
@@ -238,10 +245,7 @@ export function mergeAccounts(accounts: readonly Account[]): Account {
     carriedAcrossRestart: sum((a) => a.carriedAcrossRestart),
     unanswered: union((a) => a.unanswered),
     byClass,
-    worst: accounts
-      .flatMap((a) => a.worst)
-      .sort((x, y) => error(y) - error(x))
-      .slice(0, 5),
+    worst: accounts.flatMap((a) => a.worst).sort((x, y) => error(y) - error(x)),
   };
 }
 

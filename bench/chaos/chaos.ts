@@ -209,6 +209,8 @@ class ChaosRun {
       cluster: this.cluster,
       feedUrl: this.sim.wsUrl,
       echoWarnings: process.env['CHAOS_DEBUG'] !== undefined,
+      echoAll: process.env['CHAOS_DEBUG'] === '2',
+      ...(process.env['CHAOS_DEBUG'] === '2' ? { logLevel: 'debug' } : {}),
       args: [
         '--feed',
         o.feed,

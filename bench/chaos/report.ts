@@ -2,7 +2,7 @@
  * The chaos run's report as Markdown: what was sent and aggregated, lost and duplicated, events by
  * kind, hand-over / failover / Redis recovery times, and where the errors were.
  */
-import { ATTRIBUTION_CLASSES, fromUnits } from './accounting.js';
+import { ATTRIBUTION_CLASSES, fromUnits, type Account } from './accounting.js';
 import type { ChaosEvent, ChaosReport, RecordedKind } from './chaos.js';
 import { chaosCommand } from './options.js';
 import { int, percentile, table } from '../support/stats.js';
@@ -26,6 +26,14 @@ const CLASS_WORDS = {
   planned: 'planned changes only (join, leave, drain, restart, rejoin)',
   none: 'no event',
 } as const;
+
+/** The five largest errors, or every one (to trace a run with `CHAOS_DEBUG`). */
+function errorLine(worst: Account['worst'], every: boolean): string {
+  if (worst.length === 0) return 'Every symbol matched exactly.';
+  const shown = every ? worst : worst.slice(0, 5);
+  const listed = shown.map((w) => `${w.symbol} expected ${w.expected}, held ${w.held} (${w.touched})`);
+  return `${every ? 'Every error' : 'Largest errors'}: ${listed.join('; ')}.`;
+}
 
 function ms(value: number): string {
   return Number.isFinite(value) ? `${Math.round(value)}` : 'n/a';
@@ -137,9 +145,7 @@ export function formatChaos(report: ChaosReport, command = chaosCommand(report.o
       }),
     ),
     '',
-    a.worst.length > 0
-      ? `Largest errors: ${a.worst.map((w) => `${w.symbol} expected ${w.expected}, held ${w.held} (${w.touched})`).join('; ')}.`
-      : 'Every symbol matched exactly.',
+    errorLine(a.worst, process.env['CHAOS_DEBUG'] !== undefined),
     '',
     (() => {
       const h = report.handoverAllowance;

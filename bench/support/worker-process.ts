@@ -35,6 +35,8 @@ export interface WorkerSpec {
   readonly nodeArgs?: readonly string[];
   /** Echo warnings and errors the worker logs to this process's stderr. Default true. */
   readonly echoWarnings?: boolean;
+  /** Echo every line it logs instead (for tracing a run). */
+  readonly echoAll?: boolean;
 }
 
 export function startWorker(spec: WorkerSpec): WorkerProcess {
@@ -79,7 +81,7 @@ export function startWorker(spec: WorkerSpec): WorkerProcess {
         continue;
       }
       logs.push(line);
-      if (echo && line.level >= 40) process.stderr.write(`[${spec.id}] ${text.slice(0, 600)}\n`);
+      if (spec.echoAll === true || (echo && line.level >= 40)) process.stderr.write(`[${spec.id}] ${text.slice(0, 600)}\n`);
     }
   };
   child.stdout.on('data', collect);
