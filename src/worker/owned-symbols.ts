@@ -139,6 +139,19 @@ export class OwnedSymbols {
     if (owned?.state === 'live') owned.state = 'leaving';
   }
 
+  /**
+   * A leaving symbol whose hand-over is called off (its new owner left before taking it): owned
+   * again as if it had never begun, and dirty, so the next checkpoint writes it at the current
+   * epoch. It was applied all along.
+   */
+  keepOwning(symbol: string): boolean {
+    const owned = this.symbols.get(symbol);
+    if (owned?.state !== 'leaving') return false;
+    owned.state = 'live';
+    owned.aggregate.markDirty();
+    return true;
+  }
+
   release(symbol: string): OwnedSymbol | undefined {
     const owned = this.symbols.get(symbol);
     this.symbols.delete(symbol);

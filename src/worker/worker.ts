@@ -193,6 +193,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private preparingJoin = false;
   /** Take-overs a newer epoch interrupted, resumed by the rebalance to it (see `takeOver`). */
   private readonly unfinishedTakeOvers = new Map<string, TakeOver>();
+  /** Hand-overs out whose new owner left a newer ring first, resumed by the rebalance to it (see `handOver`). */
+  private readonly abandonedHandOvers = new Set<string>();
 
   constructor(
     deps: WorkerDeps,
@@ -354,6 +356,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const epoch = assignment.epoch;
     const mine = new Set(assignment.symbolsOf(this.id));
     const resumed = this.resumeTakeOvers(mine);
+    const reassigned = this.resumeHandOvers(mine);
     const lost = this.owned.names().filter((symbol) => !mine.has(symbol));
     const gained = [...mine].filter((symbol) => !this.owned.has(symbol) || resumed.has(symbol));
     this.actingEpoch = epoch;
@@ -363,7 +366,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.options.handoverTimeoutMs + this.subscribePacingMs(assignment, previous, gained, lost);
     const followed = this.standbys.followedAt(assignment);
     this.standbys.promote(assignment, gained, previous);
-    const standIns = this.standbys.standInsAt(assignment, previous);
+    const standIns = new Map([...this.standbys.standInsAt(assignment, previous), ...reassigned]);
     // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
     // subscribed and applied until the new owner's stream overlaps this one's.
     for (const symbol of gained) {
@@ -387,7 +390,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.standbys.retire(assignment, previous, followed);
     // A symbol handed over here and followed from now on gets its shadow once it has left.
     for (const symbol of followed) if (!this.owned.has(symbol)) this.standbys.acquire(symbol);
-    const leaving = [...lost, ...standIns.keys()];
+    const leaving = [...new Set([...lost, ...standIns.keys()])];
     this.feed.setSymbols([...mine, ...leaving, ...this.standbys.names()]);
     // Both at once: a worker that gains from a peer it also loses to must not wait on itself.
     const [outMs, inMs] = await Promise.all([
@@ -424,6 +427,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.unfinishedTakeOvers.clear();
     return resumed;
+  }
+
+  /**
+   * Hand-overs out an earlier epoch abandoned because their new owner left the ring before taking
+   * them (see `handOver`). Each symbol was applied here all along and its new owner never took it
+   * over, so one this worker owns again simply goes on live. The others are handed over at this
+   * epoch as stood in for (not waiting for an owner): their new owner may have seen the owner that
+   * left as the previous one, and waits only for a stand-in then.
+   */
+  private resumeHandOvers(mine: ReadonlySet<string>): ReadonlyMap<string, boolean> {
+    const reassigned = new Map<string, boolean>();
+    for (const symbol of this.abandonedHandOvers) {
+      if (this.owned.get(symbol)?.state !== 'leaving') continue;
+      if (mine.has(symbol)) this.owned.keepOwning(symbol);
+      else reassigned.set(symbol, false);
+    }
+    this.abandonedHandOvers.clear();
+    return reassigned;
   }
 
   /**
@@ -493,6 +514,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const unannouncedGraceMs = this.handoverBoundMs;
     const quietSince = new Map<string, { at: number; applied: number }>();
     const confirmedSince = new Map<string, number>();
+    // How each symbol ended and when the last of each kind did, for the debug line at the end.
+    const outcomes = new Map<string, { symbols: number; lastMs: number }>();
+    const started = performance.now();
+    const ended = (how: string): void => {
+      const outcome = outcomes.get(how) ?? { symbols: 0, lastMs: 0 };
+      outcome.symbols++;
+      outcome.lastMs = Math.round(performance.now() - started);
+      outcomes.set(how, outcome);
+    };
     let pending = [...lost];
     while (pending.length > 0 && this.stillActing(epoch)) {
       let signals: Awaited<ReturnType<HandoverSignals['read']>> = [];
@@ -512,19 +542,33 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.handoverLog.warn('signals', { err }, 'hand-over signals unreadable; retrying');
       }
       const now = performance.now();
-      const superseded = (this.membership.assignment?.epoch ?? epoch) > epoch;
+      const newer = this.membership.assignment;
+      const superseded = newer !== undefined && newer.epoch > epoch;
+      // A new owner gone from a newer ring will never overlap: waiting for it would only hold up
+      // the newer epoch (and the stand-ins it needs from this worker). The symbol stays applied
+      // here, and the rebalance to that epoch takes it on (see `resumeHandOvers`).
+      const onNewerRing = superseded ? new Set(newer.record.members.map((m) => m.id)) : undefined;
       const stopped = new Map<string, boolean>();
       const returned: string[] = [];
       const late: string[] = [];
+      const abandoned: string[] = [];
       pending.forEach((symbol, i) => {
         const owned = this.owned.get(symbol);
+        const newOwner = assignment.ownerOf(symbol);
         // Gone already, or removed from the universe so nobody takes it over: stop now.
-        if (owned?.state !== 'leaving' || assignment.ownerOf(symbol) === undefined) {
+        if (owned?.state !== 'leaving' || newOwner === undefined) {
           stopped.set(symbol, false);
+          ended('gone');
+          return;
+        }
+        if (onNewerRing !== undefined && !onNewerRing.has(newOwner)) {
+          abandoned.push(symbol);
+          ended('abandoned');
           return;
         }
         if (fencedElsewhere.has(symbol)) {
           returned.push(symbol);
+          ended('fenced elsewhere');
           return;
         }
         // Watched from the start, announced or not: a symbol may have been quiet here long enough
@@ -543,12 +587,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (now >= limit) {
           stopped.set(symbol, false);
           late.push(symbol);
+          ended('timed out');
           return;
         }
         if (!announced) return;
         if (signal.first !== undefined) {
           if (this.owned.hasReached(owned, signal.first)) {
             stopped.set(symbol, true);
+            ended(standingIn ? 'overlapped, standing in' : 'overlapped');
             return;
           }
           // Without ids a quiet symbol may never show a later time: having applied trades of the
@@ -563,8 +609,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
           confirmedAt = now - (signal.confirmedForMs ?? 0);
           confirmedSince.set(symbol, confirmedAt);
         }
-        if (now - Math.max(quiet.at, confirmedAt) >= QUIET_HANDOVER_MS)
+        if (now - Math.max(quiet.at, confirmedAt) >= QUIET_HANDOVER_MS) {
           stopped.set(symbol, signal.first !== undefined);
+          ended('quiet');
+        }
       });
       if (late.length > 0) {
         this.handoverTimeouts += late.length;
@@ -575,9 +623,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       if (stopped.size > 0) await this.writeFinals(epoch, stopped, followed, standIns);
       this.returnShadows(returned, followed);
-      pending = pending.filter((symbol) => !stopped.has(symbol) && !returned.includes(symbol));
+      if (abandoned.length > 0) {
+        for (const symbol of abandoned) this.abandonedHandOvers.add(symbol);
+        this.log.info(
+          { epoch, newerEpoch: newer?.epoch, symbols: abandoned.length },
+          'new owner left the ring before taking over: hand-over goes on at the newer epoch',
+        );
+      }
+      pending = pending.filter(
+        (symbol) => !stopped.has(symbol) && !returned.includes(symbol) && !abandoned.includes(symbol),
+      );
       if (pending.length > 0) await sleep(HANDOVER_POLL_MS);
     }
+    this.log.debug(
+      { epoch, symbols: lost.length, outcomes: Object.fromEntries(outcomes) },
+      'hand-over out ended',
+    );
   }
 
   /**
@@ -665,7 +726,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (live.has(before)) awaited.push(symbol);
       else if (this.options.replicas >= 2) orphaned.push(symbol);
     }
+    const waitStarted = performance.now();
     const { late, interrupted } = await this.awaitFinals(epoch, gained, awaited, orphaned, takeOvers);
+    this.log.debug(
+      {
+        epoch,
+        symbols: gained.length,
+        awaited: awaited.length,
+        orphaned: orphaned.length,
+        late: late.length,
+        interrupted: interrupted.length,
+        ms: Math.round(performance.now() - waitStarted),
+      },
+      'final checkpoints awaited',
+    );
     const lateOwned = late.filter((symbol) => !orphaned.includes(symbol));
     if (lateOwned.length > 0) {
       this.handoverFallbacks += lateOwned.length;
@@ -922,6 +996,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.feed.setSymbols([]);
     this.owned.clear();
     this.unfinishedTakeOvers.clear();
+    this.abandonedHandOvers.clear();
     this.standbys.clear();
     this.bars.discard();
     this.actingEpoch = 0;

@@ -168,8 +168,98 @@ describe.each([
   }, 120_000);
 });
 
-describe('a take-over a newer epoch interrupts', () => {
+describe('hand-overs a newer epoch interrupts', () => {
   const { workers, begin } = scenarioStoppedAfterEach();
+
+  it('calls off a hand-over out whose new owner died before taking over, as soon as the ring drops it', async () => {
+    // w3 joins and is SIGKILLed at once: w1 and w2 would wait for it to overlap until their (long)
+    // hand-over bound. Once the ring reaps w3 its symbols are theirs again; they must act on that
+    // epoch then, owning on what they applied all along, and lose nothing.
+    const symbols = generateSymbols(40);
+    const { cluster, feed } = await begin('dead-new-owner', {
+      protocol: polygon,
+      symbols,
+      rate: 600,
+      seed: 3,
+    });
+    const start = (id: string, extra: readonly string[]): WorkerProcess => {
+      const worker = startWorker(id, {
+        prefix: cluster.prefix,
+        cluster: cluster.cluster,
+        feedUrl: feed.wsUrl,
+        extraArgs: [...STEADY, ...extra],
+      });
+      workers.push(worker);
+      return worker;
+    };
+    const boundMs = 20_000;
+    const old = ['--handover-timeout-ms', String(boundMs)];
+    start('w1', old);
+    start('w2', old);
+    await eventually(
+      'w1 and w2 to act on one ring',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        return record.members.length === 2 && (await everyMemberActsOn(record)) ? record : undefined;
+      },
+      30_000,
+    );
+    feed.resume();
+    await sleep(500);
+
+    // A short lease: the ring reaps w3 about 1.5 s after the kill.
+    const w3 = start('w3', ['--lease-ms', '1500', '--heartbeat-ms', '300']);
+    const joined = await eventually(
+      'w3 on the ring',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        return record.members.some((m) => m.id === 'w3') ? record : undefined;
+      },
+      30_000,
+      5,
+    );
+    w3.child.kill('SIGKILL');
+    const reaped = await eventually(
+      'the ring to reap w3',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        return record.epoch > joined.epoch && !record.members.some((m) => m.id === 'w3') ? record : undefined;
+      },
+      30_000,
+    );
+    const reapedAt = Date.now();
+    await eventually(
+      'w1 and w2 to act on the epoch that reaped w3',
+      async () => ((await everyMemberActsOn(reaped)) ? true : undefined),
+      30_000,
+    );
+    const actedMs = Date.now() - reapedAt;
+    await sleep(500);
+    feed.pause();
+
+    const truth = feed.stats().symbols;
+    const address = reaped.members[0]!.address;
+    let counts = new Map<string, number>();
+    await eventually(
+      'every trade received to be applied',
+      async () => {
+        const { body } = await getJson<{ symbols: Summary[] }>(`${address}/v1/symbols?limit=1000`);
+        counts = new Map(body.symbols.map((s) => [s.symbol, s.trades]));
+        return symbols.every((s) => counts.get(s) === (truth[s]?.trades ?? 0)) ? true : undefined;
+      },
+      10_000,
+    ).catch(() => undefined);
+    const { lost, doubled } = miscounted(symbols, truth, (s) => counts.get(s) ?? 0);
+    expect({ lost, doubled }).toEqual({ lost: 0, doubled: 0 });
+    // Not held up by the bound: waiting it out would take most of 20 s after the join.
+    expect(actedMs).toBeLessThan(boundMs / 2);
+    const oldOwners = workers
+      .slice(0, 2)
+      .flatMap((worker) => worker.output)
+      .join('\n');
+    expect(oldOwners).toContain('new owner left the ring before taking over');
+    expect(oldOwners).not.toContain('new owner did not overlap in time');
+  }, 120_000);
 
   it('counts every trade once when the old owner skips the epoch the new owner acts on', async () => {
     // w3 joins while w1 is stopped: w3 acts on the join's epoch and waits for w1's final

@@ -217,6 +217,23 @@ describe('OwnedSymbols hand-over lookup', () => {
     expect(old.hasReached(aapl, firstTradeSignal(makeTrade({ ...trade('4'), exchange: '12' })))).toBe(false);
   });
 
+  it('owns a leaving symbol again when its hand-over is called off, applied all along and dirty', () => {
+    const old = liveWith(['1', '2']);
+    const aapl = symbolOf(old);
+    aapl.aggregate.markClean(aapl.aggregate.changes);
+    old.beginLeaving('AAPL');
+    old.ingest(trade('3'));
+    expect(old.keepOwning('AAPL')).toBe(true);
+    expect(aapl.state).toBe('live');
+    expect(aapl.applied).toBe(3);
+    expect(aapl.aggregate.dirty).toBe(true);
+    // Only a leaving symbol: a live or loading one is left as it is.
+    expect(old.keepOwning('AAPL')).toBe(false);
+    const next = buffering([trade('4')]);
+    expect(next.keepOwning('AAPL')).toBe(false);
+    expect(symbolOf(next).state).toBe('loading');
+  });
+
   it('treats a signal without identity fields (an earlier version) as not reached in a field window', () => {
     const old = liveWith(['1', '2']);
     const legacy = decodeHandoverSignal(`2||${T0}|AAPL|4|2`)?.first;
