@@ -16,7 +16,7 @@
  */
 import { polygon } from '../feeds/polygon.js';
 import { conditionRulesFor } from '../src/aggregate/index.js';
-import { FeedClient } from '../src/ingest/feed-client.js';
+import { FeedConnection } from '../src/ingest/feed-connection.js';
 import { createLogger } from '../src/log.js';
 import { START_OF_STREAM } from '../src/ingest/stream-position.js';
 import { OwnedSymbols } from '../src/worker/owned-symbols.js';
@@ -81,9 +81,10 @@ export function tickringReader(symbols: readonly string[]): Reader & { owned: Ow
     owned.acquire(symbol);
     owned.goLive(symbol, null, START_OF_STREAM, false);
   }
-  // As `Worker` wires them: the feed client is the decoder's sink (and samples lag for the metrics),
-  // and every trade goes to the owned symbols (the worker first checks its standbys, none here).
-  const client = new FeedClient(
+  // As `Worker` wires them: the feed client's connection is the decoder's sink (and samples lag for
+  // the metrics), and every trade goes to the owned symbols (the worker first checks its standbys,
+  // none here; the client in front of the connection adds one call and, for Polygon, nothing else).
+  const client = new FeedConnection(
     { adapter: polygon, url: 'ws://unused', credentials: { key: 'k', secret: '' }, userAgent: 'bench' },
     (trade) => owned.ingest(trade),
     createLogger({ role: 'bench', level: 'silent', pretty: false }),

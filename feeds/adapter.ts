@@ -76,8 +76,16 @@ export interface FeedLimits {
   readonly symbolsPerFrame: number;
   /** Most client frames per second the provider accepts on one connection. */
   readonly framesPerSecond: number;
-  /** Most symbols one connection may hold. */
+  /**
+   * Most symbols one connection may hold; `Infinity` for none. Where it is finite, the feed client
+   * spreads its symbols over as many connections as this requires.
+   */
   readonly symbolsPerConnection: number;
+  /**
+   * Most connection attempts per second, sustained, where the provider limits them per IP (Binance:
+   * 300 per 5 minutes); the feed client paces its connections' attempts to it. Absent: no limit.
+   */
+  readonly connectionAttemptsPerSecond?: number;
 }
 
 /** The simulator's side of one connection, as the protocol's server half sees it. */

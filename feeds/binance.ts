@@ -7,7 +7,9 @@
  * in the URL (`/ws/btcusdt@trade`, or `/stream?streams=a/b`, whose events come wrapped as
  * `{"stream":..,"data":..}`). One event per frame; prices and quantities are decimal strings (see
  * `decimal.ts`). Limits: 5 incoming messages per second (pings and pongs count) and 1024 streams per
- * connection; connections end after 24 h, announced by a `serverShutdown` event when the server goes down.
+ * connection (the feed client opens as many connections as a worker's symbols need), 300 connection
+ * attempts per 5 minutes per IP; connections end after 24 h, announced by a `serverShutdown` event
+ * when the server goes down.
  * De-duplication key: (`s`, `t`); `t` rises by one per symbol, so gaps are visible in `seq`.
  */
 import {
@@ -36,6 +38,8 @@ const STREAMS_PER_CONNECTION = 1024;
 /** Binance allows 5 incoming messages per second, pongs included: 4 leaves room for the pongs. */
 const FRAMES_PER_SECOND = 4;
 const SERVER_MESSAGES_PER_SECOND = 5;
+/** 300 connection attempts per 5 minutes per IP. */
+const CONNECTION_ATTEMPTS_PER_SECOND = 1;
 /** Binance sends prices and quantities with 8 decimals. */
 const DECIMALS = 8;
 
@@ -185,8 +189,8 @@ class BinanceSession implements FeedSession {
 
   /**
    * Frames of at most 200 streams each. Asking for more than 1024 streams on one connection is a bug
-   * in the caller (it must spread symbols over connections by `limits.symbolsPerConnection`), so it
-   * throws instead of letting Binance refuse the frame.
+   * in the caller (`FeedClient` spreads symbols over connections by `limits.symbolsPerConnection`),
+   * so it throws instead of letting Binance refuse the frame.
    */
   subscribe(symbols: readonly string[]): string[] {
     const fresh = [...new Set(symbols)].filter((symbol) => !this.held.has(symbol));
@@ -342,6 +346,7 @@ export const binance: FeedAdapter = {
     symbolsPerFrame: SYMBOLS_PER_FRAME,
     framesPerSecond: FRAMES_PER_SECOND,
     symbolsPerConnection: STREAMS_PER_CONNECTION,
+    connectionAttemptsPerSecond: CONNECTION_ATTEMPTS_PER_SECOND,
   },
   connectUrl: (baseUrl) => baseUrl,
   redactUrl: (url) => url,

@@ -27,6 +27,9 @@ export interface WorkerMetricSources {
     silenceDrops: number;
     connectionLimits: number;
     relayGapSymbols?: number;
+    /** Provider connections held (more than one where the provider caps streams per connection). */
+    connections?: number;
+    symbolsMoved?: number;
   }>;
   /** Sampled ingest lag; drained at each scrape. */
   readonly ingestLag?: LagSampler;
@@ -187,6 +190,20 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
       'tickring_feed_relay_gap_symbols_total',
       'Symbols named in relay gap notices (trades lost while no relay held the upstream connection)',
       () => feed().relayGapSymbols ?? 0,
+    );
+    new Gauge({
+      name: 'tickring_feed_connections',
+      help: 'Feed connections this worker holds (Binance: one per 1,024 symbols)',
+      registers,
+      collect() {
+        this.set(feed().connections ?? 1);
+      },
+    });
+    countFrom(
+      registers,
+      'tickring_feed_symbols_moved_total',
+      'Symbols moved between feed connections, make before break, to close a connection',
+      () => feed().symbolsMoved ?? 0,
     );
   }
   new Counter({

@@ -1,488 +1,302 @@
 /**
- * One WebSocket connection to one upstream, driven by a provider adapter. The client keeps the set
- * of symbols the worker wants and subscribes or unsubscribes the difference on the open connection,
- * paced to the provider's frame rate; it never reconnects to rebalance. When the connection drops or
- * goes silent it reconnects with jittered exponential back-off and resubscribes exactly the symbols
- * wanted at that moment.
+ * The feed client workers and relays use: the symbols they want, spread over as many provider
+ * connections as the provider's cap on streams per connection requires (Binance: 1,024; the other
+ * providers have none and get exactly one connection). Each connection is a `FeedConnection` with its
+ * own socket, back-off, frame pacing, silence watchdog and subscription confirmations, so one that
+ * drops reconnects and resubscribes only its own symbols. To its users the client is one feed:
  *
- * What it watches, as plain counters in `stats` (read by the metrics at scrape time):
- * - silence: no frame and no pong for `silenceMs` replaces the connection. It pings every
- *   `silenceMs / 3`, so a connection whose symbols are merely quiet stays (its pongs count), and a
- *   dead one is replaced within `silenceMs` plus one period (`silenceDrops`);
- * - "connection limit", said in-band (Polygon `max_connections`, Alpaca 406), by a refused upgrade
- *   (HTTP 429 or 418) or by the close reason: the next attempt waits at least
- *   `connectionLimitBackoffMs` (`connectionLimits`);
- * - gaps, where the adapter numbers each symbol's trades one by one (`gaps`, `missedTrades`);
- * - decode lag: arrival minus trade time of one trade in `LAG_SAMPLE_EVERY` (`lag`, a `LagSampler`
- *   that also feeds the lag histogram; `lagMs` and `lagPeakMs` read it).
+ * - one stream per symbol: trades go to `onTrade` as before, gaps in trade numbers are counted here
+ *   on that stream, and `isConfirmed` / `confirmedForMs` ask the connection carrying the symbol;
+ * - a symbol stays on its connection for as long as it is wanted (see `connection-plan.ts`). When
+ *   the set shrinks, a connection left empty is closed at once; when more connections stay open
+ *   than the set needs for `consolidateAfterMs`, the emptiest are drained make before break (see
+ *   `SymbolMove`) and closed. Only providers that number trades (Binance) move symbols: elsewhere a
+ *   move could not be made exact, and those providers have no cap anyway;
+ * - connection attempts are paced per client where the provider limits them per IP (`ConnectGate`);
+ * - `status` is `ready` when every connection is; `ready` is emitted when that becomes true,
+ *   `disconnected` whenever any ready connection drops (its symbols missed trades).
  */
 import { EventEmitter } from 'node:events';
-import WebSocket from 'ws';
-import type {
-  Credentials,
-  DecodeSink,
-  DisconnectReason,
-  FeedAdapter,
-  FeedEvent,
-  FeedSession,
-  RejectReason,
-} from '../../feeds/adapter.js';
 import type { Trade } from '../../feeds/trade.js';
 import type { Logger } from '../log.js';
-import { Backoff, DEFAULT_BACKOFF_OPTIONS, type BackoffOptions } from './backoff.js';
+import { ConnectGate } from './connect-gate.js';
+import { connectionsNeeded, connectionsToDrain, placeSymbols, type Load } from './connection-plan.js';
+import {
+  DEFAULT_FEED_CONNECTION_OPTIONS,
+  FeedConnection,
+  LAG_SAMPLE_EVERY,
+  LAG_WINDOW_MS,
+  type FeedClientEvents,
+  type FeedClientStatus,
+  type FeedConnectionOptions,
+} from './feed-connection.js';
+import { newFeedStats, type FeedClientStats } from './feed-stats.js';
 import { GapTracker } from './gap-tracker.js';
 import { LagSampler } from './lag-sampler.js';
 import { RateLimitedLog } from './rate-limited-log.js';
+import { SymbolMove } from './symbol-move.js';
 
-/** A ping queued after subscribe frames: its pong confirms each symbol's subscribe by number. */
-interface ConfirmingPing {
-  readonly confirm: readonly (readonly [symbol: string, subscribeSeq: number])[];
-}
+export type { FeedClientEvents, FeedClientStatus } from './feed-connection.js';
+export type { FeedClientStats } from './feed-stats.js';
+export { LAG_SAMPLE_EVERY, LAG_WINDOW_MS } from './feed-connection.js';
 
-export interface FeedClientOptions {
-  readonly adapter: FeedAdapter;
-  /** Base URL; the adapter adds what the provider wants (tokens, paths). */
-  readonly url: string;
-  readonly credentials: Credentials;
-  /** Sent as the User-Agent header; identifies the worker to relays and simulators. */
-  readonly userAgent: string;
-  /** Reconnect when nothing (no frame, no pong) arrived for this long (ms). Default 15 000. */
-  readonly silenceMs: number;
-  /** Give up on a connection attempt or handshake after this long (ms). Default 10 000. */
-  readonly handshakeTimeoutMs: number;
-  /** Least back-off after the provider says "connection limit" (ms). Default 30 000. */
-  readonly connectionLimitBackoffMs: number;
-  readonly backoff: BackoffOptions;
+export interface FeedClientOptions extends FeedConnectionOptions {
   /**
-   * Asked before every connection attempt for the URL to use, instead of `url`: a worker behind a
-   * relay looks up the active relay's address, which changes when a standby takes over.
+   * Most symbols one connection carries. Default, and ceiling: the adapter's
+   * `limits.symbolsPerConnection` (Binance 1,024; unlimited elsewhere, so one connection). Lower it to
+   * spread a set over more connections, as tests do to stay small.
    */
-  readonly resolveUrl?: () => Promise<string>;
+  readonly symbolsPerConnection?: number;
+  /**
+   * How long more connections must stay open than the symbols need before symbols are moved to close
+   * the extra ones (ms). Default 10 000: a rebalance that shrinks the set and grows it back soon
+   * after moves nothing.
+   */
+  readonly consolidateAfterMs: number;
+  /**
+   * A moving symbol whose old stream has said nothing for this long switches to its new connection
+   * without an overlap, once the new one confirmed the subscription (ms). Default 1 000.
+   */
+  readonly moveQuietMs: number;
 }
 
 export const DEFAULT_FEED_CLIENT_OPTIONS = {
-  silenceMs: 15_000,
-  handshakeTimeoutMs: 10_000,
-  connectionLimitBackoffMs: 30_000,
-  backoff: DEFAULT_BACKOFF_OPTIONS,
+  ...DEFAULT_FEED_CONNECTION_OPTIONS,
+  consolidateAfterMs: 10_000,
+  moveQuietMs: 1_000,
 } as const satisfies Partial<FeedClientOptions>;
 
-export type FeedClientStatus = 'idle' | 'connecting' | 'handshake' | 'ready' | 'backoff' | 'closed';
+/** Connection attempts a client may make at once before the provider's per-IP rate applies. */
+const CONNECT_BURST = 5;
+/** How often moves in progress are checked for a quiet switch and finished (ms). */
+const MOVE_CHECK_MS = 100;
 
-export interface FeedClientEvents {
-  ready: [];
-  disconnected: [string];
-  event: [FeedEvent];
+/** One connection and the symbols it is asked to carry (its own, plus those moving to or from it). */
+interface Carrier {
+  readonly id: number;
+  readonly conn: FeedConnection;
+  readonly symbols: Set<string>;
+  /** Being emptied into the others so it can be closed: takes no new symbols. */
+  draining: boolean;
 }
 
-export interface FeedClientStats {
-  /** Connections opened. */
-  connects: number;
-  /** Reconnect attempts after a drop, a silence or a refusal. */
-  reconnects: number;
-  frames: number;
-  /** Trades decoded (before de-duplication). */
-  trades: number;
-  rejects: Record<RejectReason, number>;
-  lastFrameAt: number;
-  /** Trades decoded while `acceptTrades` said no (the worker's lease could not be trusted). */
-  gatedTrades: number;
-  /** Connections replaced because nothing (no frame, no pong) arrived for `silenceMs`. */
-  silenceDrops: number;
-  /** "Connection limit" answers: in-band, by HTTP 429/418 at the upgrade, or in the close reason. */
-  connectionLimits: number;
-  /** Disconnects the provider announced, by reason (slow consumer, forced, server shutdown, ...). */
-  disconnects: Record<DisconnectReason, number>;
-  /** Jumps in a symbol's trade numbers, where the provider numbers them one by one (Binance, Coinbase). */
-  gaps: number;
-  /** Trades skipped over all those gaps: lost for good, no feed replays them. */
-  missedTrades: number;
-  /** Arrival minus trade time of the latest sampled trade (ms); decode and network lag together. */
-  readonly lagMs: number;
-  /** The largest sampled lag in the current window of `LAG_WINDOW_MS` (ms). */
-  readonly lagPeakMs: number;
-  /** Gap notices from a relay: trades lost while no relay held the upstream connection. */
-  relayGaps: number;
-  /** Symbols named over all those notices (a symbol in two notices counts twice). */
-  relayGapSymbols: number;
-}
+type FeedClientInput = Pick<FeedClientOptions, 'adapter' | 'url' | 'credentials' | 'userAgent'> &
+  Partial<FeedClientOptions>;
 
-/** One trade in this many has its lag sampled: one `Date.now()` per sample, nothing on the others. */
-export const LAG_SAMPLE_EVERY = 64;
-/** `lagPeakMs` restarts after this long, so it shows recent trouble rather than the worst ever. */
-export const LAG_WINDOW_MS = 10_000;
-
-/** HTTP answers to an upgrade that mean "too many connections" (Binance: 429, then 418 when banned). */
-const LIMIT_STATUS = /Unexpected server response: (429|418)\b/;
-/** Close reasons that mean the same, from providers that close instead of replying in-band. */
-const LIMIT_REASON = /connection limit|max(?:imum)?(?: number of)? connections|too many connections/i;
-
-function emptyDisconnects(): Record<DisconnectReason, number> {
-  return {
-    'connection-limit': 0,
-    'slow-consumer': 0,
-    forced: 0,
-    'server-shutdown': 0,
-    'symbol-limit': 0,
-    'auth-timeout': 0,
-  };
-}
-
-function emptyRejects(): Record<RejectReason, number> {
-  return {
-    oversized: 0,
-    'invalid-json': 0,
-    'bad-shape': 0,
-    'bad-symbol': 0,
-    'bad-price': 0,
-    'bad-size': 0,
-    'bad-time': 0,
-    'bad-id': 0,
-    'unknown-event': 0,
-  };
-}
-
-function newStats(lag: LagSampler): FeedClientStats {
-  return {
-    connects: 0,
-    reconnects: 0,
-    frames: 0,
-    trades: 0,
-    rejects: emptyRejects(),
-    lastFrameAt: 0,
-    gatedTrades: 0,
-    silenceDrops: 0,
-    connectionLimits: 0,
-    disconnects: emptyDisconnects(),
-    gaps: 0,
-    missedTrades: 0,
-    get lagMs(): number {
-      return lag.lastMs;
-    },
-    get lagPeakMs(): number {
-      return lag.peakMs;
-    },
-    relayGaps: 0,
-    relayGapSymbols: 0,
-  };
-}
-
-export class FeedClient extends EventEmitter<FeedClientEvents> implements DecodeSink {
-  status: FeedClientStatus = 'idle';
+export class FeedClient extends EventEmitter<FeedClientEvents> {
   /** Ingest lag, sampled on one trade in `LAG_SAMPLE_EVERY`; the worker's metrics drain it. */
   readonly lag = new LagSampler(LAG_SAMPLE_EVERY, 4_096, LAG_WINDOW_MS);
-  readonly stats: FeedClientStats = newStats(this.lag);
-  private readonly options: FeedClientOptions;
-  private readonly wanted = new Set<string>();
-  /** Symbols subscribed (or asked for) on the current connection. */
-  private readonly subscribed = new Set<string>();
+  /** Every connection's counters in one place, plus `connections` and `symbolsMoved`. */
+  readonly stats: FeedClientStats = newFeedStats(this.lag);
   /**
-   * Subscribed symbols the provider has confirmed on this connection: by an acknowledgement naming
-   * them, or by answering a ping sent after their subscribe frame (the provider handles a
-   * connection's frames in order). A new owner tells the old one to stop only after this. Each maps
-   * to when it was confirmed (monotonic ms): the old owner counts that time as overlap already had.
-   */
-  private readonly confirmed = new Map<string, number>();
-  /** Pings in flight that confirm subscriptions, by payload. */
-  private readonly confirmingPings = new Map<string, ConfirmingPing['confirm']>();
-  /**
-   * Per symbol, the number of its newest subscribe frame on this connection (kept after an
-   * unsubscribe, so that a symbol subscribed again is known as such).
-   */
-  private readonly subscribeSeq = new Map<string, number>();
-  private subscribeCount = 0;
-  /**
-   * Symbols subscribed again on this connection after an unsubscribe. Only a ping sent after the
-   * newest subscribe frame confirms them: an acknowledgement or pong still in flight for an earlier
-   * one would confirm a subscription the provider has not taken yet.
-   */
-  private readonly resubscribed = new Set<string>();
-  private pingSeq = 0;
-  /** Frames to send, and confirmation pings to send once the frames before them have left. */
-  private readonly outbox: (string | ConfirmingPing)[] = [];
-  private socket: WebSocket | undefined;
-  private session: FeedSession | undefined;
-  private readonly backoff: Backoff;
-  private timers = new Set<NodeJS.Timeout>();
-  private pacer: NodeJS.Timeout | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  private lastActivity = 0;
-  /**
-   * Whether decoded trades may be handed on; asked once per frame. The worker says no while its
-   * lease cannot be trusted (after a stall, buffered frames arrive before the fence timer runs).
+   * Whether decoded trades may be handed on; each connection asks once per frame. The worker says no
+   * while its lease cannot be trusted (after a stall, buffered frames arrive before the fence timer runs).
    */
   acceptTrades: () => boolean = () => true;
-  private tradesAccepted = true;
-  private backoffFloorMs = 0;
-  private readonly rejectLog: RateLimitedLog;
-  private readonly gapLog: RateLimitedLog;
+  private readonly options: FeedClientOptions;
+  /** Symbols per connection: the adapter's cap, or less if asked. */
+  private readonly limit: number;
+  /** Whether symbols may move between connections (the provider numbers trades, so moves are exact). */
+  private readonly canMove: boolean;
+  private readonly gate: ConnectGate | undefined;
+  private readonly carriers = new Map<number, Carrier>();
+  private nextCarrierId = 0;
+  /** Which connection hands on each wanted symbol's trades (the old one while a symbol moves). */
+  private readonly home = new Map<string, Carrier>();
+  private readonly moves = new Map<string, SymbolMove<Carrier>>();
+  private readonly wanted = new Set<string>();
   private readonly gapTracker: GapTracker | undefined;
-  /** Whether the current connection was already counted in `connectionLimits`. */
-  private limitCounted = false;
+  private readonly gapLog: RateLimitedLog;
+  private started = false;
+  private closed = false;
+  /** Whether `ready` was emitted since every connection last became ready. */
+  private allReady = false;
+  private consolidateTimer: NodeJS.Timeout | undefined;
+  private moveTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    options: Pick<FeedClientOptions, 'adapter' | 'url' | 'credentials' | 'userAgent'> &
-      Partial<FeedClientOptions>,
+    options: FeedClientInput,
     private readonly onTrade: (trade: Trade) => void,
     private readonly log: Logger,
   ) {
     super();
     this.options = { ...DEFAULT_FEED_CLIENT_OPTIONS, ...options };
-    this.backoff = new Backoff(this.options.backoff);
-    this.rejectLog = new RateLimitedLog(log, 10_000);
+    const { adapter } = this.options;
+    const cap = adapter.limits.symbolsPerConnection;
+    const limit = this.options.symbolsPerConnection ?? cap;
+    if (!(limit >= 1 && limit <= cap && (Number.isSafeInteger(limit) || limit === Infinity))) {
+      throw new RangeError(
+        `symbolsPerConnection must be an integer from 1 to ${cap} (${adapter.name}'s limit), got ${limit}`,
+      );
+    }
+    this.limit = limit;
+    this.canMove = Number.isFinite(limit) && adapter.sequentialId !== undefined;
+    const perSecond = adapter.limits.connectionAttemptsPerSecond;
+    this.gate = perSecond === undefined ? undefined : new ConnectGate(perSecond, CONNECT_BURST);
+    this.gapTracker = adapter.sequentialId ? new GapTracker() : undefined;
     this.gapLog = new RateLimitedLog(log, 10_000);
-    this.gapTracker = this.options.adapter.sequentialId ? new GapTracker() : undefined;
+    this.addCarrier();
   }
 
-  /** The symbols currently subscribed on a ready connection. */
+  /** Current status: `ready` when every connection is, else the first connection's that is not. */
+  get status(): FeedClientStatus {
+    if (this.closed) return 'closed';
+    for (const carrier of this.carriers.values())
+      if (carrier.conn.status !== 'ready') return carrier.conn.status;
+    return 'ready';
+  }
+
+  /** The symbols currently subscribed on ready connections. */
   subscriptions(): string[] {
-    return this.status === 'ready' ? [...this.subscribed].sort() : [];
+    const carriers = [...this.carriers.values()];
+    if (carriers.length === 1) return carriers[0]?.conn.subscriptions() ?? [];
+    // A moving symbol is subscribed on two connections.
+    return [...new Set(carriers.flatMap((carrier) => carrier.conn.subscriptions()))].sort();
   }
 
-  /** Whether the provider confirmed `symbol`'s subscription on the current connection. */
+  /** Whether the provider confirmed `symbol`'s subscription on the connection handing it on. */
   isConfirmed(symbol: string): boolean {
-    return this.status === 'ready' && this.confirmed.has(symbol);
+    return this.home.get(symbol)?.conn.isConfirmed(symbol) ?? false;
   }
 
-  /** How long ago the provider confirmed `symbol` on the current connection; `undefined` if not. */
+  /** How long ago the provider confirmed `symbol` on the connection handing it on; `undefined` if not. */
   confirmedForMs(symbol: string): number | undefined {
-    const at = this.status === 'ready' ? this.confirmed.get(symbol) : undefined;
-    return at === undefined ? undefined : performance.now() - at;
-  }
-
-  private confirm(symbol: string, now: number): void {
-    if (this.subscribed.has(symbol) && !this.confirmed.has(symbol)) this.confirmed.set(symbol, now);
-  }
-
-  /** The provider acknowledged subscriptions by name (symbols subscribed again wait for a ping). */
-  private acknowledged(symbols: readonly string[]): void {
-    const now = performance.now();
-    for (const symbol of symbols) if (!this.resubscribed.has(symbol)) this.confirm(symbol, now);
+    return this.home.get(symbol)?.conn.confirmedForMs(symbol);
   }
 
   start(): void {
-    if (this.status !== 'idle') return;
-    this.connect();
+    if (this.started || this.closed) return;
+    this.started = true;
+    for (const carrier of this.carriers.values()) carrier.conn.start();
   }
 
-  /** Declares the symbols wanted; the difference is sent on the open connection. */
+  /** Declares the symbols wanted; each connection sends its own difference on its open socket. */
   setSymbols(symbols: Iterable<string>): void {
+    if (this.closed) return;
     const before = [...this.wanted];
     this.wanted.clear();
     for (const symbol of symbols) this.wanted.add(symbol);
     // A symbol let go and taken back later was not "missed" in between.
     for (const symbol of before) if (!this.wanted.has(symbol)) this.gapTracker?.forget(symbol);
-    this.sync();
+    this.place();
   }
 
-  private later(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
-  }
-
-  private connect(): void {
-    if (this.status === 'closed') return;
-    const resolveUrl = this.options.resolveUrl;
-    if (resolveUrl === undefined) {
-      this.open(this.options.url);
-      return;
+  /** Lets go of symbols no longer wanted, places new ones, closes emptied connections. */
+  private place(): void {
+    const dirty = new Set<Carrier>();
+    for (const [symbol, carrier] of this.home) {
+      if (this.wanted.has(symbol)) continue;
+      this.home.delete(symbol);
+      carrier.symbols.delete(symbol);
+      dirty.add(carrier);
+      // A move under way is abandoned: its new connection lets go too.
+      const move = this.moves.get(symbol);
+      if (move === undefined) continue;
+      this.moves.delete(symbol);
+      move.to.symbols.delete(symbol);
+      dirty.add(move.to);
     }
-    this.status = 'connecting';
-    resolveUrl().then(
-      (url) => {
-        if (this.status === 'connecting' && this.socket === undefined) this.open(url);
-      },
-      (err: unknown) => {
-        if (this.status !== 'connecting' || this.socket !== undefined) return;
-        this.scheduleReconnect(`no feed address: ${err instanceof Error ? err.message : String(err)}`);
-      },
-    );
+    const added = [...this.wanted].filter((symbol) => !this.home.has(symbol)).sort();
+    if (added.length > 0) {
+      const open = [...this.carriers.values()].filter((carrier) => !carrier.draining);
+      const { placed, fresh } = placeSymbols(added, open.map(loadOf), this.limit);
+      const targets = [...placed].map(([id, symbols]) => [this.carrier(id), symbols] as const);
+      for (const symbols of fresh) targets.push([this.addCarrier(), symbols]);
+      for (const [carrier, symbols] of targets) {
+        for (const symbol of symbols) {
+          carrier.symbols.add(symbol);
+          this.home.set(symbol, carrier);
+        }
+        dirty.add(carrier);
+      }
+    }
+    for (const carrier of dirty) carrier.conn.setSymbols(carrier.symbols);
+    this.closeEmpty();
+    this.scheduleConsolidation();
   }
 
-  private open(baseUrl: string): void {
-    const { adapter } = this.options;
-    const url = adapter.connectUrl(baseUrl, this.options.credentials);
-    this.status = 'connecting';
-    this.session = adapter.createSession(this.options.credentials);
-    this.subscribed.clear();
-    this.confirmed.clear();
-    this.confirmingPings.clear();
-    this.subscribeSeq.clear();
-    this.resubscribed.clear();
-    this.outbox.length = 0;
-    this.limitCounted = false;
-    const socket = new WebSocket(url, {
-      headers: { 'user-agent': this.options.userAgent },
-      handshakeTimeout: this.options.handshakeTimeoutMs,
-      perMessageDeflate: false,
-      maxPayload: 16 * 1024 * 1024,
-    });
-    this.socket = socket;
-    const handshakeTimer = setTimeout(() => {
-      if (this.socket === socket && this.status !== 'ready') this.drop(socket, 'handshake timed out');
-    }, this.options.handshakeTimeoutMs);
-    socket.on('open', () => {
-      this.stats.connects++;
-      this.status = 'handshake';
-      this.lastActivity = Date.now();
-      this.log.info({ url: adapter.redactUrl(url) }, 'feed connected');
-      for (const frame of this.session?.opening() ?? []) this.send(frame);
-      this.checkReady();
-      this.startWatchdog(socket);
-    });
-    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-      if (this.socket !== socket) return;
-      this.lastActivity = Date.now();
-      this.stats.frames++;
-      this.stats.lastFrameAt = this.lastActivity;
-      // Asked once per frame, not per trade: every trade of a frame is decoded in the same instant.
-      this.tradesAccepted = this.acceptTrades();
-      this.session?.decode(isBinary ? 'binary frame' : rawToString(data), this);
-    });
-    socket.on('pong', (data: Buffer) => {
-      this.lastActivity = Date.now();
-      if (this.socket !== socket || data.length === 0) return;
-      const tag = data.toString();
-      const sent = this.confirmingPings.get(tag);
-      this.confirmingPings.delete(tag);
-      const now = performance.now();
-      for (const [symbol, seq] of sent ?? [])
-        if (this.subscribeSeq.get(symbol) === seq) this.confirm(symbol, now);
-    });
-    socket.on('close', (code: number, reason: Buffer) => {
-      clearTimeout(handshakeTimer);
-      if (this.socket !== socket) return;
-      const text = reason.toString().slice(0, 80);
-      if (LIMIT_REASON.test(text)) this.connectionLimited(`closed: ${text}`);
-      this.scheduleReconnect(`closed ${code} ${text}`);
-    });
-    socket.on('error', (err: Error) => {
-      if (this.socket === socket && LIMIT_STATUS.test(err.message)) this.connectionLimited(err.message);
-      this.log.warn({ err: { message: err.message } }, 'feed socket error');
-    });
+  private carrier(id: number): Carrier {
+    const carrier = this.carriers.get(id);
+    if (carrier === undefined) throw new Error(`feed client: no connection ${id}`);
+    return carrier;
   }
 
-  private startWatchdog(socket: WebSocket): void {
-    clearInterval(this.watchdog);
-    const period = Math.max(50, Math.floor(this.options.silenceMs / 3));
-    this.watchdog = setInterval(() => {
-      if (this.socket !== socket) return;
-      if (Date.now() - this.lastActivity > this.options.silenceMs) {
-        this.stats.silenceDrops++;
-        this.drop(socket, `silent for ${this.options.silenceMs} ms`);
+  private addCarrier(): Carrier {
+    const id = this.nextCarrierId++;
+    // Without a cap there is only ever one connection: its log lines stay as they always were.
+    const log = Number.isFinite(this.limit) ? this.log.child({ connection: id }) : this.log;
+    const shared = { stats: this.stats, lag: this.lag, ...(this.gate ? { gate: this.gate } : {}) };
+    const conn = new FeedConnection(this.options, (trade) => this.route(carrier, trade), log, shared);
+    const carrier: Carrier = { id, conn, symbols: new Set(), draining: false };
+    conn.acceptTrades = () => this.acceptTrades();
+    conn.on('ready', () => this.updateReady());
+    conn.on('disconnected', (reason) => {
+      // What the new connection of a moving symbol buffered no longer joins up with what comes next.
+      for (const move of this.moves.values()) if (move.to === carrier) move.restartBuffer();
+      this.allReady = false;
+      this.emit('disconnected', reason);
+    });
+    conn.on('event', (event) => this.emit('event', event));
+    this.carriers.set(id, carrier);
+    this.connectionsChanged();
+    if (this.started) conn.start();
+    return carrier;
+  }
+
+  private removeCarrier(carrier: Carrier): void {
+    carrier.conn.close();
+    this.carriers.delete(carrier.id);
+    this.connectionsChanged();
+    // The one not ready may have been this one.
+    this.updateReady();
+  }
+
+  private connectionsChanged(): void {
+    const before = this.stats.connections;
+    this.stats.connections = this.carriers.size;
+    if (before > 0 && before !== this.carriers.size) {
+      this.log.info(
+        { connections: this.carriers.size, symbols: this.wanted.size },
+        'feed connections changed',
+      );
+    }
+  }
+
+  /** Closes connections left with no symbols, the newest first; one always stays. */
+  private closeEmpty(): void {
+    const newestFirst = [...this.carriers.values()].reverse();
+    for (const carrier of newestFirst) {
+      if (this.carriers.size > 1 && carrier.symbols.size === 0) this.removeCarrier(carrier);
+    }
+  }
+
+  private updateReady(): void {
+    const ready = this.status === 'ready';
+    if (ready && !this.allReady) {
+      this.allReady = true;
+      this.emit('ready');
+    } else if (!ready) this.allReady = false;
+  }
+
+  /** Trades from one connection: one stream per symbol goes on, whichever connection carries it. */
+  private route(carrier: Carrier, trade: Trade): void {
+    if (this.moves.size > 0) {
+      const move = this.moves.get(trade.symbol);
+      if (move !== undefined) {
+        if (carrier !== move.from && carrier !== move.to) return;
+        for (const next of move.offer(carrier === move.from, trade, performance.now())) this.deliver(next);
         return;
       }
-      // A quiet symbol set sends nothing for a while; a ping tells silence from a dead link.
-      if (socket.readyState === WebSocket.OPEN) socket.ping();
-    }, period);
-  }
-
-  private drop(socket: WebSocket, reason: string): void {
-    socket.terminate();
-    if (this.socket === socket) this.scheduleReconnect(reason);
-  }
-
-  private scheduleReconnect(reason: string): void {
-    if (this.status === 'closed') return;
-    const wasReady = this.status === 'ready';
-    this.socket = undefined;
-    clearInterval(this.watchdog);
-    clearInterval(this.pacer);
-    this.pacer = undefined;
-    this.subscribed.clear();
-    this.confirmed.clear();
-    this.confirmingPings.clear();
-    this.subscribeSeq.clear();
-    this.resubscribed.clear();
-    this.status = 'backoff';
-    const delay = this.backoff.next(this.backoffFloorMs);
-    this.backoffFloorMs = 0;
-    this.log.warn({ reason, retryInMs: delay }, 'feed disconnected');
-    if (wasReady) this.emit('disconnected', reason);
-    this.later(delay, () => {
-      this.stats.reconnects++;
-      this.connect();
-    });
-  }
-
-  private checkReady(): void {
-    if (this.status !== 'handshake' || !this.session?.ready) return;
-    this.status = 'ready';
-    this.backoff.reset();
-    this.emit('ready');
-    this.sync();
-  }
-
-  /** Sends subscribe frames for wanted symbols not yet subscribed and unsubscribe for the rest. */
-  private sync(): void {
-    if (this.status !== 'ready' || !this.session) return;
-    const add: string[] = [];
-    const remove: string[] = [];
-    for (const symbol of this.wanted) if (!this.subscribed.has(symbol)) add.push(symbol);
-    for (const symbol of this.subscribed) if (!this.wanted.has(symbol)) remove.push(symbol);
-    for (const symbol of remove) {
-      this.subscribed.delete(symbol);
-      this.confirmed.delete(symbol);
     }
-    for (const symbol of add) {
-      this.subscribed.add(symbol);
-      if (this.subscribeSeq.has(symbol)) this.resubscribed.add(symbol);
-      this.subscribeSeq.set(symbol, ++this.subscribeCount);
+    // After a move, the old connection may still send a few trades before its unsubscribe lands.
+    if (this.carriers.size > 1) {
+      const home = this.home.get(trade.symbol);
+      if (home !== undefined && home !== carrier) return;
     }
-    if (remove.length > 0) for (const frame of this.session.unsubscribe(remove.sort())) this.send(frame);
-    if (add.length > 0) {
-      for (const frame of this.session.subscribe(add.sort())) this.send(frame);
-      this.send({ confirm: add.map((symbol) => [symbol, this.subscribeSeq.get(symbol) ?? 0] as const) });
-    }
-    if (add.length + remove.length > 0) {
-      this.log.debug({ subscribed: add.length, unsubscribed: remove.length }, 'feed subscriptions changed');
-    }
+    this.deliver(trade);
   }
 
-  /** Queues a client frame; frames leave at most at the provider's rate. */
-  private send(frame: string | ConfirmingPing): void {
-    this.outbox.push(frame);
-    if (this.pacer) return;
-    const interval = Math.ceil(1000 / this.options.adapter.limits.framesPerSecond);
-    const flush = (): void => {
-      let next = this.outbox.shift();
-      const socket = this.socket;
-      while (typeof next === 'object' && socket?.readyState === WebSocket.OPEN) {
-        // A ping takes no slot of the provider's frame rate: it is answered by the WebSocket layer.
-        const tag = `c${++this.pingSeq}`;
-        this.confirmingPings.set(tag, next.confirm);
-        socket.ping(tag);
-        next = this.outbox.shift();
-      }
-      if (typeof next !== 'string' || !socket || socket.readyState !== WebSocket.OPEN) {
-        clearInterval(this.pacer);
-        this.pacer = undefined;
-        return;
-      }
-      socket.send(next);
-    };
-    flush();
-    this.pacer = setInterval(flush, interval);
-  }
-
-  /** Raises the next back-off to the connection-limit floor: hammering only prolongs the refusal. */
-  private connectionLimited(why: string): void {
-    if (!this.limitCounted) this.stats.connectionLimits++;
-    this.limitCounted = true;
-    this.backoffFloorMs = this.options.connectionLimitBackoffMs;
-    this.log.warn({ why, retryAfterMs: this.backoffFloorMs }, 'feed connection limit reached');
-  }
-
-  trade(trade: Trade): void {
-    if (!this.tradesAccepted) {
-      this.stats.gatedTrades++;
-      return;
-    }
-    this.stats.trades++;
-    this.lag.sample(trade.timeMs);
+  private deliver(trade: Trade): void {
     const tracker = this.gapTracker;
     if (tracker !== undefined && this.wanted.has(trade.symbol)) {
       const n = this.options.adapter.sequentialId?.(trade) ?? null;
@@ -499,68 +313,92 @@ export class FeedClient extends EventEmitter<FeedClientEvents> implements Decode
     this.onTrade(trade);
   }
 
-  event(event: FeedEvent): void {
-    for (const frame of this.session?.reply(event) ?? []) this.send(frame);
-    switch (event.type) {
-      case 'subscribed':
-        this.acknowledged(event.symbols);
-        break;
-      case 'authenticated':
-      case 'hello':
-        this.checkReady();
-        break;
-      case 'auth-failed':
-        this.log.error({ message: event.message }, 'feed refused the credentials');
-        this.backoffFloorMs = this.options.connectionLimitBackoffMs;
-        break;
-      case 'disconnect':
-        this.stats.disconnects[event.reason]++;
-        this.log.warn({ reason: event.reason, message: event.message }, 'feed is dropping the connection');
-        if (event.reason === 'connection-limit') this.connectionLimited(event.message);
-        break;
-      case 'error':
-        this.log.warn({ message: event.message }, 'feed error');
-        break;
-      case 'gap':
-        this.stats.relayGaps++;
-        this.stats.relayGapSymbols += event.symbols.length;
-        // One line per notice (a relay failover), naming the symbols: rare, and what an operator needs.
-        this.log.warn(
-          {
-            symbols: event.symbols.slice(0, 500),
-            count: event.symbols.length,
-            fromMs: event.fromMs,
-            toMs: event.toMs,
-            ms: event.toMs - event.fromMs,
-          },
-          'relay gap: trades of these symbols were lost while no relay held the upstream connection',
-        );
-        break;
-      default:
-        break;
-    }
-    this.emit('event', event);
+  /** Waits `consolidateAfterMs` before draining extra connections: the set may grow back. */
+  private scheduleConsolidation(): void {
+    if (!this.canMove || this.closed || this.moves.size > 0 || this.consolidateTimer !== undefined) return;
+    if (this.carriers.size <= connectionsNeeded(this.wanted.size, this.limit)) return;
+    this.consolidateTimer = setTimeout(() => {
+      this.consolidateTimer = undefined;
+      this.consolidate();
+    }, this.options.consolidateAfterMs);
   }
 
-  reject(reason: RejectReason, detail: string): void {
-    this.stats.rejects[reason]++;
-    this.rejectLog.warn(reason, { reason, detail: detail.slice(0, 120) }, 'feed frame rejected');
+  /** Starts moving the symbols of the emptiest connections into the others' room. */
+  private consolidate(): void {
+    if (this.closed || this.moves.size > 0) return;
+    const draining = connectionsToDrain([...this.carriers.values()].map(loadOf), this.limit).map((id) =>
+      this.carrier(id),
+    );
+    if (draining.length === 0) return;
+    const keep = [...this.carriers.values()].filter((carrier) => !draining.includes(carrier));
+    const moving = draining.flatMap((carrier) => [...carrier.symbols]).sort();
+    const { placed, fresh } = placeSymbols(moving, keep.map(loadOf), this.limit);
+    // By construction the kept connections have room for all; if not, nothing moves.
+    if (fresh.length > 0) return;
+    const now = performance.now();
+    const seqOf = (trade: Trade): number | null => this.options.adapter.sequentialId?.(trade) ?? null;
+    for (const carrier of draining) carrier.draining = true;
+    for (const [id, symbols] of placed) {
+      const to = this.carrier(id);
+      for (const symbol of symbols) {
+        const from = this.home.get(symbol);
+        if (from === undefined) continue;
+        to.symbols.add(symbol);
+        this.moves.set(symbol, new SymbolMove(symbol, from, to, seqOf, now));
+      }
+      to.conn.setSymbols(to.symbols);
+    }
+    this.log.info(
+      { symbols: this.moves.size, closing: draining.length, connections: this.carriers.size },
+      'moving symbols to close feed connections no longer needed',
+    );
+    this.moveTimer = setInterval(() => this.checkMoves(), MOVE_CHECK_MS);
+  }
+
+  /** Switches quiet moves whose new connection is confirmed, and finishes switched ones. */
+  private checkMoves(): void {
+    const now = performance.now();
+    const dirty = new Set<Carrier>();
+    for (const [symbol, move] of this.moves) {
+      const quiet = move.from.conn.status !== 'ready' || move.quietForMs(now) >= this.options.moveQuietMs;
+      if (!move.switched && quiet && move.to.conn.isConfirmed(symbol)) {
+        for (const trade of move.force()) this.deliver(trade);
+      }
+      if (!move.switched) continue;
+      this.moves.delete(symbol);
+      this.home.set(symbol, move.to);
+      move.from.symbols.delete(symbol);
+      dirty.add(move.from);
+      this.stats.symbolsMoved++;
+    }
+    for (const carrier of dirty) carrier.conn.setSymbols(carrier.symbols);
+    if (this.moves.size > 0) return;
+    clearInterval(this.moveTimer);
+    this.moveTimer = undefined;
+    for (const carrier of this.carriers.values()) carrier.draining = false;
+    this.closeEmpty();
+    this.log.info({ connections: this.carriers.size }, 'feed symbols moved');
+    this.scheduleConsolidation();
   }
 
   close(): void {
-    if (this.status === 'closed') return;
-    this.status = 'closed';
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    clearInterval(this.watchdog);
-    clearInterval(this.pacer);
-    this.socket?.terminate();
-    this.socket = undefined;
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.consolidateTimer);
+    clearInterval(this.moveTimer);
+    // Every connection is closed even if one throws.
+    const errors: unknown[] = [];
+    for (const carrier of this.carriers.values()) {
+      try {
+        carrier.conn.close();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'feed client: closing connections failed');
   }
 }
 
-function rawToString(data: WebSocket.RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
+function loadOf(carrier: Carrier): Load {
+  return { id: carrier.id, size: carrier.symbols.size };
 }

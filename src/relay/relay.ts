@@ -200,8 +200,10 @@ export class Relay {
     // Once per upstream frame, by the monotonic clock: after a stall, frames buffered in the socket
     // are not forwarded when the lease may have passed to another relay.
     feed.acceptTrades = () => lease.valid;
+    // With several upstream connections (Binance caps streams per connection) another may drop
+    // before the first is back: the gap runs from the first drop until all are ready again.
     feed.on('disconnected', () => {
-      this.upstreamDownAt = Date.now();
+      if (this.upstreamDownAt === 0) this.upstreamDownAt = Date.now();
     });
     feed.on('ready', () => {
       if (this.upstreamDownAt === 0) return;
@@ -321,6 +323,7 @@ export class Relay {
       feed: this.options.upstream.name,
       upstream: this.feed?.status ?? 'closed',
       upstreamSymbols: this.feed?.subscriptions().length ?? 0,
+      upstreamConnections: this.feed?.stats.connections ?? 0,
       workers: this.hub.workers,
       ...this.hub.stats,
     };
@@ -360,6 +363,11 @@ export class Relay {
       'tickring_relay_upstream_symbols',
       'Symbols subscribed upstream',
       () => this.feed?.subscriptions().length ?? 0,
+    );
+    gauge(
+      'tickring_relay_upstream_connections',
+      'Upstream connections held (more than one where the provider caps streams per connection)',
+      () => this.feed?.stats.connections ?? 0,
     );
     counter('tickring_relay_activations_total', 'Times this relay became active', () => this.activations);
     counter('tickring_relay_trades_in_total', 'Trades received from upstream', () => stats.tradesIn);
