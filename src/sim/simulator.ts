@@ -46,8 +46,11 @@ export interface RunningSimulator {
   resume(): void;
   /** Generates and sends exactly `count` trades now, whether or not the market is paused. */
   emit(count: number): void;
-  /** Fault injection: terminates every client socket; returns how many there were. */
-  dropConnections(): number;
+  /**
+   * Fault injection: terminates every client socket, or only those whose ids (as in `stats()`) are
+   * given; returns how many it terminated.
+   */
+  dropConnections(ids?: readonly number[]): number;
   /**
    * Applies one fault (see `faults.ts` for what `count` means to each) and returns how many
    * connections, frames or trades it touched. Throws `FaultUnsupportedError` for a correction or
@@ -218,12 +221,14 @@ class Simulator implements RunningSimulator, SimControl {
     this.frames.reset(batch);
   }
 
-  dropConnections(): number {
-    const count = this.connections.size;
-    for (const conn of this.connections.values()) conn.ws.terminate();
-    this.connections.clear();
-    if (count > 0) this.log.warn({ count }, 'dropped every connection');
-    return count;
+  dropConnections(ids?: readonly number[]): number {
+    const doomed = [...this.connections.values()].filter((conn) => ids?.includes(conn.id) ?? true);
+    for (const conn of doomed) {
+      conn.ws.terminate();
+      this.connections.delete(conn.id);
+    }
+    if (doomed.length > 0) this.log.warn({ count: doomed.length, ids }, 'dropped connections');
+    return doomed.length;
   }
 
   fault(name: FaultName, count = defaultFaultCount(name)): number {
