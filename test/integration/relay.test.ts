@@ -27,7 +27,7 @@ import { keyFingerprint, Relay, type RelayOptions } from '../../src/relay/relay.
 import { startSimulator, type RunningSimulator } from '../../src/sim/simulator.js';
 import { generateSymbols } from '../../src/sim/universe.js';
 import { testCluster, testRedis, type TestCluster } from '../support/redis.js';
-import { feedClient, until } from './feed-harness.js';
+import { feedClient, sleep, until } from './feed-harness.js';
 import { text } from './sim-client.js';
 
 const silent = pino({ level: 'silent' });
@@ -398,5 +398,41 @@ describe('relay protocol', () => {
     expect(h.client.stats.relayGapSymbols).toBe(6);
     expect(stats.maxConnectionsPerKey).toBeLessThanOrEqual(1);
     expect(stats.maxOpenConnections).toBe(1);
+  });
+
+  it('spreads a Binance upstream over as many connections as its symbols need, one worker stream per symbol', async () => {
+    const env = await cluster('relay-conns');
+    const symbols = generateSymbols(30, binance.server.market);
+    const sim = await startSimulator({ protocol: binance, symbols, paused: true, seed: 4, skew: 0 });
+    cleanups.push(() => sim.close());
+    // Ten streams per connection (Binance allows 1,024) keep the test small.
+    const r = await startRelay(
+      env,
+      sim,
+      'r1',
+      { feedClient: { backoff: { baseMs: 20, maxMs: 200 }, symbolsPerConnection: 10 } },
+      binance,
+    );
+    await until(() => r.relay.ready, 'r1 to be active');
+    const h = feedClient(relayAdapter(binance), r.url);
+    cleanups.push(() => h.client.close());
+    h.client.setSymbols(symbols);
+    h.client.start();
+    const upstream = (): number[] => sim.stats().connections.map((c) => c.subscriptions.length);
+    await until(() => upstream().join() === '10,10,10' && r.relay.ready, 'three upstream connections');
+    await until(() => symbols.every((symbol) => h.client.isConfirmed(symbol)), 'the worker subscribed');
+    expect(r.relay.describe()['upstreamConnections']).toBe(3);
+    sim.emit(1_000);
+    await until(
+      () => h.trades.length >= 1_000,
+      '1000 trades',
+      5_000,
+      () => h.trades.length,
+    );
+    await sleep(50);
+    expect(h.trades).toHaveLength(1_000);
+    expect(h.client.stats.gaps).toBe(0);
+    const metrics = await (await fetch(`${r.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^tickring_relay_upstream_connections 3$/m);
   });
 });
