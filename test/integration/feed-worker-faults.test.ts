@@ -159,6 +159,49 @@ async function matches(workers: readonly Worker[], expected: Counts, timeoutMs =
   await until(() => differences().length === 0, 'aggregates to match', timeoutMs, differences);
 }
 
+describe('worker with more Binance symbols than one connection carries', () => {
+  it('spreads them over connections; a second worker joins, the first drains a connection, aggregates stay exact', async () => {
+    const s = await setup(binance, { skew: 0 }, 1_100);
+    const options = { consolidateAfterMs: 300, moveQuietMs: 200 };
+    const a = await startWorker(binance, s, 'wa', options);
+    const confirmed = (w: Worker): boolean => w.owned.names().every((symbol) => w.feed.isConfirmed(symbol));
+    await until(() => a.worker.owned.size === 1_100 && confirmed(a.worker), 'wa to subscribe 1,100', 15_000);
+    // Binance allows 1,024 streams per connection: one worker needs two.
+    expect(a.worker.feed.stats.connections).toBe(2);
+    const mine = s.sim.stats().connections.filter((c) => c.userAgent.endsWith('worker/wa'));
+    expect(mine.map((c) => c.subscriptions.length).sort()).toEqual([1_024, 76].sort());
+    s.sim.emit(5_000);
+    await matches([a.worker], truth(s.sim));
+    // Trades flow through the hand-over and the moves that follow it.
+    const flowing = { on: true };
+    const flow = (async () => {
+      while (flowing.on) {
+        s.sim.emit(100);
+        await sleep(20);
+      }
+    })();
+    const b = await startWorker(binance, s, 'wb', options);
+    await until(
+      () =>
+        a.worker.owned.size + b.worker.owned.size === 1_100 &&
+        b.worker.owned.size > 0 &&
+        a.worker.feed.stats.connections === 1 &&
+        confirmed(a.worker) &&
+        confirmed(b.worker),
+      'the split, and wa down to one connection',
+      15_000,
+      () => [a.worker.owned.size, b.worker.owned.size, a.worker.feed.stats.connections],
+    );
+    flowing.on = false;
+    await flow;
+    await matches([a.worker, b.worker], truth(s.sim), 10_000);
+    // wa's second connection kept some of its symbols: they moved, make before break.
+    expect(a.worker.feed.stats.symbolsMoved).toBeGreaterThan(0);
+    expect(a.worker.feed.stats.gaps + b.worker.feed.stats.gaps).toBe(0);
+    expect(b.worker.feed.stats.connections).toBe(1);
+  });
+});
+
 describe('worker under feed faults', () => {
   it('drop mid-stream: every worker resubscribes exactly its own symbols; only the unheard trades are missing', async () => {
     const s = await setup(binance, { rate: 3_000, paused: false }, 20);
