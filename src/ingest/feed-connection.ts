@@ -202,11 +202,6 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
     this.sync();
   }
 
-  /** How many symbols this connection is asked to carry. */
-  get size(): number {
-    return this.wanted.size;
-  }
-
   private later(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
