@@ -626,7 +626,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (abandoned.length > 0) {
         for (const symbol of abandoned) this.abandonedHandOvers.add(symbol);
         this.log.info(
-          { epoch, newerEpoch: newer?.epoch, symbols: abandoned.length },
+          { epoch, newerEpoch: newer?.epoch, symbols: abandoned.length, first: abandoned.slice(0, 10) },
           'new owner left the ring before taking over: hand-over goes on at the newer epoch',
         );
       }
