@@ -289,21 +289,41 @@ class ChaosRun {
   private readonly downSpans = new DownSpans();
 
   /**
-   * Once a failed worker's symbols are live elsewhere: those whose standby (on the ring the failure
-   * struck) was down at any moment since `since` had no copy left, which `--replicas 2` does not
-   * cover. Attributed apart so that every other failure is held to losing nothing.
+   * The victim's symbols whose standby holds a warm shadow just before a failure (with
+   * `--replicas 2`; none to ask otherwise).
    */
-  touchLoneCopies(owned: readonly string[], before: RingRecord, since: number): void {
+  async warmCopies(before: RingRecord, owned: readonly string[]): Promise<ReadonlySet<string>> {
+    return (this.options.replicas ?? 1) >= 2 ? this.probe.warmStandbys(before, owned) : new Set();
+  }
+
+  /**
+   * Once a failed worker's symbols are live elsewhere: those that had no warm copy left, which
+   * `--replicas 2` does not cover. A symbol's standby (on the ring the failure struck) held no live
+   * shadow of it at the failure (it had only just taken the role and was still warming), or was down
+   * at any moment since. Attributed apart, so that every other failure is held to losing nothing.
+   */
+  touchLoneCopies(
+    owned: readonly string[],
+    before: RingRecord,
+    since: number,
+    warm: ReadonlySet<string>,
+  ): void {
     if ((this.options.replicas ?? 1) < 2) return;
     const ring = this.probe.assignment(before);
     const now = Date.now();
     this.touch(
       owned.filter((symbol) => {
         const standby = ring.standbyOf(symbol);
-        return standby === undefined || this.downSpans.wasDown(standby, since, now);
+        return standby === undefined || !warm.has(symbol) || this.downSpans.wasDown(standby, since, now);
       }),
       'every-copy-down',
     );
+  }
+
+  noteWarm(event: ChaosEvent, warm: ReadonlySet<string>, owned: readonly string[]): void {
+    if ((this.options.replicas ?? 1) < 2) return;
+    const words = `${warm.size} of ${owned.length} with a warm standby`;
+    event.note = [event.note, words].filter(Boolean).join('; ');
   }
 
   touch(symbols: Iterable<string>, cls: AttributionClass): void {
@@ -440,6 +460,7 @@ class ChaosRun {
   async kill(victim: Managed, restartDelayMs: number): Promise<void> {
     const before = this.probe.latest;
     const owned = this.probe.assignment(before).symbolsOf(victim.id);
+    const warm = await this.warmCopies(before, owned);
     const event = this.record('kill', victim.id);
     const killedAt = Date.now();
     victim.state = 'dead';
@@ -449,7 +470,8 @@ class ChaosRun {
     // A worker killed before it owned anything (still joining) has nothing to fail over.
     if (owned.length > 0) {
       await this.failover(event, victim.id, owned, killedAt, before);
-      this.touchLoneCopies(owned, before, killedAt);
+      this.touchLoneCopies(owned, before, killedAt, warm);
+      this.noteWarm(event, warm, owned);
     } else event.note = 'owned nothing yet';
     this.say(event);
     await sleep(restartDelayMs);
@@ -460,6 +482,7 @@ class ChaosRun {
   async stop(victim: Managed, pauseMs: number): Promise<void> {
     const before = this.probe.latest;
     const owned = this.probe.assignment(before).symbolsOf(victim.id);
+    const warm = await this.warmCopies(before, owned);
     const event = this.record('stop', victim.id);
     const stoppedAt = Date.now();
     victim.state = 'stopped';
@@ -474,7 +497,8 @@ class ChaosRun {
     const measured = reaped.then(async (record) => {
       if (!record) return undefined;
       await this.failover(event, victim.id, owned, stoppedAt, before);
-      this.touchLoneCopies(owned, before, stoppedAt);
+      this.touchLoneCopies(owned, before, stoppedAt, warm);
+      this.noteWarm(event, warm, owned);
       return record;
     });
     await sleep(pauseMs);
@@ -482,7 +506,8 @@ class ChaosRun {
     resumed(victim);
     const record = await measured;
     if (!record) this.downSpans.up(victim.id, Date.now());
-    event.note = `${pauseMs} ms pause (lease ${this.options.leaseMs} ms): ${record ? 'reaped' : 'resumed before being reaped'}`;
+    const pause = `${pauseMs} ms pause (lease ${this.options.leaseMs} ms): ${record ? 'reaped' : 'resumed before being reaped'}`;
+    event.note = [pause, event.note].filter(Boolean).join('; ');
     this.say(event);
     if (record) {
       // It finds itself fenced on SIGCONT and rejoins: a planned join, measured as a hand-over.

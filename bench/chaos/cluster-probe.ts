@@ -159,6 +159,39 @@ export class ClusterProbe {
     return Date.now();
   }
 
+  /**
+   * Of `symbols`, those whose standby on `record`'s ring holds a live (warm) shadow now, by asking
+   * each standby (`POST /v1/internal/market`, the dashboard's call). A standby that does not answer
+   * within half a second counts as holding none.
+   */
+  async warmStandbys(record: RingRecord, symbols: readonly string[]): Promise<Set<string>> {
+    const assignment = this.assignment(record);
+    const byStandby = new Map<string, string[]>();
+    for (const symbol of symbols) {
+      const standby = assignment.standbyOf(symbol);
+      const address = record.members.find((m) => m.id === standby)?.address;
+      if (address === undefined) continue;
+      byStandby.set(address, [...(byStandby.get(address) ?? []), symbol]);
+    }
+    const warm = new Set<string>();
+    await Promise.all(
+      [...byStandby].map(([address, list]) =>
+        json<{ following: Record<string, 'loading' | 'live'> }>(`${address}/v1/internal/market`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          // The call returns market rows too; asking for none of them keeps it to the standbys.
+          body: JSON.stringify({ symbols: [], standbys: list, intervalMs: 60_000, points: 1 }),
+          signal: AbortSignal.timeout(500),
+        })
+          .then(({ following }) => {
+            for (const [symbol, state] of Object.entries(following)) if (state === 'live') warm.add(symbol);
+          })
+          .catch(() => undefined),
+      ),
+    );
+    return warm;
+  }
+
   close(): void {
     clearInterval(this.timer);
     this.redis.disconnect();

@@ -20,7 +20,7 @@ const KINDS: readonly RecordedKind[] = [
 
 const CLASS_WORDS = {
   'redis-restart': 'a Redis restart (its own segment)',
-  'every-copy-down': 'a SIGKILL or reaped SIGSTOP while its standby was down too',
+  'every-copy-down': 'a SIGKILL or reaped SIGSTOP with no warm standby (still warming, or down too)',
   kill: 'a SIGKILL',
   stop: 'a SIGSTOP',
   planned: 'planned changes only (join, leave, drain, restart, rejoin)',
