@@ -81,7 +81,8 @@ export function startWorker(spec: WorkerSpec): WorkerProcess {
         continue;
       }
       logs.push(line);
-      if (spec.echoAll === true || (echo && line.level >= 40)) process.stderr.write(`[${spec.id}] ${text.slice(0, 600)}\n`);
+      if (spec.echoAll === true || (echo && line.level >= 40))
+        process.stderr.write(`[${spec.id}] ${spec.echoAll === true ? text : text.slice(0, 600)}\n`);
     }
   };
   child.stdout.on('data', collect);

@@ -166,10 +166,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Epoch of the assignment this worker acts on. */
   actingEpoch = 0;
   /**
-   * The newest assignment seen, acted on or not (a joining worker sees rings it is not on yet), to
-   * tell who owned a gained symbol before.
+   * The ring this worker last acted on (before its first epoch, the ring as it found it): what the
+   * next rebalance compares with to tell who owned a symbol before. Not the last ring seen: an
+   * epoch skipped as moot (a newer one came while this worker was busy) moved symbols without this
+   * worker taking part, so it must not count as where they came from. A fenced worker holds
+   * nothing and takes part in nothing: every ring it sees is then the best account of who owns what.
    */
-  private lastSeenAssignment: Assignment | undefined;
+  private previousAssignment: Assignment | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private rebalancing: Promise<void> = Promise.resolve();
   private checkpointing: Promise<void> | undefined;
@@ -283,7 +286,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         readRingRecord(this.redis, this.keys),
         this.redis.smembers(this.keys.symbols),
       ]);
-      this.lastSeenAssignment = new Assignment(record, symbols);
+      this.previousAssignment = new Assignment(record, symbols);
       universe = symbols;
     } catch (err) {
       this.log.warn({ err }, 'ring unreadable before joining; first hand-over waits for nobody');
@@ -319,7 +322,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * also warms the code the first epoch runs.
    */
   private async prepareJoin(universe: readonly string[]): Promise<void> {
-    const before = this.lastSeenAssignment;
+    const before = this.previousAssignment;
     // A cluster starting up has nobody on its ring yet: every worker would expect the whole universe
     // while the settle window admits them together.
     if (before === undefined || universe.length === 0 || activeMembers(before.record).length === 0) return;
@@ -339,19 +342,43 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private enqueueRebalance(assignment: Assignment): void {
-    const previous = this.lastSeenAssignment;
-    this.lastSeenAssignment = assignment;
+    this.announceStandInsEarly(assignment, this.previousAssignment);
     this.rebalancing = this.rebalancing
       // A newer epoch queued behind this one makes it moot: act on the newest only.
-      .then(() =>
-        assignment === this.membership.assignment ? this.rebalance(assignment, previous) : undefined,
-      )
+      .then(() => {
+        if (assignment === this.membership.assignment)
+          return this.rebalance(assignment, this.previousAssignment);
+        if (this.status === 'fenced') this.previousAssignment = assignment;
+        return undefined;
+      })
       .catch((err: unknown) => this.log.error({ err, epoch: assignment.epoch }, 'rebalance failed'));
+  }
+
+  /**
+   * Announces this epoch's stand-ins as soon as it is known rather than when this worker gets to act
+   * on it, which may be seconds later while an earlier epoch's hand-overs run: a new owner whose
+   * previous owner left gives up on a symbol nobody announced within `STAND_IN_NOTICE_MS` and goes
+   * live from the last checkpoint, losing what the owner applied since. Announced, it waits for the
+   * stand-in's final (bounded). Acting on the epoch announces them again (see `handOver`).
+   */
+  private announceStandInsEarly(assignment: Assignment, previous: Assignment | undefined): void {
+    if (this.status !== 'ready' || !this.membership.leaseValid) return;
+    const standIns = [...this.standbys.standInsAt(assignment, previous).keys()];
+    if (standIns.length === 0) return;
+    this.handoverSignals
+      .announceStandIns(assignment.epoch, standIns)
+      .catch((err: unknown) =>
+        this.handoverLog.warn('stand-ins', { err }, 'stand-ins not announced; new owners may not wait'),
+      );
   }
 
   private async rebalance(assignment: Assignment, previous: Assignment | undefined): Promise<void> {
     if (this.status === 'closed' || this.status === 'draining') return;
-    if (assignment.epoch <= this.actingEpoch || !this.membership.leaseValid) return;
+    if (assignment.epoch <= this.actingEpoch || !this.membership.leaseValid) {
+      if (this.status === 'fenced') this.previousAssignment = assignment;
+      return;
+    }
+    this.previousAssignment = assignment;
     const started = performance.now();
     const epoch = assignment.epoch;
     const mine = new Set(assignment.symbolsOf(this.id));
@@ -992,6 +1019,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private onFenced(): void {
     if (this.status === 'closed' || this.status === 'draining') return;
     this.status = 'fenced';
+    this.previousAssignment = this.membership.assignment ?? this.previousAssignment;
     // Whatever we hold may be overtaken by the next owner: drop it all, write nothing.
     this.feed.setSymbols([]);
     this.owned.clear();
