@@ -131,7 +131,7 @@ export class BarSeries {
     for (const bar of this.bars) {
       if (!this.isComplete(bar)) break;
       if (bar.dirty) {
-        bar.dirty = false;
+        bar.markTaken();
         out.push(toBar(bar, this.intervalMs, true));
       }
     }
@@ -163,6 +163,24 @@ export class BarSeries {
       bars: this.bars.map((bar) => bar.toTuple()),
       outbox: this.outbox.map((bar) => bar.toTuple()),
     };
+  }
+
+  /**
+   * `JSON.stringify(this.toCheckpoint())`, built from each bar's text: completed bars keep theirs
+   * until they change (`Ohlcv.tupleJson`), so a checkpoint formats the numbers of the open bar and of
+   * the bars that completed or were amended since the last one, not of every kept bar.
+   */
+  checkpointJson(): string {
+    const watermark = Number.isFinite(this.watermarkMs) ? String(this.watermarkMs) : 'null';
+    let bars = '';
+    for (const bar of this.bars) bars += `${bars === '' ? '' : ','}${bar.tupleJson(this.isComplete(bar))}`;
+    let outbox = '';
+    for (const bar of this.outbox) outbox += `${outbox === '' ? '' : ','}${bar.tupleJson(true)}`;
+    return (
+      `{"intervalMs":${this.intervalMs},"watermarkMs":${watermark},"lateDropped":${this.lateDropped},` +
+      `"unmatchedCancels":${this.unmatchedCancels},"unpublishedDropped":${this.unpublishedDropped},` +
+      `"bars":[${bars}],"outbox":[${outbox}]}`
+    );
   }
 
   /** Restores a series; with a smaller `cap` than the checkpoint had, the oldest bars go to the outbox. */
@@ -279,5 +297,12 @@ export class BarSet {
 
   toCheckpoint(): BarSeriesCheckpoint[] {
     return this.series.map((s) => s.toCheckpoint());
+  }
+
+  /** `JSON.stringify(this.toCheckpoint())`, see `BarSeries.checkpointJson`. */
+  checkpointJson(): string {
+    let text = '';
+    for (const series of this.series) text += `${text === '' ? '' : ','}${series.checkpointJson()}`;
+    return `[${text}]`;
   }
 }

@@ -97,6 +97,20 @@ export interface AggregateCheckpoint {
 }
 
 /**
+ * A checkpoint already serialized: `text` is what `JSON.stringify` makes of the `AggregateCheckpoint`,
+ * written by `SymbolAggregate.checkpointJson()` without building that object (see there for why).
+ * `CheckpointStore` splices the text into the record it writes; `toJSON` gives a plain
+ * `JSON.stringify` of a record holding one the same text, so nothing else needs to know about it.
+ */
+export class CheckpointJson {
+  constructor(readonly text: string) {}
+
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
+/**
  * What a number must be. Each rule is stated once and used twice: `numberSchema` makes the zod schema
  * of an object field from it, and `numberIssues` applies it to an element of a bar tuple.
  */

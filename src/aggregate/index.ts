@@ -21,6 +21,7 @@ export {
 export { alignDown, BarSeries, BarSet, type Bar, type BarSeriesSummary } from './bars.js';
 export {
   CHECKPOINT_VERSION,
+  CheckpointJson,
   parseCheckpoint,
   type AggregateCheckpoint,
   type AggregateCounters,

@@ -5,7 +5,10 @@
  * nothing (see `Worker.takeOver`).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CheckpointStore, type CheckpointRecord } from '../../src/cluster/checkpoints.js';
+import { makeTrade } from '../../feeds/trade.js';
+import { parseCheckpoint } from '../../src/aggregate/checkpoint.js';
+import { SymbolAggregate } from '../../src/aggregate/symbol-aggregate.js';
+import { CheckpointStore, recordJson, type CheckpointRecord } from '../../src/cluster/checkpoints.js';
 import { START_OF_STREAM } from '../../src/ingest/stream-position.js';
 import { testCluster, type TestCluster } from '../support/redis.js';
 
@@ -63,5 +66,30 @@ describe('claiming symbols at an epoch', () => {
     // A take-over begun at 6 and resumed at 9 is satisfied by the final at 7; one begun at 9 is not.
     expect(await old.unfenced(9, ['AAPL'], () => 6)).toEqual([]);
     expect(await old.unfenced(9, ['AAPL'])).toEqual(['AAPL']);
+  });
+
+  it('writes an aggregate serialized by checkpointJson as the text its objects make, and loads it back', async () => {
+    const aggregate = new SymbolAggregate('AAPL');
+    const start = Date.UTC(2026, 0, 5, 15);
+    for (let i = 0; i < 400; i++) {
+      aggregate.apply(
+        makeTrade({
+          symbol: 'AAPL',
+          price: 100 + (i % 13) / 100,
+          size: 1 + (i % 7),
+          timeMs: start + i * 997,
+        }),
+      );
+    }
+    const base = record('old', 7, 0);
+    const asText: CheckpointRecord = { ...base, aggregate: aggregate.checkpointJson() };
+    expect(recordJson(asText)).toBe(JSON.stringify({ ...base, aggregate: aggregate.toCheckpoint() }));
+    const old = new CheckpointStore(env.redis, env.keys, 'old');
+    expect(await old.write(7, new Map([['AAPL', asText]]), true)).toEqual([]);
+    const claimed = (
+      await new CheckpointStore(env.redis, env.keys, 'new').claim(8, ['AAPL'], () => undefined)
+    ).records.get('AAPL');
+    const restored = SymbolAggregate.fromCheckpoint(parseCheckpoint(claimed?.aggregate));
+    expect(restored.toCheckpoint()).toEqual(aggregate.toCheckpoint());
   });
 });

@@ -1,0 +1,165 @@
+/**
+ * What a periodic checkpoint costs the worker per symbol, in process, without Redis: for every symbol
+ * that traded, what `Worker.writeCheckpoints` does before the bytes go to ioredis (complete and take
+ * the bars, encode them for the bar store, build the record and `JSON.stringify` it, as
+ * `CheckpointStore.write` does). The aggregates are filled as `bench/memory.ts` fills them: an hour of
+ * trade time, so every 1 s, 1 min and 5 min series keeps its 10 completed bars; then each round is one
+ * second: one trade per symbol, then one checkpoint of them all. Figures: CPU µs per symbol (best and
+ * median round) and bytes allocated per symbol (V8's sampling heap profiler, collected objects
+ * included). Not part of `npm run bench`: the quick loop for work on checkpoint serialization.
+ *
+ *   node --import tsx bench/checkpoint-cost.ts
+ * Environment: BENCH_SYMBOLS (8000), BENCH_ROUNDS (10), BENCH_MODES ("objects,text"; one of them, to
+ * profile it alone).
+ */
+import { Session } from 'node:inspector/promises';
+import { makeTrade, type Trade } from '../feeds/trade.js';
+import { encodeBar } from '../src/cluster/bar-store.js';
+import { recordJson, type CheckpointRecord } from '../src/cluster/checkpoints.js';
+import { SymbolAggregate } from '../src/aggregate/symbol-aggregate.js';
+import { generateSymbols } from '../src/sim/universe.js';
+import { fixed, int, table } from './support/stats.js';
+
+const SYMBOLS = Number(process.env['BENCH_SYMBOLS'] ?? 8_000);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 10);
+const FILL_MS = 3_600_000;
+/** Trade time between a symbol's trades while filling: enough to fill the 1 s series too. */
+const FILL_STEP_MS = 5_000;
+const GRACE_MS = 1_000;
+
+const symbols = generateSymbols(SYMBOLS);
+let seq = 0;
+
+/** A trade as `frame-pool.ts` prices it: cents, varying, so sums are not round numbers. */
+function trade(symbol: string, timeMs: number): Trade {
+  seq++;
+  return makeTrade({
+    symbol,
+    price: Number((100 + (seq % 997) / 100).toFixed(2)),
+    size: 100 + (seq % 9) * 100,
+    timeMs,
+    id: String(seq),
+    exchange: '4',
+  });
+}
+
+let now = Date.now() - 60_000;
+const aggregates = symbols.map((symbol) => new SymbolAggregate(symbol));
+for (let t = now - FILL_MS; t < now; t += FILL_STEP_MS) {
+  for (const aggregate of aggregates) aggregate.apply(trade(aggregate.symbol, t));
+}
+for (const aggregate of aggregates) {
+  aggregate.advanceTo(now - GRACE_MS);
+  aggregate.takeCompletedBars();
+  aggregate.markClean();
+}
+
+/**
+ * How a record's aggregate is serialized: `objects`, `toCheckpoint()` and `JSON.stringify` of the
+ * whole record (the worker before `checkpointJson`); `text`, `checkpointJson()` spliced in by
+ * `recordJson`. Rounds alternate between the two.
+ */
+type Mode = 'objects' | 'text';
+const MODES = (process.env['BENCH_MODES'] ?? 'objects,text').split(',') as Mode[];
+
+/** One checkpoint of every aggregate, as the worker writes it; returns the bytes of text made. */
+function checkpointAll(mode: Mode): number {
+  let bytes = 0;
+  for (const aggregate of aggregates) {
+    aggregate.advanceTo(now - GRACE_MS);
+    for (const bar of aggregate.takeCompletedBars()) bytes += encodeBar(bar).length;
+    if (!aggregate.dirty) continue;
+    const record: CheckpointRecord = {
+      v: 1,
+      owner: 'w1',
+      epoch: 3,
+      writtenAt: Date.now(),
+      watermark: `${aggregate.symbol}|x`,
+      final: false,
+      position: { key: `${aggregate.symbol}|x`, seq: null, timeMs: now, atTime: 1 },
+      overlapped: false,
+      aggregate: mode === 'objects' ? aggregate.toCheckpoint() : aggregate.checkpointJson(),
+    };
+    const text = mode === 'objects' ? JSON.stringify(record) : recordJson(record);
+    bytes += text.length;
+    aggregate.markClean();
+  }
+  return bytes;
+}
+
+function tradeAll(): void {
+  now += 1_000;
+  for (const aggregate of aggregates) aggregate.apply(trade(aggregate.symbol, now - 300));
+}
+
+const cpuMicros = (): number => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+const perRound = new Map<Mode, number[]>(MODES.map((mode) => [mode, []]));
+let bytesPerCheckpoint = 0;
+for (let round = 0; round < ROUNDS; round++) {
+  for (const mode of MODES) {
+    tradeAll();
+    const started = cpuMicros();
+    bytesPerCheckpoint = checkpointAll(mode);
+    perRound.get(mode)?.push((cpuMicros() - started) / SYMBOLS);
+  }
+}
+
+// Both ways must give the same text (the unit tests check this thoroughly; this is a tripwire).
+const probe = aggregates[0];
+if (probe && JSON.stringify(probe.toCheckpoint()) !== probe.checkpointJson().text) {
+  throw new Error('checkpointJson() differs from JSON.stringify(toCheckpoint())');
+}
+
+/** Bytes allocated by one checkpoint of every symbol, from the sampling heap profiler. */
+async function allocatedPerSymbol(mode: Mode): Promise<number> {
+  const session = new Session();
+  session.connect();
+  tradeAll();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 512,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as never);
+  checkpointAll(mode);
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  session.disconnect();
+  // The tree's sizes are V8's estimates of all bytes allocated (samples scaled by the interval).
+  let total = 0;
+  const visit = (node: { selfSize: number; children: (typeof node)[] }): void => {
+    total += node.selfSize;
+    for (const child of node.children) visit(child);
+  };
+  visit(profile.head);
+  return total / SYMBOLS;
+}
+
+const rows: string[][] = [];
+for (const mode of MODES) {
+  const allocated = await allocatedPerSymbol(mode);
+  const rounds = (perRound.get(mode) ?? []).sort((a, b) => a - b);
+  rows.push([
+    mode,
+    int(SYMBOLS),
+    int(bytesPerCheckpoint / SYMBOLS),
+    fixed(rounds[0] ?? NaN),
+    fixed(rounds[Math.floor(rounds.length / 2)] ?? NaN),
+    `${int(allocated)} B`,
+  ]);
+}
+console.log(
+  table(
+    [
+      'serialization',
+      'symbols',
+      'text per symbol (bytes)',
+      'best µs/symbol',
+      'median µs/symbol',
+      'allocated per symbol',
+    ],
+    rows,
+  ),
+);
