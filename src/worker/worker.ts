@@ -957,7 +957,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       final,
       position,
       overlapped,
-      aggregate: owned.aggregate.toCheckpoint(),
+      aggregate: owned.aggregate.checkpointJson(),
     };
   }
 
