@@ -166,21 +166,27 @@ export class BarSeries {
   }
 
   /**
-   * `JSON.stringify(this.toCheckpoint())`, built from each bar's text: completed bars keep theirs
-   * until they change (`Ohlcv.tupleJson`), so a checkpoint formats the numbers of the open bar and of
-   * the bars that completed or were amended since the last one, not of every kept bar.
+   * Appends the pieces of `JSON.stringify(this.toCheckpoint())` to `out`, each bar's text as one:
+   * completed bars keep theirs until they change (`Ohlcv.tupleJson`), so a checkpoint formats the
+   * numbers of the open bar and of the bars that completed or were amended since the last one, not
+   * of every kept bar. Pieces rather than a string: see `SymbolAggregate.checkpointJson`.
    */
-  checkpointJson(): string {
+  checkpointJson(out: string[]): void {
     const watermark = Number.isFinite(this.watermarkMs) ? String(this.watermarkMs) : 'null';
-    let bars = '';
-    for (const bar of this.bars) bars += `${bars === '' ? '' : ','}${bar.tupleJson(this.isComplete(bar))}`;
-    let outbox = '';
-    for (const bar of this.outbox) outbox += `${outbox === '' ? '' : ','}${bar.tupleJson(true)}`;
-    return (
+    out.push(
       `{"intervalMs":${this.intervalMs},"watermarkMs":${watermark},"lateDropped":${this.lateDropped},` +
-      `"unmatchedCancels":${this.unmatchedCancels},"unpublishedDropped":${this.unpublishedDropped},` +
-      `"bars":[${bars}],"outbox":[${outbox}]}`
+        `"unmatchedCancels":${this.unmatchedCancels},"unpublishedDropped":${this.unpublishedDropped},"bars":[`,
     );
+    this.bars.forEach((bar, i) => {
+      if (i > 0) out.push(',');
+      out.push(bar.tupleJson(this.isComplete(bar)));
+    });
+    out.push('],"outbox":[');
+    this.outbox.forEach((bar, i) => {
+      if (i > 0) out.push(',');
+      out.push(bar.tupleJson(true));
+    });
+    out.push(']}');
   }
 
   /** Restores a series; with a smaller `cap` than the checkpoint had, the oldest bars go to the outbox. */
@@ -299,10 +305,13 @@ export class BarSet {
     return this.series.map((s) => s.toCheckpoint());
   }
 
-  /** `JSON.stringify(this.toCheckpoint())`, see `BarSeries.checkpointJson`. */
-  checkpointJson(): string {
-    let text = '';
-    for (const series of this.series) text += `${text === '' ? '' : ','}${series.checkpointJson()}`;
-    return `[${text}]`;
+  /** Appends the pieces of `JSON.stringify(this.toCheckpoint())`, see `BarSeries.checkpointJson`. */
+  checkpointJson(out: string[]): void {
+    out.push('[');
+    this.series.forEach((series, i) => {
+      if (i > 0) out.push(',');
+      series.checkpointJson(out);
+    });
+    out.push(']');
   }
 }
