@@ -2,6 +2,7 @@
  * The aggregate layer: pure, no I/O. Normalized trades in; per-symbol aggregates, bars and checkpoints
  * out. Other layers import from here only.
  */
+export { ByteSlab, CHECKPOINT_SLAB } from './byte-slab.js';
 export { CompensatedSum } from './compensated-sum.js';
 export {
   CONDITION_PROVIDERS,

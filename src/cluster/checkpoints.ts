@@ -7,7 +7,7 @@
  * wall time for staleness display, and the watermark: the de-duplication key of the last trade
  * applied, so a new owner replays only what came after it.
  */
-import { CheckpointJson } from '../aggregate/index.js';
+import { CHECKPOINT_SLAB, CheckpointJson } from '../aggregate/index.js';
 import type { RedisClient as Redis } from '../redis/client.js';
 import { TickringError } from '../errors.js';
 import type { ClusterKeys } from '../redis/keys.js';
@@ -92,13 +92,17 @@ export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRe
 /**
  * A record's JSON text. An aggregate already serialized (`CheckpointJson`, from
  * `SymbolAggregate.checkpointJson()`) goes in as it is, last, where `JSON.stringify` would put it:
- * the text is the same either way.
+ * the text is the same either way, as bytes off the V8 heap then (see `byte-slab.ts`).
  */
-export function recordJson(record: CheckpointRecord): string {
+export function recordJson(record: CheckpointRecord): string | Buffer {
   const { aggregate, ...rest } = record;
   if (!(aggregate instanceof CheckpointJson)) return JSON.stringify(record);
   const head = JSON.stringify(rest);
-  return `${head.slice(0, -1)}${head === '{}' ? '' : ','}"aggregate":${aggregate.text}}`;
+  return CHECKPOINT_SLAB.concat(
+    `${head.slice(0, -1)}${head === '{}' ? '' : ','}"aggregate":`,
+    aggregate.bytes,
+    '}',
+  );
 }
 
 /**
@@ -130,7 +134,7 @@ export class CheckpointStore {
     handOver = false,
   ): Promise<string[]> {
     const refused: string[] = [];
-    let args: string[] = [];
+    let args: (string | Buffer)[] = [];
     for (const [symbol, record] of entries) {
       args.push(symbol, recordJson(record));
       if (args.length >= 2 * SYMBOLS_PER_WRITE) {
@@ -142,7 +146,11 @@ export class CheckpointStore {
     return refused;
   }
 
-  private async writeBatch(epoch: number, args: readonly string[], handOver: boolean): Promise<string[]> {
+  private async writeBatch(
+    epoch: number,
+    args: readonly (string | Buffer)[],
+    handOver: boolean,
+  ): Promise<string[]> {
     this.writes++;
     const reply = await this.redis.tickringCheckpoint(
       this.keys.leases,

@@ -8,7 +8,8 @@ import type { Result } from 'ioredis';
 import type { RedisClient } from './client.js';
 import { TickringError } from '../errors.js';
 
-type ScriptArg = string | number;
+/** Buffers go to Redis as they are (checkpoint text held off the V8 heap). */
+type ScriptArg = string | number | Buffer;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {

@@ -83,7 +83,9 @@ describe('claiming symbols at an epoch', () => {
     }
     const base = record('old', 7, 0);
     const asText: CheckpointRecord = { ...base, aggregate: aggregate.checkpointJson() };
-    expect(recordJson(asText)).toBe(JSON.stringify({ ...base, aggregate: aggregate.toCheckpoint() }));
+    expect(recordJson(asText).toString()).toBe(
+      JSON.stringify({ ...base, aggregate: aggregate.toCheckpoint() }),
+    );
     const old = new CheckpointStore(env.redis, env.keys, 'old');
     expect(await old.write(7, new Map([['AAPL', asText]]), true)).toEqual([]);
     const claimed = (
