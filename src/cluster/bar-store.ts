@@ -2,12 +2,12 @@
  * Completed bars in Redis, so history outlives the worker that built it and any worker can answer
  * for it. One ZSET per symbol and interval (`barKey`), scored by the bar's start, each member a
  * compact JSON tuple; the newest `cap` bars are kept. All keys share the cluster's hash tag, so one
- * MULTI writes many symbols atomically on Redis Cluster too.
+ * script call writes many symbols atomically on Redis Cluster too.
  *
  * The owner queues the bars its aggregates hand out (`takeCompletedBars`) and flushes them alongside
  * its periodic checkpoint, on the same connection and without waiting for it, so both travel in one
  * round trip. A bar amended after it was written (a late trade, a cancel) is written again: the
- * member at its start is removed and the new one added in the same MULTI, so a reader never sees
+ * member at its start is removed and the new one added in the same script call, so a reader never sees
  * both or neither. When Redis is away the queue keeps the newest version of each bar, up to
  * `maxPending` bars; beyond that the oldest are dropped and counted.
  *
@@ -25,7 +25,7 @@ export interface BarStoreOptions {
   readonly cap: number;
   /** Bars queued while Redis is unreachable, at most. Default 100 000. */
   readonly maxPending: number;
-  /** Bars per MULTI; larger flushes go out as several, pipelined. Default 2000. */
+  /** Bars per write (one script call); larger flushes go out as several, pipelined. Default 2000. */
   readonly barsPerMulti: number;
 }
 
@@ -220,20 +220,20 @@ export class BarStore {
     }
   }
 
+  /**
+   * One `write-bars` script call per chunk (see `lua/write-bars-n.lua`). It was a MULTI of three
+   * commands per bar: at thousands of symbols, one 1 s bar each per checkpoint, those ioredis
+   * command objects, held until the reply, were most of what the collector copied per checkpoint.
+   */
   private async writeChunk(chunk: readonly PendingSeries[]): Promise<void> {
-    const multi = this.redis.multi();
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.options.cap];
     for (const series of chunk) {
-      const key = barKey(this.keys, series.symbol, series.intervalMs);
-      for (const bar of series.bars.values()) {
-        multi.zremrangebyscore(key, bar.start, bar.start);
-        multi.zadd(key, bar.start, encodeBar(bar));
-      }
-      multi.zremrangebyrank(key, 0, -(this.options.cap + 1));
+      keys.push(barKey(this.keys, series.symbol, series.intervalMs));
+      args.push(series.bars.size);
+      for (const bar of series.bars.values()) args.push(bar.start, encodeBar(bar));
     }
-    const replies = await multi.exec();
-    if (replies === null) throw new Error('bar write transaction aborted');
-    const failed = replies.find(([err]) => err !== null);
-    if (failed?.[0]) throw failed[0];
+    await this.redis.tickringWriteBars(keys.length, ...keys, ...args);
   }
 
   /** The newest `limit` stored bars in the range, oldest first. */

@@ -1,5 +1,6 @@
 /**
- * The Lua scripts, loaded from `lua/<name>-<numKeys>.lua`, registered once per connection with
+ * The Lua scripts, loaded from `lua/<name>-<numKeys>.lua` (`-n.lua`: variadic, the caller passes the
+ * key count as the first argument), registered once per connection with
  * ioredis `defineCommand` (which falls back from EVALSHA to EVAL by itself), and called through the
  * typed wrappers below. A script that refuses answers a negative code; `scriptError` maps it.
  */
@@ -22,6 +23,8 @@ declare module 'ioredis' {
     tickringPin(...args: ScriptArg[]): Result<number[], Context>;
     tickringDrain(...args: ScriptArg[]): Result<number[], Context>;
     tickringRelayLease(...args: ScriptArg[]): Result<number[], Context>;
+    /** `numKeys, ...keys, ...args` (variadic, see `lua/write-bars-n.lua`). */
+    tickringWriteBars(...args: ScriptArg[]): Result<number, Context>;
   }
 }
 
@@ -39,11 +42,13 @@ const COMMANDS: Readonly<Record<string, string>> = {
   pin: 'tickringPin',
   drain: 'tickringDrain',
   'relay-lease': 'tickringRelayLease',
+  'write-bars': 'tickringWriteBars',
 };
 
 interface LoadedScript {
   readonly command: string;
-  readonly numberOfKeys: number;
+  /** `undefined`: variadic. */
+  readonly numberOfKeys: number | undefined;
   readonly lua: string;
 }
 
@@ -51,7 +56,7 @@ function loadScripts(): LoadedScript[] {
   const files = readdirSync(LUA_DIR);
   const scripts: LoadedScript[] = [];
   for (const file of files) {
-    const match = /^([a-z-]+)-(\d+)\.lua$/.exec(file);
+    const match = /^([a-z-]+)-(\d+|n)\.lua$/.exec(file);
     if (!match?.[1] || !match[2]) continue;
     const command = COMMANDS[match[1]];
     if (!command) throw new Error(`lua/${file} has no command name in scripts.ts`);
@@ -63,7 +68,7 @@ function loadScripts(): LoadedScript[] {
     const lua = source.replace(INCLUDE, (_, name: string) =>
       readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8'),
     );
-    scripts.push({ command, numberOfKeys: Number(match[2]), lua });
+    scripts.push({ command, numberOfKeys: match[2] === 'n' ? undefined : Number(match[2]), lua });
   }
   return scripts;
 }
@@ -74,7 +79,8 @@ let loaded: LoadedScript[] | undefined;
 export function registerScripts(redis: RedisClient): void {
   loaded ??= loadScripts();
   for (const script of loaded) {
-    redis.defineCommand(script.command, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+    const { numberOfKeys, lua } = script;
+    redis.defineCommand(script.command, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
   }
 }
 
