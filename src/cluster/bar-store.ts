@@ -25,14 +25,18 @@ export interface BarStoreOptions {
   readonly cap: number;
   /** Bars queued while Redis is unreachable, at most. Default 100 000. */
   readonly maxPending: number;
-  /** Bars per write (one script call); larger flushes go out as several, pipelined. Default 2000. */
+  /**
+   * Bars per write (one script call); larger flushes go out as several, pipelined. Default 500: a
+   * call of 500 runs about 3 ms in Redis, which runs nothing else meanwhile (2,000, the MULTI's
+   * size, took 16 ms as a script against 10 ms as a MULTI).
+   */
   readonly barsPerMulti: number;
 }
 
 export const DEFAULT_BAR_STORE_OPTIONS: BarStoreOptions = Object.freeze({
   cap: 1_000,
   maxPending: 100_000,
-  barsPerMulti: 2_000,
+  barsPerMulti: 500,
 });
 
 /** What one read asks for: the newest `limit` bars whose start lies in `[fromMs, toMs]`. */
