@@ -1,12 +1,15 @@
 /**
  * What a periodic checkpoint costs the worker per symbol, in process, without Redis: for every symbol
  * that traded, what `Worker.writeCheckpoints` does before the bytes go to ioredis (complete and take
- * the bars, encode them for the bar store, build the record and `JSON.stringify` it, as
- * `CheckpointStore.write` does). The aggregates are filled as `bench/memory.ts` fills them: an hour of
- * trade time, so every 1 s, 1 min and 5 min series keeps its 10 completed bars; then each round is one
- * second: one trade per symbol, then one checkpoint of them all. Figures: CPU µs per symbol (best and
- * median round) and bytes allocated per symbol (V8's sampling heap profiler, collected objects
- * included). Not part of `npm run bench`: the quick loop for work on checkpoint serialization.
+ * the bars, encode them for the bar store, build the record and serialize it as
+ * `CheckpointStore.write` does), two ways in alternating rounds (see `Mode`). The aggregates are
+ * filled as `bench/memory.ts` fills them: an hour of trade time, so every 1 s, 1 min and 5 min series
+ * keeps its 10 completed bars; then each round is one second: one trade per symbol, then one
+ * checkpoint of them all. Figures: CPU µs per symbol (best and median round) and bytes allocated per
+ * symbol (V8's sampling heap profiler, collected objects included). Not part of `npm run bench`: the
+ * quick loop for work on checkpoint serialization. It does not hold the records through a write, as
+ * the worker does for hundreds of milliseconds, so the collector's cost of that (what holding the text
+ * off the heap saves) shows only in `bench/memory.ts` and `bench/redis-cost.ts`.
  *
  *   node --import tsx bench/checkpoint-cost.ts
  * Environment: BENCH_SYMBOLS (8000), BENCH_ROUNDS (10), BENCH_MODES ("objects,text"; one of them, to
