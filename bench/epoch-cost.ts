@@ -209,24 +209,29 @@ export function measureEpochCost(replicas: number, universe: readonly string[]):
   const points = ringPoints(WORKERS + 1);
   // Warm-up: the first epochs hash every key once (the ring remembers digests, as a worker's does
   // after its first epochs) and let the JIT settle.
-  worker.actOn(before, universe);
-  for (let i = 0; i < 4; i++) worker.actOn(i % 2 === 0 ? after : before, universe);
+  worker.actOn(before, [...universe]);
+  for (let i = 0; i < 4; i++) worker.actOn(i % 2 === 0 ? after : before, [...universe]);
   baseline(universe, points);
   const joins: number[] = [];
   const leaves: number[] = [];
   const bases: number[] = [];
   let moved = 0;
   let sink = 0;
+  // Each epoch reads the universe afresh, as SMEMBERS does: equal strings, not the same ones.
+  const reply = universe.join('\n');
+  const read = (): string[] => reply.split('\n');
   for (let round = 0; round < ROUNDS; round++) {
     // Alternating with the measured work, so other load on the machine hits both alike.
     let started = cpuMs();
     sink += baseline(universe, points);
     bases.push(cpuMs() - started);
+    let symbols = read();
     started = cpuMs();
-    moved = worker.actOn(after, universe);
+    moved = worker.actOn(after, symbols);
     joins.push(cpuMs() - started);
+    symbols = read();
     started = cpuMs();
-    worker.actOn(before, universe);
+    worker.actOn(before, symbols);
     leaves.push(cpuMs() - started);
   }
   if (sink < 0) throw new Error('unreachable');
