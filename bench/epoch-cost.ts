@@ -19,7 +19,8 @@
  *   node --import tsx bench/epoch-cost.ts
  *   node --cpu-prof --cpu-prof-dir /tmp/epoch-prof --import tsx bench/epoch-cost.ts
  * Environment: BENCH_SYMBOLS (8000), BENCH_WORKERS (8, before the join), BENCH_REPLICAS ("1,2"),
- * BENCH_ROUNDS (40), BENCH_VNODES (500).
+ * BENCH_ROUNDS (40), BENCH_VNODES (500), BENCH_WARMUP (4 epochs; `BENCH_WARMUP=0 BENCH_ROUNDS=1
+ * BENCH_REPLICAS=2` times the first epochs of a fresh process).
  */
 import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -45,6 +46,8 @@ const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 8);
 const REPLICAS = (process.env['BENCH_REPLICAS'] ?? '1,2').split(',').map(Number);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 40);
 const VNODES = Number(process.env['BENCH_VNODES'] ?? 500);
+/** Epochs acted on before measuring. 0 with one round: a worker's first join, before the JIT warms. */
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 4);
 /** The worker measured: one that stays through the join (w1 sorts first, as in `rebalance.ts`). */
 const ME = 'w1';
 
@@ -210,7 +213,7 @@ export function measureEpochCost(replicas: number, universe: readonly string[]):
   // Warm-up: the first epochs hash every key once (the ring remembers digests, as a worker's does
   // after its first epochs) and let the JIT settle.
   worker.actOn(before, [...universe]);
-  for (let i = 0; i < 4; i++) worker.actOn(i % 2 === 0 ? after : before, [...universe]);
+  for (let i = 0; i < WARMUP; i++) worker.actOn(i % 2 === 0 ? after : before, [...universe]);
   baseline(universe, points);
   const joins: number[] = [];
   const leaves: number[] = [];
