@@ -7,8 +7,8 @@
  * The explicit count matters: hashring 3.2.0 otherwise floors each member's share of virtual nodes
  * (its issue #43), so adding one member would move symbols between members that both stayed.
  *
- * Building a ring costs tens of milliseconds, so an `Assignment` is computed once per epoch and
- * lookups on the trade path are a Map read.
+ * hashring places every symbol: `buildHashRing` builds one ring per record, and an `Assignment`
+ * asks it once per symbol per epoch; lookups on the trade path are a Map read.
  */
 import { createHash } from 'node:crypto';
 import HashRing from 'hashring';
@@ -35,38 +35,73 @@ function rememberedMd5(key: string): Buffer {
   return digest;
 }
 
+/** One ring per record: hashring's continuum is fixed once built, and a record never changes. */
+const rings = new WeakMap<RingRecord, HashRing | null>();
+
+/**
+ * hashring for `record`'s active members, built once per record object and shared by every
+ * `Assignment` and ring picture of it. Callers must not `add`, `remove` or `swap` on it.
+ */
 export function buildHashRing(record: RingRecord): HashRing | undefined {
+  const built = rings.get(record);
+  if (built !== undefined) return built ?? undefined;
   const active = activeMembers(record);
-  if (active.length === 0) return undefined;
-  const servers: Record<string, { vnodes: number }> = {};
-  const sorted = active.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (const member of sorted) servers[member.id] = { vnodes: record.vnodes * member.weight };
-  // 'vnode count' 0 makes every member's explicit count win over hashring's computed share.
-  return new HashRing(servers, rememberedMd5, { 'vnode count': 0 });
+  let ring: HashRing | null = null;
+  if (active.length > 0) {
+    const servers: Record<string, { vnodes: number }> = {};
+    const sorted = active.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const member of sorted) servers[member.id] = { vnodes: record.vnodes * member.weight };
+    // 'vnode count' 0 makes every member's explicit count win over hashring's computed share.
+    ring = new HashRing(servers, rememberedMd5, { 'vnode count': 0 });
+  }
+  rings.set(record, ring);
+  return ring ?? undefined;
 }
 
-/** The owner of every symbol of the universe at one epoch. */
+/**
+ * The owner of every symbol of the universe at one epoch, and its standby (`--replicas 2`): the
+ * member that would own it if its owner left. Both come from one hashring `range(symbol, 2)` per
+ * symbol (the ring's owner and the next distinct member clockwise), and each member's owned and
+ * followed symbols are listed in the same pass, so a worker acting on an epoch walks the universe
+ * once (`bench/epoch-cost.ts`). `range` does not go through hashring's LRU cache, which a fresh ring
+ * per epoch would only miss.
+ */
 export class Assignment {
   private readonly owners = new Map<string, string>();
-  private readonly bySymbolCount = new Map<string, number>();
-  private readonly ring: HashRing | undefined;
-  private standbys: Map<string, string> | undefined;
+  private readonly standbys = new Map<string, string>();
+  /** Per member id, the symbols it owns and follows, in the universe's order; sorted on demand. */
+  private readonly owned = new Map<string, string[]>();
+  private readonly followed = new Map<string, string[]>();
 
   constructor(
     readonly record: RingRecord,
     symbols: Iterable<string>,
   ) {
     const ring = buildHashRing(record);
-    this.ring = ring;
-    // A pin to a draining member is ignored like one to a departed member: the ring places it.
-    const live = new Set(activeMembers(record).map((m) => m.id));
-    for (const member of record.members) this.bySymbolCount.set(member.id, 0);
+    if (!ring) return;
+    const active = activeMembers(record);
+    for (const member of active) {
+      this.owned.set(member.id, []);
+      this.followed.set(member.id, []);
+    }
+    // With one member there is no standby, and a range of 2 would walk the whole circle looking.
+    const size = active.length > 1 ? 2 : 1;
+    const hasPins = Object.keys(record.pins).length > 0;
     for (const symbol of symbols) {
-      const pinned = record.pins[symbol];
-      const owner = pinned !== undefined && live.has(pinned) ? pinned : ring?.get(symbol);
-      if (owner === undefined) continue;
+      if (this.owners.has(symbol)) continue;
+      const [first, second] = ring.range(symbol, size);
+      if (first === undefined) continue;
+      // A pin to a draining member is ignored like one to a departed member: the ring places it.
+      const pinned = hasPins ? record.pins[symbol] : undefined;
+      const owner = pinned !== undefined && this.owned.has(pinned) ? pinned : first;
+      // For a pinned symbol the standby is the ring's own choice, or the next member if that is the pin.
+      const standby = owner === first ? second : first;
       this.owners.set(symbol, owner);
-      this.bySymbolCount.set(owner, (this.bySymbolCount.get(owner) ?? 0) + 1);
+      this.owned.get(owner)?.push(symbol);
+      if (standby !== undefined) {
+        this.standbys.set(symbol, standby);
+        this.followed.get(standby)?.push(symbol);
+      }
     }
   }
 
@@ -83,10 +118,9 @@ export class Assignment {
     return this.owners.get(symbol);
   }
 
+  /** The symbols `memberId` owns, sorted. */
   symbolsOf(memberId: string): string[] {
-    const owned: string[] = [];
-    for (const [symbol, owner] of this.owners) if (owner === memberId) owned.push(symbol);
-    return owned.sort();
+    return sortedCopy(this.owned.get(memberId));
   }
 
   /**
@@ -95,32 +129,16 @@ export class Assignment {
    * one the ring's own choice; `undefined` with a single active member.
    */
   standbyOf(symbol: string): string | undefined {
-    return this.standbyMap().get(symbol);
+    return this.standbys.get(symbol);
   }
 
   /** The symbols `memberId` follows as a standby, sorted. */
   standbySymbolsOf(memberId: string): string[] {
-    const followed: string[] = [];
-    for (const [symbol, standby] of this.standbyMap()) if (standby === memberId) followed.push(symbol);
-    return followed.sort();
-  }
-
-  /** Computed on first use: only workers running standbys pay for it. */
-  private standbyMap(): Map<string, string> {
-    if (this.standbys) return this.standbys;
-    const standbys = new Map<string, string>();
-    if (this.ring) {
-      for (const [symbol, owner] of this.owners) {
-        const standby = this.ring.range(symbol, 2).find((member) => member !== owner);
-        if (standby !== undefined) standbys.set(symbol, standby);
-      }
-    }
-    this.standbys = standbys;
-    return standbys;
+    return sortedCopy(this.followed.get(memberId));
   }
 
   symbolCount(memberId: string): number {
-    return this.bySymbolCount.get(memberId) ?? 0;
+    return this.owned.get(memberId)?.length ?? 0;
   }
 
   symbols(): IterableIterator<string> {
@@ -130,4 +148,8 @@ export class Assignment {
   get size(): number {
     return this.owners.size;
   }
+}
+
+function sortedCopy(symbols: readonly string[] | undefined): string[] {
+  return symbols === undefined ? [] : [...symbols].sort();
 }
