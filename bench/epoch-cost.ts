@@ -113,11 +113,7 @@ class EpochWorker {
     const mine = new Set(assignment.symbolsOf(ME));
     const lost = this.owned.names().filter((symbol) => !mine.has(symbol));
     const gained = [...mine].filter((symbol) => !this.owned.has(symbol));
-    let moved = 0;
-    if (previous) {
-      for (const symbol of assignment.symbols())
-        if (previous.ownerOf(symbol) !== assignment.ownerOf(symbol)) moved++;
-    }
+    const moved = previous ? assignment.movedSince(previous) : gained.length + lost.length;
     const followed = this.standbys.followedAt(assignment);
     this.standbys.promote(assignment, gained, previous);
     const standIns = new Map([...this.standbys.standInsAt(assignment, previous)]);

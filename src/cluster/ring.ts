@@ -13,8 +13,12 @@
 import { createHash } from 'node:crypto';
 import HashRing from 'hashring';
 import { activeMembers, type RingRecord } from './ring-record.js';
+import { SymbolIndex } from './symbol-index.js';
 
 export const DEFAULT_VNODES = 500;
+
+/** `standbyAt`'s mark for a symbol without a standby (a single active member). */
+const NO_STANDBY = 0xffff;
 
 /** Past this many remembered digests the memory is given back and hashing starts over. */
 const MAX_REMEMBERED_DIGESTS = 200_000;
@@ -67,41 +71,55 @@ export function buildHashRing(record: RingRecord): HashRing | undefined {
  * per epoch would only miss.
  */
 export class Assignment {
-  private readonly owners = new Map<string, string>();
-  private readonly standbys = new Map<string, string>();
-  /** Per member id, the symbols it owns and follows, in the universe's order; sorted on demand. */
-  private readonly owned = new Map<string, string[]>();
-  private readonly followed = new Map<string, string[]>();
+  /** The universe, each symbol with a slot in `ownerAt` and `standbyAt`; shared between epochs. */
+  private readonly index: SymbolIndex;
+  /** Whether symbols are placed at all: not on a ring without active members. */
+  private readonly placed: boolean;
+  /** Per slot, the owner's index in `ids`. */
+  private readonly ownerAt: Uint16Array;
+  /** Per slot, the standby's index in `ids`, `NO_STANDBY` for none. */
+  private readonly standbyAt: Uint16Array;
+  /** The active members; pinned owners are among them (pins go to live members). */
+  private readonly ids: readonly string[];
+  private readonly indexOf = new Map<string, number>();
+  /** Per member index, the symbols it owns and follows, in the universe's order; sorted on demand. */
+  private readonly owned: string[][];
+  private readonly followed: string[][];
 
   constructor(
     readonly record: RingRecord,
     symbols: Iterable<string>,
   ) {
     const ring = buildHashRing(record);
-    if (!ring) return;
     const active = activeMembers(record);
-    for (const member of active) {
-      this.owned.set(member.id, []);
-      this.followed.set(member.id, []);
-    }
+    this.ids = ring ? active.map((m) => m.id) : [];
+    this.ids.forEach((id, i) => this.indexOf.set(id, i));
+    this.owned = this.ids.map(() => []);
+    this.followed = this.ids.map(() => []);
+    this.index = SymbolIndex.of(symbols);
+    this.placed = ring !== undefined;
+    const count = ring ? this.index.symbols.length : 0;
+    this.ownerAt = new Uint16Array(count);
+    this.standbyAt = new Uint16Array(count);
+    if (!ring) return;
     // With one member there is no standby, and a range of 2 would walk the whole circle looking.
     const size = active.length > 1 ? 2 : 1;
     const hasPins = Object.keys(record.pins).length > 0;
-    for (const symbol of symbols) {
-      if (this.owners.has(symbol)) continue;
-      const [first, second] = ring.range(symbol, size);
-      if (first === undefined) continue;
+    const list = this.index.symbols;
+    for (let slot = 0; slot < count; slot++) {
+      const symbol = list[slot] ?? '';
+      const [first = '', second] = ring.range(symbol, size);
       // A pin to a draining member is ignored like one to a departed member: the ring places it.
-      const pinned = hasPins ? record.pins[symbol] : undefined;
-      const owner = pinned !== undefined && this.owned.has(pinned) ? pinned : first;
+      const pinned = hasPins ? this.indexOf.get(record.pins[symbol] ?? '') : undefined;
+      const ringOwner = this.indexOf.get(first) ?? 0;
+      const owner = pinned ?? ringOwner;
       // For a pinned symbol the standby is the ring's own choice, or the next member if that is the pin.
-      const standby = owner === first ? second : first;
-      this.owners.set(symbol, owner);
-      this.owned.get(owner)?.push(symbol);
-      if (standby !== undefined) {
-        this.standbys.set(symbol, standby);
-        this.followed.get(standby)?.push(symbol);
-      }
+      const standby =
+        owner === ringOwner ? (second === undefined ? undefined : this.indexOf.get(second)) : ringOwner;
+      this.ownerAt[slot] = owner;
+      this.owned[owner]?.push(symbol);
+      this.standbyAt[slot] = standby ?? NO_STANDBY;
+      if (standby !== undefined) this.followed[standby]?.push(symbol);
     }
   }
 
@@ -115,12 +133,17 @@ export class Assignment {
   }
 
   ownerOf(symbol: string): string | undefined {
-    return this.owners.get(symbol);
+    const slot = this.slotOf(symbol);
+    return slot === undefined ? undefined : this.ids[this.ownerAt[slot] ?? -1];
+  }
+
+  private slotOf(symbol: string): number | undefined {
+    return this.placed ? this.index.slots.get(symbol) : undefined;
   }
 
   /** The symbols `memberId` owns, sorted. */
   symbolsOf(memberId: string): string[] {
-    return sortedCopy(this.owned.get(memberId));
+    return sortedCopy(this.owned[this.indexOf.get(memberId) ?? -1]);
   }
 
   /**
@@ -129,24 +152,39 @@ export class Assignment {
    * one the ring's own choice; `undefined` with a single active member.
    */
   standbyOf(symbol: string): string | undefined {
-    return this.standbys.get(symbol);
+    const slot = this.slotOf(symbol);
+    return slot === undefined ? undefined : this.ids[this.standbyAt[slot] ?? NO_STANDBY];
   }
 
   /** The symbols `memberId` follows as a standby, sorted. */
   standbySymbolsOf(memberId: string): string[] {
-    return sortedCopy(this.followed.get(memberId));
+    return sortedCopy(this.followed[this.indexOf.get(memberId) ?? -1]);
+  }
+
+  /** How many symbols have another owner here than at `previous` (a symbol new to the universe counts). */
+  movedSince(previous: Assignment): number {
+    let moved = 0;
+    if (previous.index === this.index && previous.placed) {
+      // The same universe: compare slot by slot, the previous ring's member numbers translated.
+      const owners = previous.ids.map((id) => this.indexOf.get(id) ?? -1);
+      for (let slot = 0; slot < this.ownerAt.length; slot++)
+        if (owners[previous.ownerAt[slot] ?? -1] !== this.ownerAt[slot]) moved++;
+      return moved;
+    }
+    for (const symbol of this.symbols()) if (previous.ownerOf(symbol) !== this.ownerOf(symbol)) moved++;
+    return moved;
   }
 
   symbolCount(memberId: string): number {
-    return this.owned.get(memberId)?.length ?? 0;
+    return this.owned[this.indexOf.get(memberId) ?? -1]?.length ?? 0;
   }
 
   symbols(): IterableIterator<string> {
-    return this.owners.keys();
+    return (this.placed ? this.index.symbols : []).values();
   }
 
   get size(): number {
-    return this.owners.size;
+    return this.ownerAt.length;
   }
 }
 

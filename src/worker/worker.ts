@@ -486,13 +486,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     gained: readonly string[],
     lost: readonly string[],
   ): number {
-    let moved = gained.length + lost.length;
-    if (previous) {
-      moved = 0;
-      for (const symbol of assignment.symbols())
-        if (previous.ownerOf(symbol) !== assignment.ownerOf(symbol)) moved++;
-    }
-    return this.pacingMs(moved);
+    return this.pacingMs(previous ? assignment.movedSince(previous) : gained.length + lost.length);
   }
 
   /** How long subscribe frames for `symbols` symbols take to leave at the provider's frame rate. */
