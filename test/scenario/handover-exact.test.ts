@@ -237,20 +237,7 @@ describe('hand-overs a newer epoch interrupts', () => {
     await sleep(500);
     feed.pause();
 
-    const truth = feed.stats().symbols;
-    const address = reaped.members[0]!.address;
-    let counts = new Map<string, number>();
-    await eventually(
-      'every trade received to be applied',
-      async () => {
-        const { body } = await getJson<{ symbols: Summary[] }>(`${address}/v1/symbols?limit=1000`);
-        counts = new Map(body.symbols.map((s) => [s.symbol, s.trades]));
-        return symbols.every((s) => counts.get(s) === (truth[s]?.trades ?? 0)) ? true : undefined;
-      },
-      10_000,
-    ).catch(() => undefined);
-    const { lost, doubled } = miscounted(symbols, truth, (s) => counts.get(s) ?? 0);
-    expect({ lost, doubled }).toEqual({ lost: 0, doubled: 0 });
+    expect(await settledCounts(reaped.members[0]!.address, symbols, feed)).toEqual({ lost: 0, doubled: 0 });
     // Not held up by the bound: waiting it out would take most of 20 s after the join.
     expect(actedMs).toBeLessThan(boundMs / 2);
     const oldOwners = workers
@@ -320,20 +307,7 @@ describe('hand-overs a newer epoch interrupts', () => {
     await sleep(500);
     feed.pause();
 
-    const truth = feed.stats().symbols;
-    const address = final.members[0]!.address;
-    let counts = new Map<string, number>();
-    await eventually(
-      'every trade received to be applied',
-      async () => {
-        const { body } = await getJson<{ symbols: Summary[] }>(`${address}/v1/symbols?limit=1000`);
-        counts = new Map(body.symbols.map((s) => [s.symbol, s.trades]));
-        return symbols.every((s) => counts.get(s) === (truth[s]?.trades ?? 0)) ? true : undefined;
-      },
-      10_000,
-    ).catch(() => undefined);
-    const { lost, doubled } = miscounted(symbols, truth, (s) => counts.get(s) ?? 0);
-    expect({ lost, doubled }).toEqual({ lost: 0, doubled: 0 });
+    expect(await settledCounts(final.members[0]!.address, symbols, feed)).toEqual({ lost: 0, doubled: 0 });
     // The scenario happened: w3's take-over from w1 was carried to the newer epoch, not timed out.
     const w3Log = w3.output.join('\n');
     expect(w3Log).toContain('take-over continues at a newer epoch');
@@ -378,6 +352,29 @@ function scenarioStoppedAfterEach(): {
 }
 
 /** Trades missing from, and counted beyond, what the simulator sent, summed over `symbols`. */
+/**
+ * Lost and doubled trades over `symbols` once the paused simulator's trades are all applied (or
+ * after 10 s), asking the member at `address` for the cluster-wide list.
+ */
+async function settledCounts(
+  address: string,
+  symbols: readonly string[],
+  feed: RunningSimulator,
+): Promise<{ lost: number; doubled: number }> {
+  const truth = feed.stats().symbols;
+  let counts = new Map<string, number>();
+  await eventually(
+    'every trade received to be applied',
+    async () => {
+      const { body } = await getJson<{ symbols: Summary[] }>(`${address}/v1/symbols?limit=1000`);
+      counts = new Map(body.symbols.map((s) => [s.symbol, s.trades]));
+      return symbols.every((s) => counts.get(s) === (truth[s]?.trades ?? 0)) ? true : undefined;
+    },
+    10_000,
+  ).catch(() => undefined);
+  return miscounted(symbols, truth, (s) => counts.get(s) ?? 0);
+}
+
 function miscounted(
   symbols: readonly string[],
   truth: Readonly<Record<string, { trades: number } | undefined>>,
