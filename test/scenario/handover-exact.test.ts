@@ -172,9 +172,11 @@ describe('hand-overs a newer epoch interrupts', () => {
   const { workers, begin } = scenarioStoppedAfterEach();
 
   it('calls off a hand-over out whose new owner died before taking over, as soon as the ring drops it', async () => {
-    // w3 joins and is SIGKILLed at once: w1 and w2 would wait for it to overlap until their (long)
+    // w3 joins and is SIGKILLed: w1 and w2 would wait for it to overlap until their (long)
     // hand-over bound. Once the ring reaps w3 its symbols are theirs again; they must act on that
-    // epoch then, owning on what they applied all along, and lose nothing.
+    // epoch then, owning on what they applied all along, and lose nothing. w3 never reaches the
+    // feed, so it can never overlap them first (had it, they would hand over and its crash would
+    // lose what it alone applied, as any owner's crash does without a standby).
     const symbols = generateSymbols(40);
     const { cluster, feed } = await begin('dead-new-owner', {
       protocol: polygon,
@@ -182,11 +184,11 @@ describe('hand-overs a newer epoch interrupts', () => {
       rate: 600,
       seed: 3,
     });
-    const start = (id: string, extra: readonly string[]): WorkerProcess => {
+    const start = (id: string, extra: readonly string[], feedUrl = feed.wsUrl): WorkerProcess => {
       const worker = startWorker(id, {
         prefix: cluster.prefix,
         cluster: cluster.cluster,
-        feedUrl: feed.wsUrl,
+        feedUrl,
         extraArgs: [...STEADY, ...extra],
       });
       workers.push(worker);
@@ -208,7 +210,7 @@ describe('hand-overs a newer epoch interrupts', () => {
     await sleep(500);
 
     // A short lease: the ring reaps w3 about 1.5 s after the kill.
-    const w3 = start('w3', ['--lease-ms', '1500', '--heartbeat-ms', '300']);
+    const w3 = start('w3', ['--lease-ms', '1500', '--heartbeat-ms', '300'], 'ws://127.0.0.1:1/stocks');
     const joined = await eventually(
       'w3 on the ring',
       async () => {
