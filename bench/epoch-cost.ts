@@ -35,6 +35,7 @@ import type { RedisClient } from '../src/redis/client.js';
 import { clusterKeys } from '../src/redis/keys.js';
 import { Prng } from '../src/sim/prng.js';
 import { generateSymbols } from '../src/sim/universe.js';
+import { beginMoves } from '../src/worker/epoch-moves.js';
 import { OwnedSymbols } from '../src/worker/owned-symbols.js';
 import { Standbys } from '../src/worker/standbys.js';
 import { fixed, median, table } from './support/stats.js';
@@ -116,19 +117,8 @@ class EpochWorker {
     const moved = previous ? assignment.movedSince(previous) : gained.length + lost.length;
     const followed = this.standbys.followedAt(assignment);
     this.standbys.promote(assignment, gained, previous);
-    const standIns = new Map([...this.standbys.standInsAt(assignment, previous)]);
-    for (const symbol of gained) {
-      const shadow = this.standbys.release(symbol);
-      if (shadow?.state === 'loading') this.owned.adopt(symbol, shadow);
-      else this.owned.acquire(symbol);
-    }
-    for (const symbol of lost) this.owned.beginLeaving(symbol);
-    for (const symbol of standIns.keys()) {
-      const shadow = this.standbys.release(symbol);
-      if (!shadow) continue;
-      this.owned.adopt(symbol, shadow);
-      this.owned.beginLeaving(symbol);
-    }
+    const standIns = this.standbys.standInsAt(assignment, previous);
+    beginMoves(this.owned, this.standbys, { gained, lost, standIns: standIns.keys() });
     this.standbys.retire(assignment, previous, followed);
     for (const symbol of followed) if (!this.owned.has(symbol)) this.standbys.acquire(symbol);
     const leaving = [...new Set([...lost, ...standIns.keys()])];

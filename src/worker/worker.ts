@@ -39,6 +39,7 @@ import type { Logger } from '../log.js';
 import { LagSampler } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import { OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
+import { beginMoves } from './epoch-moves.js';
 import { Standbys } from './standbys.js';
 
 /** How often both sides of a hand-over look at each other's progress in Redis (ms). */
@@ -394,23 +395,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const followed = this.standbys.followedAt(assignment);
     this.standbys.promote(assignment, gained, previous);
     const standIns = new Map([...this.standbys.standInsAt(assignment, previous), ...reassigned]);
-    // Make before break for data: gained symbols are subscribed and buffered, lost ones stay
-    // subscribed and applied until the new owner's stream overlaps this one's.
-    for (const symbol of gained) {
-      if (resumed.has(symbol)) continue;
-      // A shadow still buffering (a standby warming, or one prepared before joining) hands its
-      // buffer on: it holds every trade since its subscription, so the streams overlap sooner.
-      const shadow = this.standbys.release(symbol);
-      if (shadow?.state === 'loading') this.owned.adopt(symbol, shadow);
-      else this.owned.acquire(symbol);
-    }
-    for (const symbol of lost) this.owned.beginLeaving(symbol);
-    for (const symbol of standIns.keys()) {
-      const shadow = this.standbys.release(symbol);
-      if (!shadow) continue;
-      this.owned.adopt(symbol, shadow);
-      this.owned.beginLeaving(symbol);
-    }
+    beginMoves(this.owned, this.standbys, { gained, lost, standIns: standIns.keys(), resumed });
     // Not admitted yet (the ring waits for joins to settle): the shadows prepared for the join
     // stay subscribed and buffering until the epoch that admits this worker.
     if (assignment.record.members.some((m) => m.id === this.id))
