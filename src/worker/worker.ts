@@ -406,7 +406,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.feed.setSymbols([...mine, ...leaving, ...this.standbys.names()]);
     // Both at once: a worker that gains from a peer it also loses to must not wait on itself.
     const [outMs, inMs] = await Promise.all([
-      timed(() => this.handOver(assignment, leaving, followed, standIns)),
+      timed(() => this.handOver(assignment, previous, leaving, followed, standIns)),
       timed(() => this.takeOver(epoch, gained, previous, resumed)),
     ]);
     if (this.actingEpoch === epoch) {
@@ -498,6 +498,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async handOver(
     assignment: Assignment,
+    previous: Assignment | undefined,
     lost: readonly string[],
     followed: ReadonlySet<string>,
     standIns: ReadonlyMap<string, boolean>,
@@ -583,6 +584,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (quiet === undefined || quiet.applied !== owned.applied) {
           quiet = { at: now, applied: owned.applied };
           quietSince.set(symbol, quiet);
+        }
+        // A stand-in's owner gone from a newer ring (crashed, or reaped) will not hand over itself:
+        // waiting out its bound would only keep the new owner from going live.
+        if (onNewerRing !== undefined && waitForOwner.has(symbol)) {
+          const owner = previous?.ownerOf(symbol);
+          if (owner === undefined || !onNewerRing.has(owner)) waitForOwner.delete(symbol);
         }
         const standingIn = waitForOwner.has(symbol);
         if (standingIn && now < deadline) return;
@@ -857,19 +864,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } catch (err) {
         this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
       }
-      // Only planned moves go on at a newer epoch: symbols this worker still owns there, from a
-      // previous owner still on the ring there, which may hand over only at that epoch. One moving
-      // on to another worker is still waited for here (its next owner waits for this worker to hand
-      // it over, which it can only once live), and so is one whose owner left without handing over,
-      // whose stand-ins hand over at this epoch.
+      // Symbols this worker still owns at a newer epoch go on there, so that waiting for them does
+      // not hold up that epoch (and the promotions and stand-ins it needs from this worker):
+      // - from a previous owner still on the ring there, which may hand over only at that epoch;
+      // - from a previous owner gone from it (crashed or reaped mid-hand-over): its final cannot
+      //   come any more, and at the newer epoch the symbol waits only for a stand-in, briefly.
+      // A final or a stand-in written at any epoch since the take-over began still ends the wait
+      // there. One moving on to another worker is still waited for here: its next owner waits for
+      // this worker to hand it over, which it can only once live.
       const newer = this.membership.assignment;
       if (pending.length > 0 && newer !== undefined && newer.epoch > epoch) {
-        const onRing = new Set(newer.record.members.map((m) => m.id));
         const stillMine = new Set(
-          pending.filter((symbol) => {
-            const before = takeOvers.get(symbol)?.from;
-            return before !== undefined && onRing.has(before) && newer.ownerOf(symbol) === this.id;
-          }),
+          pending.filter(
+            (symbol) => takeOvers.get(symbol)?.from !== undefined && newer.ownerOf(symbol) === this.id,
+          ),
         );
         interrupted.push(...stillMine);
         pending = pending.filter((symbol) => !stillMine.has(symbol));

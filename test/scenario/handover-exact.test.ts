@@ -424,7 +424,25 @@ describe('standby replicas (--replicas 2)', () => {
     expect(standIns).toBeGreaterThan(0);
   }, 120_000);
 
-  async function killUnderFlow(options: { joinBeforeReap: boolean; coldStandbys?: boolean }): Promise<{
+  it('goes on at the epoch that reaps a previous owner killed mid-hand-over, not after the bound', async () => {
+    // As above, with a hand-over bound far longer than the lease: the joiner waits at the join's
+    // epoch for finals the dead owner never writes, and the standbys standing in for it wait out
+    // the bound for it to hand over itself. Once the ring reaps it, neither wait can end any
+    // other way: both must go on at that epoch, well within the bound, and lose nothing.
+    const { lost, doubled, standIns } = await killUnderFlow({
+      joinBeforeReap: true,
+      handoverTimeoutMs: 20_000,
+    });
+    expect({ lost, doubled }).toEqual({ lost: 0, doubled: 0 });
+    expect(standIns).toBeGreaterThan(0);
+  }, 120_000);
+
+  async function killUnderFlow(options: {
+    joinBeforeReap: boolean;
+    coldStandbys?: boolean;
+    /** Each side's hand-over bound; counts are taken within 12 s of the reap whatever it is. */
+    handoverTimeoutMs?: number;
+  }): Promise<{
     lost: number;
     doubled: number;
     sent: number;
@@ -447,6 +465,9 @@ describe('standby replicas (--replicas 2)', () => {
             '--replicas',
             '2',
             ...(options.coldStandbys === true ? ['--checkpoint-ms', '60000'] : []),
+            ...(options.handoverTimeoutMs === undefined
+              ? []
+              : ['--handover-timeout-ms', String(options.handoverTimeoutMs)]),
           ],
         }),
       );
