@@ -364,13 +364,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private announceStandInsEarly(assignment: Assignment, previous: Assignment | undefined): void {
     if (this.status !== 'ready' || !this.membership.leaseValid) return;
-    const standIns = [...this.standbys.standInsAt(assignment, previous).keys()];
-    if (standIns.length === 0) return;
-    this.handoverSignals
-      .announceStandIns(assignment.epoch, standIns)
-      .catch((err: unknown) =>
-        this.handoverLog.warn('stand-ins', { err }, 'stand-ins not announced; new owners may not wait'),
-      );
+    void this.announceStandIns(assignment.epoch, [...this.standbys.standInsAt(assignment, previous).keys()]);
+  }
+
+  /** Tells new owners which symbols this worker stands in for at `epoch`; never rejects. */
+  private async announceStandIns(epoch: number, symbols: readonly string[]): Promise<void> {
+    try {
+      await this.handoverSignals.announceStandIns(epoch, symbols);
+    } catch (err) {
+      this.handoverLog.warn('stand-ins', { err }, 'stand-ins not announced; new owners may not wait');
+    }
   }
 
   private async rebalance(assignment: Assignment, previous: Assignment | undefined): Promise<void> {
@@ -505,11 +508,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ): Promise<void> {
     if (lost.length === 0) return;
     const epoch = assignment.epoch;
-    try {
-      await this.handoverSignals.announceStandIns(epoch, [...standIns.keys()]);
-    } catch (err) {
-      this.handoverLog.warn('stand-ins', { err }, 'stand-ins not announced; new owners may not wait');
-    }
+    await this.announceStandIns(epoch, [...standIns.keys()]);
     const waitForOwner = new Set([...standIns].filter(([, stayed]) => stayed).map(([symbol]) => symbol));
     const deadline = performance.now() + this.handoverBoundMs;
     // A stand-in whose owner is still in the ring lets that owner hand over first, and writes only
@@ -638,6 +637,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.returnShadows(returned, followed);
       if (abandoned.length > 0) {
         for (const symbol of abandoned) this.abandonedHandOvers.add(symbol);
+        // Handed over at the newer epoch as stood in for (see `resumeHandOvers`): said now, not
+        // when this worker gets to act on that epoch, since its new owner may have seen the owner
+        // that left as the previous one and waits only briefly for a stand-in.
+        const handedOn = abandoned.filter((symbol) => newer?.ownerOf(symbol) !== this.id);
+        if (newer !== undefined) void this.announceStandIns(newer.epoch, handedOn);
         this.log.info(
           { epoch, newerEpoch: newer?.epoch, symbols: abandoned.length, first: abandoned.slice(0, 10) },
           'new owner left the ring before taking over: hand-over goes on at the newer epoch',
