@@ -22,6 +22,7 @@ import type { RedisClient as Redis } from '../redis/client.js';
 import type { Logger } from '../log.js';
 import { subscribeToChannel } from '../redis/events.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
+import { encodeMemberInfo, parseMemberInfo } from './member-info.js';
 import { SCRIPT_CODES } from '../redis/scripts.js';
 import { Assignment } from './ring.js';
 import { parseRingRecord, type RingRecord } from './ring-record.js';
@@ -153,6 +154,30 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.current?.epoch ?? 0;
   }
 
+  /**
+   * The members of `ids` that stopped renewing their lease: the last renewal (lease deadline less
+   * the lease) more than two of their heartbeats behind this member's own, or no lease at all. A
+   * member that died or froze stops renewing at once, while the ring drops it only once its lease
+   * runs out. One round trip.
+   */
+  async silentMembers(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const [deadlines, infos] = await Promise.all([
+      this.redis.zmscore(this.keys.leases, ...ids),
+      this.redis.hmget(this.keys.members, ...ids),
+    ]);
+    const renewedHere = this.leaseDeadline - this.options.leaseMs;
+    return new Set(
+      ids.filter((_, i) => {
+        const deadline = deadlines[i];
+        if (deadline === null || deadline === undefined) return true;
+        const { leaseMs, heartbeatMs } = parseMemberInfo(infos[i]);
+        if (leaseMs === undefined) return false;
+        return renewedHere - (Number(deadline) - leaseMs) > 2 * (heartbeatMs ?? leaseMs / 3);
+      }),
+    );
+  }
+
   /** True while this member may ingest and write shared state. */
   get leaseValid(): boolean {
     return this.status === 'member' && performance.now() < this.leaseValidUntil;
@@ -178,11 +203,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   private memberInfo(): string {
-    // leaseMs lets `tickring status` tell how long ago the lease was renewed.
-    return JSON.stringify({
+    return encodeMemberInfo({
       address: this.address,
       weight: this.options.weight,
       leaseMs: this.options.leaseMs,
+      heartbeatMs: this.options.heartbeatMs,
     });
   }
 

@@ -8,6 +8,7 @@
  */
 import type { RedisClient as Redis } from '../redis/client.js';
 import { z } from 'zod';
+import { parseMemberInfo, type MemberInfo } from '../cluster/member-info.js';
 import { readRingRecord } from '../cluster/membership.js';
 import { Assignment } from '../cluster/ring.js';
 import { defineOption, type OptionValues } from '../config/option-spec.js';
@@ -61,25 +62,6 @@ export interface ClusterStatus {
   readonly members: readonly MemberStatus[];
   readonly pins: Readonly<Record<string, string>>;
   readonly warnings: readonly string[];
-}
-
-interface MemberInfo {
-  address: string;
-  weight: number;
-  leaseMs: number | undefined;
-}
-
-function parseInfo(raw: string | undefined): MemberInfo {
-  try {
-    const value = JSON.parse(raw ?? '{}') as Record<string, unknown>;
-    return {
-      address: typeof value['address'] === 'string' ? value['address'] : '',
-      weight: typeof value['weight'] === 'number' ? value['weight'] : 1,
-      leaseMs: typeof value['leaseMs'] === 'number' ? value['leaseMs'] : undefined,
-    };
-  } catch {
-    return { address: '', weight: 1, leaseMs: undefined };
-  }
 }
 
 async function tradesIngested(address: string): Promise<number | null> {
@@ -138,7 +120,7 @@ export async function collectStatus(redis: Redis, keys: ClusterKeys, sampleMs = 
     return { leaseLeftMs, leaseAgeMs: info.leaseMs === undefined ? null : info.leaseMs - leaseLeftMs };
   };
   for (const member of record.members) {
-    const info = parseInfo(infos[member.id]);
+    const info = parseMemberInfo(infos[member.id]);
     const state: MemberState = member.draining === true ? 'draining' : 'active';
     const row = {
       id: member.id,
@@ -156,7 +138,7 @@ export async function collectStatus(redis: Redis, keys: ClusterKeys, sampleMs = 
       warnings.push(`${member.id}: draining; it leaves once it has handed its symbols over`);
   }
   for (const [id, since] of joiningSince) {
-    const info = parseInfo(infos[id]);
+    const info = parseMemberInfo(infos[id]);
     rows.push({
       id,
       state: 'joining',

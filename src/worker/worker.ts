@@ -535,15 +535,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // A stand-in's symbol fenced at this epoch by someone else needs nothing more from it: the
       // owner handed over by itself, or the new owner promoted its own live shadow.
       let fencedElsewhere = new Set<string>();
+      // Owners of stand-ins that stopped renewing their lease: dead or frozen, not handing over.
+      let silentOwners = new Set<string>();
       try {
         const standingIn = pending.filter((symbol) => standIns.has(symbol));
-        const [read, open] = await Promise.all([
+        const owners = [...new Set([...waitForOwner].map((symbol) => previous?.ownerOf(symbol) ?? ''))];
+        const [read, open, silent] = await Promise.all([
           this.handoverSignals.read(pending),
           this.checkpoints.unfenced(epoch, standingIn),
+          this.membership.silentMembers(owners),
         ]);
         signals = read;
         const stillOpen = new Set(open);
         fencedElsewhere = new Set(standingIn.filter((symbol) => !stillOpen.has(symbol)));
+        silentOwners = silent;
       } catch (err) {
         this.handoverLog.warn('signals', { err }, 'hand-over signals unreadable; retrying');
       }
@@ -584,11 +589,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
           quiet = { at: now, applied: owned.applied };
           quietSince.set(symbol, quiet);
         }
-        // A stand-in's owner gone from a newer ring (crashed, or reaped) will not hand over itself:
-        // waiting out its bound would only keep the new owner from going live.
-        if (onNewerRing !== undefined && waitForOwner.has(symbol)) {
-          const owner = previous?.ownerOf(symbol);
-          if (owner === undefined || !onNewerRing.has(owner)) waitForOwner.delete(symbol);
+        // A stand-in's owner that stopped renewing its lease (crashed or frozen, not yet reaped), or
+        // that a newer ring dropped, will not hand over itself: waiting out its bound would only
+        // keep the new owner from going live. Should it hand over after all, the first final wins;
+        // both are exact (the shadow applied the same stream).
+        if (waitForOwner.has(symbol)) {
+          const owner = previous?.ownerOf(symbol) ?? '';
+          if (silentOwners.has(owner) || (onNewerRing !== undefined && !onNewerRing.has(owner)))
+            waitForOwner.delete(symbol);
         }
         const standingIn = waitForOwner.has(symbol);
         if (standingIn && now < deadline) return;

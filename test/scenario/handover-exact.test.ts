@@ -250,6 +250,46 @@ describe('hand-overs a newer epoch interrupts', () => {
     expect(oldOwners).not.toContain('new owner did not overlap in time');
   }, 120_000);
 
+  it('loses no trade when an owner pauses for less than its lease', async () => {
+    // A stop-the-world pause (a long collection, a throttled container): the feed's frames wait in
+    // the socket meanwhile, and every one of them must be applied once the process runs again.
+    const symbols = generateSymbols(40);
+    const { cluster, feed } = await begin('paused-owner', {
+      protocol: polygon,
+      symbols,
+      rate: 600,
+      seed: 13,
+    });
+    for (const id of ['w1', 'w2']) {
+      workers.push(
+        startWorker(id, {
+          prefix: cluster.prefix,
+          cluster: cluster.cluster,
+          feedUrl: feed.wsUrl,
+          extraArgs: [...STEADY, '--replicas', '2'],
+        }),
+      );
+    }
+    const ring = await eventually(
+      'w1 and w2 to act on one ring',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        return record.members.length === 2 && (await everyMemberActsOn(record)) ? record : undefined;
+      },
+      30_000,
+    );
+    feed.resume();
+    await sleep(1_000);
+    const paused = workers[0]!.child;
+    paused.kill('SIGSTOP');
+    await sleep(1_500);
+    paused.kill('SIGCONT');
+    await sleep(1_500);
+    feed.pause();
+    expect(await settledCounts(ring.members[1]!.address, symbols, feed)).toEqual({ lost: 0, doubled: 0 });
+    expect((await readRingRecord(cluster.redis, cluster.keys)).epoch).toBe(ring.epoch);
+  }, 60_000);
+
   it('counts every trade once when the old owner skips the epoch the new owner acts on', async () => {
     // w3 joins while w1 is stopped: w3 acts on the join's epoch and waits for w1's final
     // checkpoints. A newer epoch (a symbol added) comes before w1 resumes, so w1 reads only that one
@@ -353,23 +393,27 @@ function scenarioStoppedAfterEach(): {
   };
 }
 
-/** Trades missing from, and counted beyond, what the simulator sent, summed over `symbols`. */
 /**
  * Lost and doubled trades over `symbols` once the paused simulator's trades are all applied (or
- * after 10 s), asking the member at `address` for the cluster-wide list.
+ * after 10 s), asking the member at `address` for the cluster-wide list, or for each symbol on its
+ * own (`each`: when a frozen member could not answer its part of the list).
  */
 async function settledCounts(
   address: string,
   symbols: readonly string[],
   feed: RunningSimulator,
+  ask: 'list' | 'each' = 'list',
 ): Promise<{ lost: number; doubled: number }> {
   const truth = feed.stats().symbols;
   let counts = new Map<string, number>();
+  const read = async (): Promise<Summary[]> =>
+    ask === 'list'
+      ? (await getJson<{ symbols: Summary[] }>(`${address}/v1/symbols?limit=1000`)).body.symbols
+      : Promise.all(symbols.map(async (s) => (await getJson<Summary>(`${address}/v1/symbols/${s}`)).body));
   await eventually(
     'every trade received to be applied',
     async () => {
-      const { body } = await getJson<{ symbols: Summary[] }>(`${address}/v1/symbols?limit=1000`);
-      counts = new Map(body.symbols.map((s) => [s.symbol, s.trades]));
+      counts = new Map((await read()).map((s) => [s.symbol, s.trades]));
       return symbols.every((s) => counts.get(s) === (truth[s]?.trades ?? 0)) ? true : undefined;
     },
     10_000,
@@ -435,6 +479,81 @@ describe('standby replicas (--replicas 2)', () => {
     });
     expect({ lost, doubled }).toEqual({ lost: 0, doubled: 0 });
     expect(standIns).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('stands in for an owner frozen before the ring reaps it, without waiting out the bound', async () => {
+    // w1 freezes (SIGSTOP) and its lease outlasts the test, so the ring keeps it. w4 joins and takes
+    // some of w1's symbols: w1 cannot hand them over, and their standbys must notice that w1 stopped
+    // renewing its lease and write the finals from their shadows, long before the 20 s bound.
+    const symbols = generateSymbols(60);
+    const { cluster, feed } = await begin('frozen-owner', {
+      protocol: polygon,
+      symbols,
+      rate: 500,
+      seed: 17,
+    });
+    const start = (id: string, extra: readonly string[] = []): void => {
+      workers.push(
+        startWorker(id, {
+          prefix: cluster.prefix,
+          cluster: cluster.cluster,
+          feedUrl: feed.wsUrl,
+          extraArgs: [...STEADY, '--replicas', '2', '--handover-timeout-ms', '20000', ...extra],
+        }),
+      );
+    };
+    start('w1', ['--lease-ms', '60000', '--heartbeat-ms', '500']);
+    for (const id of ['w2', 'w3']) start(id);
+    const before = await eventually(
+      'three members acting on one ring',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        return record.members.length === 3 && (await everyMemberActsOn(record)) ? record : undefined;
+      },
+      30_000,
+    );
+    feed.resume();
+    await eventually(
+      'every symbol to have a warm standby',
+      async () => {
+        const counts = await Promise.all(
+          before.members.map(async (m) => {
+            const text = await (await fetch(`${m.address}/metrics`)).text();
+            const read = (name: string): number =>
+              Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+            return [read('tickring_standby_symbols'), read('tickring_standby_warming_symbols')];
+          }),
+        );
+        const shadows = counts.reduce((sum, [n]) => sum + n!, 0);
+        const warming = counts.reduce((sum, [, n]) => sum + n!, 0);
+        return shadows >= symbols.length && warming === 0 ? true : undefined;
+      },
+      30_000,
+    );
+    const frozen = workers[0]!.child;
+    frozen.kill('SIGSTOP');
+    try {
+      start('w4');
+      const joined = await eventually(
+        'w4 to act on the ring beside the frozen w1',
+        async () => {
+          const record = await readRingRecord(cluster.redis, cluster.keys);
+          const live = { ...record, members: record.members.filter((m) => m.id !== 'w1') };
+          return record.members.length === 4 && (await everyMemberActsOn(live)) ? record : undefined;
+        },
+        30_000,
+      );
+      const was = new Assignment(before, symbols);
+      const now = new Assignment(joined, symbols);
+      const moved = symbols.filter((s) => was.ownerOf(s) === 'w1' && now.ownerOf(s) === 'w4');
+      expect(moved.length).toBeGreaterThan(0);
+      await sleep(4_000);
+      feed.pause();
+      const w4 = joined.members.find((m) => m.id === 'w4')!;
+      expect(await settledCounts(w4.address, moved, feed, 'each')).toEqual({ lost: 0, doubled: 0 });
+    } finally {
+      frozen.kill('SIGCONT');
+    }
   }, 120_000);
 
   async function killUnderFlow(options: {
