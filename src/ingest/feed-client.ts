@@ -14,7 +14,8 @@
  *   move could not be made exact, and those providers have no cap anyway;
  * - connection attempts are paced per client where the provider limits them per IP (`ConnectGate`);
  * - `status` is `ready` when every connection is; `ready` is emitted when that becomes true,
- *   `disconnected` whenever any ready connection drops (its symbols missed trades).
+ *   `disconnected` whenever any ready connection drops, naming the symbols whose trades it was
+ *   handing on (they missed trades; the symbols on the other connections did not).
  */
 import { EventEmitter } from 'node:events';
 import type { Trade } from '../../feeds/trade.js';
@@ -230,11 +231,12 @@ export class FeedClient extends EventEmitter<FeedClientEvents> {
     const carrier: Carrier = { id, conn, symbols: new Set(), draining: false };
     conn.acceptTrades = () => this.acceptTrades();
     conn.on('ready', () => this.updateReady());
-    conn.on('disconnected', (reason) => {
+    conn.on('disconnected', (reason, subscribed) => {
+      const interrupted = subscribed.filter((symbol) => this.streamOf(symbol) === carrier);
       // What the new connection of a moving symbol buffered no longer joins up with what comes next.
       for (const move of this.moves.values()) if (move.to === carrier) move.restartBuffer();
       this.allReady = false;
-      this.emit('disconnected', reason);
+      this.emit('disconnected', reason, interrupted);
     });
     conn.on('event', (event) => this.emit('event', event));
     this.carriers.set(id, carrier);
@@ -276,6 +278,16 @@ export class FeedClient extends EventEmitter<FeedClientEvents> {
       this.allReady = true;
       this.emit('ready');
     } else if (!ready) this.allReady = false;
+  }
+
+  /**
+   * The connection whose trades of `symbol` are handed on: its home, or while it moves, the old
+   * connection until the switch and the new one from then on (the move is finished a little later).
+   */
+  private streamOf(symbol: string): Carrier | undefined {
+    const move = this.moves.get(symbol);
+    if (move !== undefined) return move.switched ? move.to : move.from;
+    return this.home.get(symbol);
   }
 
   /** Trades from one connection: one stream per symbol goes on, whichever connection carries it. */

@@ -72,7 +72,12 @@ export type FeedClientStatus = 'idle' | 'connecting' | 'handshake' | 'ready' | '
 
 export interface FeedClientEvents {
   ready: [];
-  disconnected: [string];
+  /**
+   * A ready connection dropped: why, and the symbols whose subscription it interrupted (their trades
+   * since are lost). A connection names what it had subscribed; a feed client names only the symbols
+   * whose trades it was handing on from that connection.
+   */
+  disconnected: [reason: string, symbols: readonly string[]];
   event: [FeedEvent];
 }
 
@@ -327,6 +332,7 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
   private scheduleReconnect(reason: string): void {
     if (this.status === 'closed') return;
     const wasReady = this.status === 'ready';
+    const interrupted = wasReady ? [...this.subscribed].sort() : [];
     this.socket = undefined;
     clearInterval(this.watchdog);
     clearInterval(this.pacer);
@@ -340,7 +346,7 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
     const delay = this.backoff.next(this.backoffFloorMs);
     this.backoffFloorMs = 0;
     this.log.warn({ reason, retryInMs: delay }, 'feed disconnected');
-    if (wasReady) this.emit('disconnected', reason);
+    if (wasReady) this.emit('disconnected', reason, interrupted);
     this.later(delay, () => {
       this.stats.reconnects++;
       this.connect();

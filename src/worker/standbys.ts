@@ -10,9 +10,10 @@
  *   hand-over, and writes the final checkpoint if that owner does not (see `standInsAt`);
  * - no longer followed: retiring, still applied, while its owner may be dead unseen (see `retire`),
  *   then released.
- * A feed disconnection sends every shadow back to warming; a symbol this worker hands over and
- * follows from then on is a live shadow at once. The same set holds the buffers a worker about to
- * join keeps of the symbols it expects to own.
+ * A dropped feed connection sends the shadows it carried back to warming (only those: Binance spreads
+ * symbols over several connections); a symbol this worker hands over and follows from then on is a
+ * live shadow at once. The same set holds the buffers a worker about to join keeps of the symbols it
+ * expects to own.
  */
 import { performance } from 'node:perf_hooks';
 import type { Trade } from '../../feeds/trade.js';
@@ -136,11 +137,17 @@ export class Standbys {
     this.shadows.adopt(symbol, owned);
   }
 
-  /** Every shadow starts over, buffering, and warms from the next checkpoint. */
-  restartAll(): void {
-    for (const symbol of this.shadows.names()) this.shadows.restart(symbol);
-    // A checkpoint seen unchanged since before the gap says nothing about the new subscription.
-    this.settled.clear();
+  /**
+   * The shadows of `symbols` (those whose subscription a dropped feed connection interrupted) start
+   * over, buffering, and warm from the next checkpoint. The others saw every trade and stay as they are.
+   */
+  restart(symbols: Iterable<string>): void {
+    for (const symbol of symbols) {
+      if (!this.shadows.has(symbol)) continue;
+      this.shadows.restart(symbol);
+      // A checkpoint seen unchanged since before the gap says nothing about the new subscription.
+      this.settled.forget(symbol);
+    }
   }
 
   /** Buffers `symbol` ahead of joining, until the epoch that admits this worker (see `prepared`). */

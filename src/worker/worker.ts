@@ -270,8 +270,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // By the monotonic clock, once per frame: after a stall (GC, SIGSTOP) frames buffered in the
     // socket must not be applied before the fence timer gets to run.
     this.feed.acceptTrades = () => this.membership.leaseValid || this.preparingJoin;
-    // A shadow that missed trades is worth nothing: start it over from the next checkpoint.
-    this.feed.on('disconnected', () => this.standbys.restartAll());
+    // A shadow that missed trades is worth nothing: start it over from the next checkpoint. Only the
+    // dropped connection's symbols missed any (Binance spreads them over several connections).
+    this.feed.on('disconnected', (_reason, interrupted) => this.standbys.restart(interrupted));
   }
 
   get id(): string {

@@ -53,6 +53,7 @@ async function startWorker(
   { env, sim }: Setup,
   id = 'w1',
   feedClient: Record<string, unknown> = {},
+  options: { replicas?: number } = {},
 ): Promise<Started> {
   const subscriber: Redis = testRedis();
   const { log, lines } = captureLogger();
@@ -72,6 +73,7 @@ async function startWorker(
         connectionLimitBackoffMs: 500,
         ...feedClient,
       },
+      ...options,
     },
   );
   cleanups.push(async () => {
@@ -199,6 +201,55 @@ describe('worker with more Binance symbols than one connection carries', () => {
     expect(a.worker.feed.stats.symbolsMoved).toBeGreaterThan(0);
     expect(a.worker.feed.stats.gaps + b.worker.feed.stats.gaps).toBe(0);
     expect(b.worker.feed.stats.connections).toBe(1);
+  });
+});
+
+describe('worker with standbys over several Binance connections', () => {
+  it('a dropped connection sends back to warming only the shadows it carried', async () => {
+    const s = await setup(binance, { skew: 0 }, 40);
+    // Ten streams per connection (Binance allows 1,024): each worker's 40 symbols, owned and
+    // followed, take four connections.
+    const feed = { symbolsPerConnection: 10 };
+    const a = await startWorker(binance, s, 'wa', feed, { replicas: 2 });
+    const b = await startWorker(binance, s, 'wb', feed, { replicas: 2 });
+    const followed = (w: Worker): string[] => w.membership.assignment?.standbySymbolsOf(w.id) ?? [];
+    const warm = (w: Worker): boolean =>
+      w.owned.size > 0 &&
+      JSON.stringify(w.standbys.names()) === JSON.stringify(followed(w)) &&
+      w.standbys.countIn('loading') === 0;
+    await until(
+      () => a.worker.owned.size + b.worker.owned.size === 40 && warm(a.worker) && warm(b.worker),
+      'a split with every standby warm',
+      10_000,
+      () => [a.worker.owned.size, b.worker.standbys.size, b.worker.standbys.countIn('loading')],
+    );
+    const shadows = new Set(b.worker.standbys.names());
+    const mine = s.sim.stats().connections.filter((c) => c.userAgent.endsWith('worker/wb'));
+    expect(mine).toHaveLength(4);
+    // The connection carrying the most of wb's shadows drops; the others carry shadows too.
+    const shadowsOn = (c: (typeof mine)[number]): string[] =>
+      c.subscriptions.filter((symbol) => shadows.has(symbol));
+    const [dropped, ...kept] = [...mine].sort((x, y) => shadowsOn(y).length - shadowsOn(x).length);
+    if (dropped === undefined) throw new Error('no connection');
+    const keptShadows = kept.flatMap(shadowsOn);
+    expect(shadowsOn(dropped).length).toBeGreaterThan(0);
+    expect(keptShadows.length).toBeGreaterThan(0);
+    // The shadows' states the moment the worker has reacted to the drop (its listener runs first).
+    let interrupted: readonly string[] = [];
+    const states = new Map<string, string | undefined>();
+    b.worker.feed.once('disconnected', (_reason, symbols) => {
+      interrupted = symbols;
+      for (const symbol of shadows) states.set(symbol, b.worker.standbys.stateOf(symbol));
+    });
+    expect(s.sim.dropConnections([dropped.id])).toBe(1);
+    await until(() => states.size > 0, "wb's connection to drop");
+    expect([...interrupted].sort()).toEqual([...dropped.subscriptions].sort());
+    for (const symbol of shadowsOn(dropped))
+      expect([symbol, states.get(symbol)]).toEqual([symbol, 'loading']);
+    for (const symbol of keptShadows) expect([symbol, states.get(symbol)]).toEqual([symbol, 'live']);
+    // They warm again from the next checkpoints once resubscribed.
+    await until(() => warm(b.worker), 'the restarted shadows warm again', 10_000);
+    expect(b.worker.feed.stats.reconnects).toBe(1);
   });
 });
 
