@@ -336,13 +336,14 @@ export class RelayHub {
   }
 
   /**
-   * The active relay's own upstream connection dropped and came back: tell every worker that trades
-   * of its symbols between `fromMs` and `toMs` were lost.
+   * Upstream connections of the active relay dropped and came back: tell each worker subscribing
+   * any of `interrupted` (the symbols those connections carried) that trades of those symbols
+   * between `fromMs` and `toMs` were lost. Its symbols on the connections that stayed lost nothing.
    */
-  broadcastGap(fromMs: number, toMs: number): void {
+  broadcastGap(interrupted: ReadonlySet<string>, fromMs: number, toMs: number): void {
     for (const peer of this.peers) {
-      if (peer.subscriptions.size === 0) continue;
-      const symbols = [...peer.subscriptions];
+      const symbols = [...peer.subscriptions].filter((symbol) => interrupted.has(symbol));
+      if (symbols.length === 0) continue;
       this.stats.gapNotices++;
       this.stats.gapSymbols += symbols.length;
       peer.ws.send(relayFrames.gap(symbols, fromMs, toMs));

@@ -90,6 +90,8 @@ export class Relay {
   private saveTimer: NodeJS.Timeout | undefined;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   private upstreamDownAt = 0;
+  /** The symbols whose upstream subscription was interrupted since `upstreamDownAt`. */
+  private upstreamInterrupted = new Set<string>();
   private activation = 0;
 
   constructor(
@@ -201,18 +203,22 @@ export class Relay {
     // are not forwarded when the lease may have passed to another relay.
     feed.acceptTrades = () => lease.valid;
     // With several upstream connections (Binance caps streams per connection) another may drop
-    // before the first is back: the gap runs from the first drop until all are ready again.
-    feed.on('disconnected', () => {
+    // before the first is back: the gap runs from the first drop until all are ready again, and
+    // names the symbols of every connection that dropped meanwhile (the others lost nothing).
+    feed.on('disconnected', (_reason, interrupted) => {
       if (this.upstreamDownAt === 0) this.upstreamDownAt = Date.now();
+      for (const symbol of interrupted) this.upstreamInterrupted.add(symbol);
     });
     feed.on('ready', () => {
       if (this.upstreamDownAt === 0) return;
       this.upstreamGaps++;
-      this.hub.broadcastGap(this.upstreamDownAt, Date.now());
+      this.hub.broadcastGap(this.upstreamInterrupted, this.upstreamDownAt, Date.now());
       this.upstreamDownAt = 0;
+      this.upstreamInterrupted = new Set();
     });
     this.feed = feed;
     this.upstreamDownAt = 0;
+    this.upstreamInterrupted = new Set();
     feed.setSymbols(this.wanted());
     feed.start();
   }

@@ -435,4 +435,60 @@ describe('relay protocol', () => {
     const metrics = await (await fetch(`${r.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/^tickring_relay_upstream_connections 3$/m);
   });
+
+  it('one upstream connection of several drops: the gap notice names only the symbols it carried', async () => {
+    const env = await cluster('relay-conn-gap');
+    const symbols = generateSymbols(30, binance.server.market);
+    const sim = await startSimulator({ protocol: binance, symbols, paused: true, seed: 5, skew: 0 });
+    cleanups.push(() => sim.close());
+    const r = await startRelay(
+      env,
+      sim,
+      'r1',
+      { feedClient: { backoff: { baseMs: 20, maxMs: 200 }, symbolsPerConnection: 10 } },
+      binance,
+    );
+    await until(() => r.relay.ready, 'r1 to be active');
+    const all = feedClient(relayAdapter(binance), r.url, {}, 'tickring/test worker/all');
+    cleanups.push(() => all.client.close());
+    all.client.setSymbols(symbols);
+    all.client.start();
+    const upstream = (): { id: number; subscriptions: string[] }[] =>
+      sim.stats().connections.map((c) => ({ id: c.id, subscriptions: [...c.subscriptions].sort() }));
+    await until(
+      () => upstream().length === 3 && upstream().every((c) => c.subscriptions.length === 10),
+      '3 × 10',
+    );
+    await until(
+      () => symbols.every((symbol) => all.client.isConfirmed(symbol)),
+      'the first worker subscribed',
+    );
+    // A second worker subscribes exactly the symbols of an upstream connection that stays.
+    const [kept, dropped] = upstream();
+    if (kept === undefined || dropped === undefined) throw new Error('no upstream connections');
+    const some = feedClient(relayAdapter(binance), r.url, {}, 'tickring/test worker/some');
+    cleanups.push(() => some.client.close());
+    some.client.setSymbols(kept.subscriptions);
+    some.client.start();
+    await until(
+      () => kept.subscriptions.every((symbol) => some.client.isConfirmed(symbol)),
+      'the second worker subscribed',
+    );
+    expect(sim.dropConnections([dropped.id])).toBe(1);
+    const gaps = (h: typeof all): string[][] =>
+      h.events.flatMap((e) => (e.type === 'gap' ? [[...e.symbols].sort()] : []));
+    await until(
+      () => gaps(all).length > 0,
+      'the gap notice',
+      5_000,
+      () => upstream(),
+    );
+    expect(gaps(all)).toEqual([dropped.subscriptions]);
+    expect(all.client.stats.relayGapSymbols).toBe(10);
+    // The second worker's symbols were never interrupted: no notice for it.
+    await sleep(100);
+    expect(gaps(some)).toEqual([]);
+    expect(r.relay.upstreamGaps).toBe(1);
+    expect(r.relay.hub.stats.gapSymbols).toBe(10);
+  });
 });
