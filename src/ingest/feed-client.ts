@@ -13,7 +13,8 @@
  *   `SymbolMove`) and closed. Only providers that number trades (Binance) move symbols: elsewhere a
  *   move could not be made exact, and those providers have no cap anyway;
  * - connection attempts are paced per client where the provider limits them per IP (`ConnectGate`);
- * - `status` is `ready` when every connection is; `ready` is emitted when that becomes true,
+ * - `status` is `ready` when every connection is (one opening for new symbols does not count while
+ *   another is ready); `ready` is emitted when that becomes true,
  *   `disconnected` whenever any ready connection drops, naming the symbols whose trades it was
  *   handing on (they missed trades; the symbols on the other connections did not).
  */
@@ -139,12 +140,24 @@ export class FeedClient extends EventEmitter<FeedClientEvents> {
     this.addCarrier();
   }
 
-  /** Current status: `ready` when every connection is, else the first connection's that is not. */
+  /**
+   * Current status: `ready` when every connection is, else the first connection's that is not. A
+   * connection opened for new symbols and still on its first attempt does not count while another
+   * is ready: nothing it was asked for has been subscribed yet, so nothing is interrupted (as for
+   * a subscribe frame still waiting its turn), and the feed stays `ready` instead of flapping for the
+   * time it takes to connect, or to wait its turn at the gate. An attempt that fails counts.
+   */
   get status(): FeedClientStatus {
     if (this.closed) return 'closed';
-    for (const carrier of this.carriers.values())
-      if (carrier.conn.status !== 'ready') return carrier.conn.status;
-    return 'ready';
+    let anyReady = false;
+    let opening: FeedClientStatus | undefined;
+    for (const carrier of this.carriers.values()) {
+      const status = carrier.conn.status;
+      if (status === 'ready') anyReady = true;
+      else if (carrier.conn.opening) opening ??= status;
+      else return status;
+    }
+    return anyReady || opening === undefined ? 'ready' : opening;
   }
 
   /** The symbols currently subscribed on ready connections. */

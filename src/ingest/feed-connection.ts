@@ -152,6 +152,8 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
   private readonly rejectLog: RateLimitedLog;
   /** Whether the current connection was already counted in `connectionLimits`. */
   private limitCounted = false;
+  /** Never ready yet, and no attempt failed: see `opening`. */
+  private firstAttempt = true;
 
   constructor(
     options: Pick<FeedConnectionOptions, 'adapter' | 'url' | 'credentials' | 'userAgent'> &
@@ -167,6 +169,15 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
     this.lag = shared?.lag ?? new LagSampler(LAG_SAMPLE_EVERY, 4_096, LAG_WINDOW_MS);
     this.stats = shared?.stats ?? newFeedStats(this.lag);
     this.gate = shared?.gate;
+  }
+
+  /**
+   * Whether this connection is still on its first attempt (waiting for its turn at the gate,
+   * connecting or in the handshake): it never carried a subscription, so nothing it was asked for
+   * has been interrupted yet. Once ready, or once an attempt failed, it is not.
+   */
+  get opening(): boolean {
+    return this.firstAttempt && this.status !== 'ready' && this.status !== 'closed';
   }
 
   /** The symbols currently subscribed on a ready connection. */
@@ -332,6 +343,7 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
   private scheduleReconnect(reason: string): void {
     if (this.status === 'closed') return;
     const wasReady = this.status === 'ready';
+    this.firstAttempt = false;
     const interrupted = wasReady ? [...this.subscribed].sort() : [];
     this.socket = undefined;
     clearInterval(this.watchdog);
@@ -356,6 +368,7 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
   private checkReady(): void {
     if (this.status !== 'handshake' || !this.session?.ready) return;
     this.status = 'ready';
+    this.firstAttempt = false;
     this.backoff.reset();
     this.emit('ready');
     this.sync();

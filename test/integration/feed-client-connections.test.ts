@@ -212,6 +212,53 @@ describe('feed client: Binance symbols over several connections', () => {
     await until(() => inexact(h, sim, symbols).length === 0, 'every trade after the reconnect', 5_000);
   });
 
+  it('stays ready while new connections open for new symbols, taking turns at the connect gate', async () => {
+    const symbols = generateSymbols(80, binance.server.market);
+    const sim = await simFor(binance, symbols);
+    const h = client(binance, sim, { symbolsPerConnection: 10 });
+    h.client.setSymbols(symbols.slice(0, 10));
+    h.client.start();
+    await allConfirmed(h, symbols.slice(0, 10));
+    const disconnects: string[] = [];
+    h.client.on('disconnected', (reason) => disconnects.push(reason));
+    // Seven more connections: past the gate's burst of five, the last ones wait a second each
+    // (Binance: 300 attempts per 5 minutes), so the new symbols take seconds to be subscribed.
+    const started = Date.now();
+    h.client.setSymbols(symbols);
+    const seen = new Set<string>();
+    while (!symbols.every((symbol) => h.client.isConfirmed(symbol))) {
+      seen.add(h.client.status);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await sleep(5);
+    }
+    expect(Date.now() - started).toBeGreaterThan(1_500);
+    expect(connections(sim)).toHaveLength(8);
+    // Nothing that was subscribed was interrupted: the feed never read as anything but ready.
+    expect([...seen]).toEqual(['ready']);
+    expect(disconnects).toEqual([]);
+  });
+
+  it('is not ready once a new connection fails to connect', async () => {
+    const symbols = generateSymbols(20, binance.server.market);
+    const sim = await simFor(binance, symbols);
+    // The second attempt goes to a port nobody listens on: the new connection's first attempt
+    // fails, and its symbols cannot be subscribed until it connects.
+    let attempts = 0;
+    const h = client(binance, sim, {
+      symbolsPerConnection: 10,
+      backoff: { baseMs: 300, maxMs: 300 },
+      resolveUrl: () => Promise.resolve(++attempts === 2 ? 'ws://127.0.0.1:1/ws' : sim.wsUrl),
+    });
+    h.client.setSymbols(symbols.slice(0, 10));
+    h.client.start();
+    await allConfirmed(h, symbols.slice(0, 10));
+    h.client.setSymbols(symbols);
+    await until(() => h.client.status === 'backoff', 'the failed attempt to count');
+    await allConfirmed(h, symbols);
+    expect(h.client.status).toBe('ready');
+    expect(attempts).toBe(3);
+  });
+
   it('refuses more symbols per connection than the provider allows', () => {
     const h = (): Harness => feedClient(binance, 'ws://127.0.0.1:1/ws', { symbolsPerConnection: 1_025 });
     expect(h).toThrow(RangeError);

@@ -9,11 +9,15 @@ import { alpaca } from '../../feeds/alpaca.js';
 import { binance } from '../../feeds/binance.js';
 import { finnhub } from '../../feeds/finnhub.js';
 import { polygon } from '../../feeds/polygon.js';
+import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { addSymbols } from '../../src/cluster/universe.js';
+import { buildApp } from '../../src/http/app.js';
 import { startSimulator, type RunningSimulator, type SimulatorInput } from '../../src/sim/simulator.js';
 import { generateSymbols } from '../../src/sim/universe.js';
 import { Worker } from '../../src/worker/worker.js';
+import { RedisErrorCounts, workerMetrics, workerView } from '../../src/worker/worker-view.js';
 import { testCluster, testRedis, type TestCluster } from '../support/redis.js';
 import { captureLogger, sleep, until } from './feed-harness.js';
 
@@ -250,6 +254,60 @@ describe('worker with standbys over several Binance connections', () => {
     // They warm again from the next checkpoints once resubscribed.
     await until(() => warm(b.worker), 'the restarted shadows warm again', 10_000);
     expect(b.worker.feed.stats.reconnects).toBe(1);
+  });
+});
+
+describe('worker readiness over several Binance connections', () => {
+  it('/readyz does not flap while new connections open for symbols added to the universe', async () => {
+    const env = await testCluster('feedready');
+    cleanups.push(() => env.cleanup());
+    const symbols = generateSymbols(90, binance.server.market);
+    const sim = await startSimulator({ protocol: binance, symbols, paused: true, seed: 9 });
+    cleanups.push(() => sim.close());
+    await addSymbols(env.redis, env.keys, symbols.slice(0, 10));
+    // Ten streams per connection (Binance allows 1,024): the 80 symbols added later need eight more
+    // connections, past the connect gate's burst of five, so the last ones wait their turn for seconds.
+    const { worker } = await startWorker(binance, { env, sim, symbols }, 'w1', { symbolsPerConnection: 10 });
+    const errors = new RedisErrorCounts();
+    const app = buildApp({
+      view: workerView(worker, { redis: env.redis, keys: env.keys, vnodes: 500 }, errors),
+      metrics: workerMetrics(worker, errors),
+      logger: pino({ level: 'silent' }),
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      app.closeAllConnections();
+      app.close();
+    });
+    const readyz = async (): Promise<{ status: number; reasons: string[] }> => {
+      const res = await fetch(`http://127.0.0.1:${(app.address() as AddressInfo).port}/readyz`);
+      const body = (await res.json()) as { reasons: string[] };
+      return { status: res.status, reasons: body.reasons };
+    };
+    let last = await readyz();
+    for (const deadline = Date.now() + 5_000; last.status !== 200; last = await readyz()) {
+      if (Date.now() > deadline) throw new Error(`not ready: ${last.reasons.join('; ')}`);
+      await sleep(20);
+    }
+    const started = Date.now();
+    await addSymbols(env.redis, env.keys, symbols.slice(10));
+    const reasons = new Set<string>();
+    // Until the new symbols are live (each waits for its subscription), then ready again. The size
+    // is read before asking, so a 200 counts only once the worker holds all of them.
+    for (;;) {
+      const owned = worker.owned.size;
+      const answer = await readyz();
+      for (const reason of answer.reasons) reasons.add(reason);
+      if (owned === 90 && answer.status === 200) break;
+      expect(Date.now() - started).toBeLessThan(15_000);
+      await sleep(5);
+    }
+    expect(Date.now() - started).toBeGreaterThan(2_000);
+    expect(worker.feed.stats.connections).toBe(9);
+    expect(symbols.every((symbol) => worker.feed.isConfirmed(symbol))).toBe(true);
+    // No connection that carried a subscription dropped: the feed is never named as a reason (the
+    // new symbols still loading are, until their subscriptions are confirmed).
+    expect([...reasons].filter((reason) => reason.startsWith('feed'))).toEqual([]);
   });
 });
 
