@@ -9,6 +9,8 @@
  *   empty out as symbols leave, and are closed without moving anything;
  * - only when more connections are open than the symbols need are the emptiest ones drained into the
  *   others: the fewest symbols move.
+ *
+ * Also here, as it follows from the placement: how long subscribe frames take to leave.
  */
 
 /** One connection's load: its id and how many symbols it carries. */
@@ -62,4 +64,29 @@ export function connectionsToDrain(loads: readonly Load[], limit: number): numbe
     .sort(fullestFirst)
     .slice(needed)
     .map((load) => load.id);
+}
+
+/** The time between two client frames on one connection at the provider's frame rate (ms). */
+export function frameIntervalMs(framesPerSecond: number): number {
+  return Math.ceil(1000 / framesPerSecond);
+}
+
+/**
+ * The longest the subscribe frames for `symbols` new symbols take to leave (ms). Each connection
+ * sends its own at the provider's frame rate, in parallel with the others, and carries at most
+ * `limit` symbols, so the busiest sends the frames of at most `min(symbols, limit)`: Binance's 2,500
+ * symbols over three connections take 6 frames, not 13. Never shorter than the truth: a connection
+ * sends its first frame at once and one per interval after, so `k` frames are out after `k - 1`
+ * intervals, and the placement never puts more than one connection's frames' worth on one.
+ * Frames already queued on a connection (unsubscribes sent first) come on top.
+ */
+export function subscribePacingMs(
+  symbols: number,
+  limit: number,
+  {
+    symbolsPerFrame,
+    framesPerSecond,
+  }: { readonly symbolsPerFrame: number; readonly framesPerSecond: number },
+): number {
+  return Math.ceil(Math.min(symbols, limit) / symbolsPerFrame) * frameIntervalMs(framesPerSecond);
 }

@@ -31,6 +31,7 @@ import type { Trade } from '../../feeds/trade.js';
 import type { Logger } from '../log.js';
 import { Backoff, DEFAULT_BACKOFF_OPTIONS, type BackoffOptions } from './backoff.js';
 import type { ConnectGate } from './connect-gate.js';
+import { frameIntervalMs } from './connection-plan.js';
 import { newFeedStats, type FeedClientStats } from './feed-stats.js';
 import { LagSampler } from './lag-sampler.js';
 import { RateLimitedLog } from './rate-limited-log.js';
@@ -404,7 +405,7 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
   private send(frame: string | ConfirmingPing): void {
     this.outbox.push(frame);
     if (this.pacer) return;
-    const interval = Math.ceil(1000 / this.options.adapter.limits.framesPerSecond);
+    const interval = frameIntervalMs(this.options.adapter.limits.framesPerSecond);
     const flush = (): void => {
       let next = this.outbox.shift();
       const socket = this.socket;

@@ -32,6 +32,7 @@ import { drainMember } from '../cluster/placement-admin.js';
 import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
 import { activeMembers, withMember } from '../cluster/ring-record.js';
 import { DedupWindow } from '../ingest/dedup.js';
+import { subscribePacingMs } from '../ingest/connection-plan.js';
 import { FeedClient, type FeedClientOptions } from '../ingest/feed-client.js';
 import { RateLimitedLog } from '../ingest/rate-limited-log.js';
 import { START_OF_STREAM } from '../ingest/stream-position.js';
@@ -478,10 +479,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.pacingMs(previous ? assignment.movedSince(previous) : gained.length + lost.length);
   }
 
-  /** How long subscribe frames for `symbols` symbols take to leave at the provider's frame rate. */
+  /**
+   * How long subscribe frames for `symbols` symbols take to leave at the provider's frame rate, at
+   * most: where symbols are spread over several connections (Binance), each sends its own in
+   * parallel. By the provider's cap per connection, not this worker's own (tests lower it): both
+   * sides of a hand-over must count the same time, and a smaller cap only means fewer frames each.
+   */
   private pacingMs(symbols: number): number {
-    const { symbolsPerFrame, framesPerSecond } = this.options.feed.limits;
-    return (Math.ceil(symbols / symbolsPerFrame) * 1_000) / framesPerSecond;
+    const { limits } = this.options.feed;
+    return subscribePacingMs(symbols, limits.symbolsPerConnection, limits);
   }
 
   /** Releases retiring shadows whose time is up (on the checkpoint timer) and unsubscribes them. */

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FeedAdapter } from '../../feeds/adapter.js';
 import { binance } from '../../feeds/binance.js';
 import { polygon } from '../../feeds/polygon.js';
+import { subscribePacingMs } from '../../src/ingest/connection-plan.js';
 import type { FeedClient, FeedClientOptions } from '../../src/ingest/feed-client.js';
 import { startSimulator, type RunningSimulator, type SimulatorInput } from '../../src/sim/simulator.js';
 import type { SimConnectionStats } from '../../src/sim/sim-stats.js';
@@ -115,6 +116,42 @@ describe('feed client: Binance symbols over several connections', () => {
     const connected = h.lines.filter((l) => l['msg'] === 'feed connected').map((l) => l['connection']);
     expect(connected.sort()).toEqual([0, 1, 2]);
     expect(h.lines.some((l) => l['msg'] === 'feed connections changed' && l['connections'] === 3)).toBe(true);
+  });
+
+  it('sends subscribe frames on each connection in parallel, within subscribePacingMs', async () => {
+    const symbols = generateSymbols(4_500, binance.server.market);
+    const sim = await simFor(binance, symbols);
+    const h = client(binance, sim, { consolidateAfterMs: 60_000 });
+    // Three open connections keeping one symbol each, so that what follows is subscribes only.
+    const first = symbols.slice(0, 2_049);
+    h.client.setSymbols(first);
+    h.client.start();
+    await allConfirmed(h, first);
+    const keep = connections(sim).map((c) => c.subscriptions[0] ?? '');
+    h.client.setSymbols(keep);
+    await until(
+      () => connections(sim).every((c) => c.subscriptions.length === 1),
+      'the unsubscribes to leave',
+      5_000,
+    );
+    // Past the last unsubscribe's interval, so the first subscribe frame goes at once.
+    await sleep(300);
+    // 2,400 new symbols: 1,023, 1,023 and 354 on the three connections, each sending its frames at
+    // 4 a second in parallel with the others.
+    const added = symbols.slice(2_100);
+    const started = performance.now();
+    h.client.setSymbols([...keep, ...added]);
+    await until(() => subscribedAnywhere(sim).size === 2_403, 'the subscriptions to arrive', 5_000);
+    const tookMs = performance.now() - started;
+    expect(connections(sim)).toHaveLength(3);
+    expect(h.client.stats.connections).toBe(3);
+    const bound = subscribePacingMs(added.length, binance.limits.symbolsPerConnection, binance.limits);
+    // The busiest connection's 6 frames (the last leaves 5 intervals after the first; the bound
+    // allows one more for a pacer still busy with earlier frames); one connection would take 12.
+    expect(bound).toBe(1_500);
+    expect(tookMs).toBeLessThanOrEqual(bound);
+    // The frames were paced, not sent at once.
+    expect(tookMs).toBeGreaterThanOrEqual(5 * 250 - 10);
   });
 
   it('closes a connection its symbols all left, at once, touching no other', async () => {

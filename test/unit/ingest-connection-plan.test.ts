@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectGate } from '../../src/ingest/connect-gate.js';
-import { connectionsNeeded, connectionsToDrain, placeSymbols } from '../../src/ingest/connection-plan.js';
+import { binance } from '../../feeds/binance.js';
+import { finnhub } from '../../feeds/finnhub.js';
+import {
+  connectionsNeeded,
+  connectionsToDrain,
+  placeSymbols,
+  subscribePacingMs,
+} from '../../src/ingest/connection-plan.js';
 
 const names = (n: number, prefix = 'S'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
@@ -70,5 +77,44 @@ describe('ConnectGate', () => {
     expect(gate.reserve()).toBe(2_000);
     now = 10_000; // refilled to the burst, no more
     expect([gate.reserve(), gate.reserve(), gate.reserve(), gate.reserve()]).toEqual([0, 0, 0, 1_000]);
+  });
+});
+
+describe('subscribePacingMs', () => {
+  it('counts the frames of the busiest connection: Binance sends its connections frames in parallel', () => {
+    const { limits } = binance;
+    // One connection: 200 streams a frame, 4 frames a second.
+    expect(subscribePacingMs(1, limits.symbolsPerConnection, limits)).toBe(250);
+    expect(subscribePacingMs(1_000, limits.symbolsPerConnection, limits)).toBe(1_250);
+    // 2,500 symbols over three connections: the two full ones send 6 frames each, at the same time.
+    expect(subscribePacingMs(2_500, limits.symbolsPerConnection, limits)).toBe(1_500);
+    expect(subscribePacingMs(50_000, limits.symbolsPerConnection, limits)).toBe(1_500);
+    expect(subscribePacingMs(0, limits.symbolsPerConnection, limits)).toBe(0);
+  });
+
+  it("is the one connection's time where the provider has no cap", () => {
+    // Finnhub: one symbol a frame, 20 frames a second, on one connection.
+    expect(subscribePacingMs(100, finnhub.limits.symbolsPerConnection, finnhub.limits)).toBe(5_000);
+  });
+
+  it('is never shorter than the frames of any placement take to leave', () => {
+    const limits = { symbolsPerFrame: 7, framesPerSecond: 3 };
+    const interval = Math.ceil(1000 / limits.framesPerSecond);
+    for (let seed = 1; seed < 300; seed++) {
+      const limit = 5 + (seed % 40);
+      const loads = Array.from({ length: seed % 5 }, (_, id) => ({
+        id,
+        size: (seed * (id + 3)) % (limit + 1),
+      }));
+      const symbols = (seed * 37) % 400;
+      const { placed, fresh } = placeSymbols(names(symbols), loads, limit);
+      const perConnection = [...placed.values(), ...fresh].map((added) => added.length);
+      // A connection sends its first frame at once and one per interval after.
+      const slowest = Math.max(
+        0,
+        ...perConnection.map((n) => (Math.ceil(n / limits.symbolsPerFrame) - 1) * interval),
+      );
+      expect(subscribePacingMs(symbols, limit, limits)).toBeGreaterThanOrEqual(slowest);
+    }
   });
 });
