@@ -168,6 +168,16 @@ export class FeedClient extends EventEmitter<FeedClientEvents> {
     return [...new Set(carriers.flatMap((carrier) => carrier.conn.subscriptions()))].sort();
   }
 
+  /**
+   * How much longer the last connection waiting for its turn at the connect gate waits (ms; 0 when
+   * none waits): symbols placed on it cannot be subscribed before then.
+   */
+  gateWaitMs(): number {
+    let longest = 0;
+    for (const carrier of this.carriers.values()) longest = Math.max(longest, carrier.conn.gateWaitMs);
+    return longest;
+  }
+
   /** Whether the provider confirmed `symbol`'s subscription on the connection handing it on. */
   isConfirmed(symbol: string): boolean {
     return this.home.get(symbol)?.conn.isConfirmed(symbol) ?? false;

@@ -155,6 +155,8 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
   private limitCounted = false;
   /** Never ready yet, and no attempt failed: see `opening`. */
   private firstAttempt = true;
+  /** When the attempt waiting for its turn at the gate is made (monotonic ms). */
+  private connectAt = 0;
 
   constructor(
     options: Pick<FeedConnectionOptions, 'adapter' | 'url' | 'credentials' | 'userAgent'> &
@@ -179,6 +181,12 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
    */
   get opening(): boolean {
     return this.firstAttempt && this.status !== 'ready' && this.status !== 'closed';
+  }
+
+  /** How much longer the next attempt waits for its turn at the connect gate (ms, 0 if none waits). */
+  get gateWaitMs(): number {
+    if (this.status !== 'connecting' || this.socket !== undefined) return 0;
+    return Math.max(0, this.connectAt - performance.now());
   }
 
   /** The symbols currently subscribed on a ready connection. */
@@ -233,6 +241,7 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
     const waitMs = this.gate?.reserve() ?? 0;
     if (waitMs > 0) {
       this.status = 'connecting';
+      this.connectAt = performance.now() + waitMs;
       this.later(waitMs, () => this.connectNow());
       return;
     }

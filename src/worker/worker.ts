@@ -317,12 +317,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /**
    * Make before break from the very start: before it joins, a worker subscribes to the symbols it
    * expects to own (the ring as it stands, plus itself) and buffers them as shadows, for up to
-   * `PREPARE_JOIN_MAX_MS` past the subscribe frames' pacing. When its epoch comes, the subscriptions
-   * are confirmed and each buffer already overlaps the previous owner's stream, so the previous
-   * owners hand over at their first look instead of after a subscribe round trip and a first trade
-   * (see `rebalance`, which takes the buffers over). A wrong guess (another worker joined too) costs
-   * a few subscriptions, released at the epoch that admits this worker. Building the expected ring
-   * also warms the code the first epoch runs.
+   * `PREPARE_JOIN_MAX_MS` past the subscribe frames' pacing. Where they take several connections
+   * (Binance: 1,024 streams each), it also waits for the last of them to have its turn at the
+   * connect gate (300 attempts per 5 minutes): joining sooner would only make the hand-overs wait
+   * for the same connections. When its epoch comes, the subscriptions are confirmed and each buffer
+   * already overlaps the previous owner's stream, so the previous owners hand over at their first
+   * look instead of after a subscribe round trip and a first trade (see `rebalance`, which takes the
+   * buffers over). A wrong guess (another worker joined too) costs a few subscriptions, released at
+   * the epoch that admits this worker (and a connection they alone filled, closed then). Building
+   * the expected ring also warms the code the first epoch runs.
    */
   private async prepareJoin(universe: readonly string[]): Promise<void> {
     const before = this.previousAssignment;
@@ -332,16 +335,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const me = { id: this.id, address: this.options.address, weight: this.options.membership.weight ?? 1 };
     const vnodes = this.options.membership.vnodes ?? DEFAULT_VNODES;
     const expected = new Assignment(withMember(before.record, me, vnodes), universe).symbolsOf(this.id);
-    // More than one connection takes (Binance: 1,024 streams) is not a guess worth subscribing.
-    if (expected.length === 0 || expected.length > this.options.feed.limits.symbolsPerConnection) return;
+    if (expected.length === 0) return;
     this.preparingJoin = true;
     for (const symbol of expected) this.standbys.prepare(symbol);
+    const started = performance.now();
     this.feed.setSymbols(expected);
-    const deadline = performance.now() + PREPARE_JOIN_MAX_MS + this.pacingMs(expected.length);
+    // The connections the symbols need have reserved their turns at the gate by now.
+    const deadline = started + this.feed.gateWaitMs() + PREPARE_JOIN_MAX_MS + this.pacingMs(expected.length);
     while (performance.now() < deadline && !expected.every((symbol) => this.feed.isConfirmed(symbol)))
       await sleep(HANDOVER_POLL_MS);
     const confirmed = expected.filter((symbol) => this.feed.isConfirmed(symbol)).length;
-    this.log.info({ expected: expected.length, confirmed }, 'subscribed to the expected symbols; joining');
+    this.log.info(
+      {
+        expected: expected.length,
+        confirmed,
+        connections: this.feed.stats.connections,
+        ms: Math.round(performance.now() - started),
+      },
+      'subscribed to the expected symbols; joining',
+    );
   }
 
   private enqueueRebalance(assignment: Assignment): void {

@@ -208,6 +208,70 @@ describe('worker with more Binance symbols than one connection carries', () => {
   });
 });
 
+describe('a worker preparing its join over several Binance connections', () => {
+  /** The line a joining worker logs once its expected symbols are subscribed (or it gave up waiting). */
+  const prepared = (lines: readonly Record<string, unknown>[]): Record<string, unknown> | undefined =>
+    lines.find((l) => l['msg'] === 'subscribed to the expected symbols; joining');
+
+  it('subscribes more symbols than one connection carries before joining; the hand-over stays exact', async () => {
+    const s = await setup(binance, { skew: 0 }, 2_200);
+    const a = await startWorker(binance, s, 'wa');
+    const confirmed = (w: Worker): boolean => w.owned.names().every((symbol) => w.feed.isConfirmed(symbol));
+    await until(() => a.worker.owned.size === 2_200 && confirmed(a.worker), 'wa to subscribe 2,200', 15_000);
+    expect(a.worker.feed.stats.connections).toBe(3);
+    s.sim.emit(5_000);
+    await matches([a.worker], truth(s.sim));
+    const flowing = { on: true };
+    const flow = (async () => {
+      while (flowing.on) {
+        s.sim.emit(100);
+        await sleep(20);
+      }
+    })();
+    const b = await startWorker(binance, s, 'wb');
+    // Before joining, wb subscribed what it expected to own, over two connections.
+    const line = prepared(b.lines);
+    expect(line?.['expected']).toBeGreaterThan(1_024);
+    expect(line?.['confirmed']).toBe(line?.['expected']);
+    expect(line?.['connections']).toBe(2);
+    await until(
+      () =>
+        a.worker.owned.size + b.worker.owned.size === 2_200 &&
+        b.worker.owned.size === line?.['expected'] &&
+        confirmed(a.worker) &&
+        confirmed(b.worker),
+      'the split',
+      15_000,
+      () => [a.worker.owned.size, b.worker.owned.size],
+    );
+    flowing.on = false;
+    await flow;
+    await matches([a.worker, b.worker], truth(s.sim), 10_000);
+    expect(a.worker.feed.stats.gaps + b.worker.feed.stats.gaps).toBe(0);
+    // Every buffer overlapped its old owner's stream in time: nobody gave up waiting.
+    expect(a.worker.handoverTimeouts + b.worker.handoverFallbacks).toBe(0);
+  });
+
+  it("waits for the connections past the gate's burst to have their turn before joining", async () => {
+    const s = await setup(binance, { skew: 0 }, 140);
+    const a = await startWorker(binance, s, 'wa');
+    await until(() => a.worker.owned.size === 140, 'wa to own every symbol');
+    // Ten streams per connection for wb: its 70-odd expected symbols take 7 or 8 connections, and
+    // past the gate's burst of five each waits a second more (Binance: 300 attempts per 5 minutes).
+    const b = await startWorker(binance, s, 'wb', { symbolsPerConnection: 10 });
+    const line = prepared(b.lines);
+    const expected = Number(line?.['expected']);
+    expect(expected).toBeGreaterThan(60);
+    expect(line?.['connections']).toBe(Math.ceil(expected / 10));
+    expect(line?.['confirmed']).toBe(expected);
+    // The last connections waited their turns: 2 s or more for the seventh.
+    expect(line?.['ms']).toBeGreaterThan(1_800);
+    const opened = b.lines.filter((l) => l['msg'] === 'feed connected').map((l) => Number(l['time']));
+    expect(opened).toHaveLength(Math.ceil(expected / 10));
+    expect(Math.max(...opened) - Math.min(...opened)).toBeGreaterThan(1_800);
+  });
+});
+
 describe('worker with standbys over several Binance connections', () => {
   it('a dropped connection sends back to warming only the shadows it carried', async () => {
     const s = await setup(binance, { skew: 0 }, 40);
