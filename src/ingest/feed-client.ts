@@ -14,9 +14,9 @@
  *   move could not be made exact, and those providers have no cap anyway;
  * - connection attempts are paced per client where the provider limits them per IP (`ConnectGate`);
  * - `status` is `ready` when every connection is (one opening for new symbols does not count while
- *   another is ready); `ready` is emitted when that becomes true,
- *   `disconnected` whenever any ready connection drops, naming the symbols whose trades it was
- *   handing on (they missed trades; the symbols on the other connections did not).
+ *   another is ready); `ready` is emitted when that becomes true, `disconnected` whenever any ready
+ *   connection drops, naming the symbols whose trades it was handing on (they missed trades; the
+ *   symbols on the other connections did not).
  */
 import { EventEmitter } from 'node:events';
 import type { Trade } from '../../feeds/trade.js';
