@@ -97,7 +97,7 @@ class EpochWorker {
         redis: { zmscore: unused } as unknown as RedisClient,
         keys: clusterKeys('bench', 'epoch-cost'),
         feed: this.feed,
-        membership: { assignment: undefined, leaseValid: true },
+        membership: { assignment: undefined, leaseValid: true, silentMembers: unused },
         loadAggregate: () => null,
         log,
         handoverLog: new RateLimitedLog(log, 10_000),

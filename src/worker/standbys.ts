@@ -49,7 +49,7 @@ export interface StandbysDeps {
   readonly redis: Redis;
   readonly keys: ClusterKeys;
   readonly feed: Pick<FeedClient, 'isConfirmed'>;
-  readonly membership: Pick<Membership, 'assignment' | 'leaseValid'>;
+  readonly membership: Pick<Membership, 'assignment' | 'leaseValid' | 'silentMembers'>;
   /** The aggregate of a checkpoint; `null` without one, or when it is corrupt (counted, logged). */
   readonly loadAggregate: (symbol: string, record: CheckpointRecord | null) => SymbolAggregate | null;
   readonly log: Logger;
@@ -255,14 +255,33 @@ export class Standbys {
   }
 
   /**
-   * Releases retiring shadows whose time is up (on the checkpoint timer). Returns how many: the
-   * caller unsubscribes them.
+   * Releases retiring shadows whose time is up (on the checkpoint timer), except those whose owner
+   * stopped renewing its lease: dead or frozen but not reaped yet (its lease may be longer than this
+   * worker's, or the ring slow to reap it), it still needs this shadow to stand in for it. Those are
+   * kept up to two more leases. Returns how many were released: the caller unsubscribes them.
    */
-  expireRetired(): number {
+  async expireRetired(): Promise<number> {
+    const due = [...this.retiringUntil].filter(([, until]) => performance.now() >= until);
+    if (due.length === 0) return 0;
+    const assignment = this.deps.membership.assignment;
+    const ownerOf = (symbol: string): string => assignment?.ownerOf(symbol) ?? '';
+    let silent = new Set<string>();
+    try {
+      silent = await this.deps.membership.silentMembers([...new Set(due.map(([symbol]) => ownerOf(symbol)))]);
+    } catch (err) {
+      this.deps.handoverLog.warn(
+        'retire',
+        { err },
+        "owners' leases unreadable; retiring shadows by time alone",
+      );
+    }
     const now = performance.now();
+    const graceMs = 2 * this.options.leaseMs;
     let expired = 0;
-    for (const [symbol, until] of this.retiringUntil) {
-      if (now < until) continue;
+    for (const [symbol, until] of due) {
+      // Moved on meanwhile (followed again, standing in, or released by a rebalance).
+      if (this.retiringUntil.get(symbol) !== until) continue;
+      if (silent.has(ownerOf(symbol)) && now < until + graceMs) continue;
       this.release(symbol);
       expired++;
     }

@@ -308,7 +308,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.checkpointTimer = setInterval(() => {
       void this.checkpoint();
       void this.standbys.warm();
-      this.expireRetiredShadows();
+      void this.expireRetiredShadows();
     }, this.options.checkpointMs);
     await this.rebalancing;
     if (this.status === 'starting') this.status = 'ready';
@@ -503,8 +503,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Releases retiring shadows whose time is up (on the checkpoint timer) and unsubscribes them. */
-  private expireRetiredShadows(): void {
-    if (this.standbys.expireRetired() > 0 && this.status !== 'fenced')
+  private async expireRetiredShadows(): Promise<void> {
+    if ((await this.standbys.expireRetired()) > 0 && this.status !== 'fenced' && this.status !== 'closed')
       this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
   }
 
@@ -1056,7 +1056,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async close(): Promise<void> {
     if (this.status === 'closed' || this.status === 'draining' || this.closing) return;
     this.closing = true;
-    if (this.status === 'ready') await this.handOverEverything();
+    if (this.status === 'ready') {
+      await this.handOverEverything();
+      await this.outlastSilentOwners();
+    }
     const wasServing = this.status === 'ready';
     this.status = 'draining';
     clearInterval(this.checkpointTimer);
@@ -1082,6 +1085,46 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.owned.clear();
     this.standbys.clear();
     this.status = 'closed';
+  }
+
+  /**
+   * A drained worker may still hold the only live copy of a symbol whose owner died or froze and is
+   * not reaped yet (a shadow it follows or keeps retiring, see `Standbys.retire`): leaving now would
+   * lose what that owner applied since its last checkpoint. It stays, still acting on epochs, until
+   * none of its live shadows belongs to a silent owner (the epoch that reaps the owner makes it a
+   * stand-in, and the hand-over runs), bounded by a lease and two hand-over timeouts.
+   */
+  private async outlastSilentOwners(): Promise<void> {
+    if (this.options.replicas < 2) return;
+    const leaseMs = this.options.membership.leaseMs ?? DEFAULT_MEMBERSHIP_OPTIONS.leaseMs;
+    const deadline = performance.now() + leaseMs + 2 * this.options.handoverTimeoutMs;
+    let waited = false;
+    while (this.status === 'ready' && this.membership.leaseValid && performance.now() < deadline) {
+      const assignment = this.membership.assignment;
+      const owners = new Set<string>();
+      for (const symbol of this.standbys.names()) {
+        const owner = assignment?.ownerOf(symbol);
+        if (owner !== undefined && owner !== this.id && this.standbys.stateOf(symbol) === 'live')
+          owners.add(owner);
+      }
+      const silent = await this.membership.silentMembers([...owners]).then(
+        (members) => members.size,
+        (err: unknown) => {
+          this.log.warn({ err }, "owners' leases unreadable before leaving; leaving anyway");
+          return 0;
+        },
+      );
+      if (silent === 0) break;
+      if (!waited)
+        this.log.info(
+          { owners: silent },
+          'drained, but holding live shadows of silent owners: staying until they are reaped',
+        );
+      waited = true;
+      await sleep(this.options.membership.pollMs ?? DEFAULT_MEMBERSHIP_OPTIONS.pollMs);
+    }
+    // The stand-ins' hand-overs, begun by the epoch that reaped the owner.
+    if (waited) await this.rebalancing;
   }
 
   /** Drains this worker through the ring and waits (bounded) until every symbol was handed over. */

@@ -556,6 +556,82 @@ describe('standby replicas (--replicas 2)', () => {
     }
   }, 120_000);
 
+  it('keeps a draining standby until it stood in for an owner that died before the reap', async () => {
+    // w1 dies, and the worker holding the warm shadows of most of its symbols is stopped (SIGTERM)
+    // before the ring reaps w1: it drains, owning nothing, but its shadows are the only copies of
+    // what w1 applied since its last checkpoint (the new standbys cannot warm from a dead owner). It
+    // must stay until the reap and stand in for w1, not leave with them.
+    const symbols = generateSymbols(60);
+    const { cluster, feed } = await begin('draining-standby', {
+      protocol: polygon,
+      symbols,
+      rate: 500,
+      seed: 19,
+    });
+    for (const id of ['w1', 'w2', 'w3']) {
+      workers.push(
+        startWorker(id, {
+          prefix: cluster.prefix,
+          cluster: cluster.cluster,
+          feedUrl: feed.wsUrl,
+          // w1's lease outlasts the drain (its symbols' hand-overs to the dead w1 time out first).
+          extraArgs: [...STEADY, '--lease-ms', id === 'w1' ? '9000' : '4000', '--replicas', '2'],
+        }),
+      );
+    }
+    const before = await eventually(
+      'three members acting on one ring',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        return record.members.length === 3 && (await everyMemberActsOn(record)) ? record : undefined;
+      },
+      30_000,
+    );
+    feed.resume();
+    await eventually(
+      'every symbol to have a warm standby',
+      async () => {
+        const counts = await Promise.all(
+          before.members.map(async (m) => {
+            const text = await (await fetch(`${m.address}/metrics`)).text();
+            const read = (name: string): number =>
+              Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+            return [read('tickring_standby_symbols'), read('tickring_standby_warming_symbols')];
+          }),
+        );
+        const shadows = counts.reduce((sum, [n]) => sum + n!, 0);
+        const warming = counts.reduce((sum, [, n]) => sum + n!, 0);
+        return shadows >= symbols.length && warming === 0 ? true : undefined;
+      },
+      30_000,
+    );
+    await sleep(1_000);
+    const ring = new Assignment(before, symbols);
+    const dying = symbols.filter((s) => ring.ownerOf(s) === 'w1');
+    const byStandby = (id: string): string[] => dying.filter((s) => ring.standbyOf(s) === id);
+    const leaver = byStandby('w2').length >= byStandby('w3').length ? 'w2' : 'w3';
+    const covered = byStandby(leaver);
+    expect(covered.length).toBeGreaterThan(0);
+    workers[0]!.child.kill('SIGKILL');
+    await workers[0]!.exited;
+    const leaving = workers.find((w) => w.id === leaver)!;
+    leaving.child.kill('SIGTERM');
+    const stayer = before.members.find((m) => m.id !== 'w1' && m.id !== leaver)!;
+    await eventually(
+      'the ring to hold the one worker left',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        return record.members.length === 1 && record.members[0]!.id === stayer.id ? true : undefined;
+      },
+      30_000,
+    );
+    await leaving.exited;
+    await sleep(1_000);
+    feed.pause();
+    expect(await settledCounts(stayer.address, covered, feed, 'each')).toEqual({ lost: 0, doubled: 0 });
+    expect(leaving.output.join('\n')).toContain('holding live shadows of silent owners');
+  }, 120_000);
+
   async function killUnderFlow(options: {
     joinBeforeReap: boolean;
     coldStandbys?: boolean;

@@ -47,7 +47,7 @@ describe('Standbys: shadows prepared for a join', () => {
         } as unknown as RedisClient,
         keys: clusterKeys('test', 'standbys'),
         feed: { isConfirmed: () => true },
-        membership: { assignment, leaseValid: true },
+        membership: { assignment, leaseValid: true, silentMembers: () => Promise.resolve(new Set<string>()) },
         loadAggregate: () => null,
         log,
         handoverLog: new RateLimitedLog(log, 10_000),
