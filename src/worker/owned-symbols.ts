@@ -222,7 +222,11 @@ export class OwnedSymbols {
         owned.buffer.shift();
         this.bufferOverflows++;
       }
-      owned.buffer.push(trade);
+      // A copy: the decoder's `Trade` must die young. Every symbol loads at once when a worker
+      // starts, and a buffer holds its trades across collections; V8 then allocates every `Trade`
+      // of that decoder in the old generation from there on (allocation-site pretenuring, which
+      // it does not take back), and the per-trade path runs slower for the life of the process.
+      owned.buffer.push(copyTrade(trade));
       if (owned.awaiting !== undefined) this.catchUp(owned, trade);
       return;
     }

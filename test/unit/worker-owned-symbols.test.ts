@@ -95,6 +95,36 @@ describe('OwnedSymbols position', () => {
     expect(owned.position(aapl)).toEqual({ key: 'AAPL|12|9', seq: null, timeMs: T0 + 1, atTime: 1 });
   });
 
+  it("buffers copies of a loading symbol's trades, and replays them as the trades themselves", () => {
+    // The decoder's objects must die young (a buffer that keeps them makes V8 allocate every later
+    // trade of that decoder in the old generation): the buffer holds equal copies instead.
+    const trades = [
+      makeTrade({ symbol: 'AAPL', price: 10.25, size: 3, timeMs: T0, timeNanos: 7, id: '8', exchange: '4' }),
+      makeTrade({
+        symbol: 'AAPL',
+        price: 10.5,
+        size: 1,
+        timeMs: T0 + 1,
+        id: '9',
+        exchange: '12',
+        conditions: ['37'],
+        kind: 'correction',
+        amendsId: '8',
+      }),
+    ];
+    const owned = buffering(trades);
+    const aapl = symbolOf(owned);
+    expect(aapl.buffer).toEqual(trades);
+    aapl.buffer.forEach((kept, i) => expect(kept).not.toBe(trades[i]));
+    expect(owned.firstBuffered(aapl)?.key).toBe('AAPL|4|8');
+
+    owned.goLive('AAPL', null, START_OF_STREAM, false);
+    const direct = liveWith([]);
+    for (const t of trades) direct.ingest(t);
+    expect(aapl.aggregate.checkpointJson().text).toBe(symbolOf(direct).aggregate.checkpointJson().text);
+    expect(owned.position(aapl)).toEqual(direct.position(symbolOf(direct)));
+  });
+
   it('after a replay, is the last replayed trade; a restart starts it over', () => {
     const owned = new OwnedSymbols(polygon, {}, 1_000);
     owned.acquire('AAPL');
