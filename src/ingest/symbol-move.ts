@@ -16,7 +16,7 @@
  * Trades without a number (none on Binance) follow the old stream until the switch and the new one
  * after it. Only providers that number trades move symbols (see `FeedClient`).
  */
-import type { Trade } from '../../feeds/trade.js';
+import { copyTrade, type Trade } from '../../feeds/trade.js';
 
 /** Most trades of the new stream buffered before the old one overlaps it; the oldest go first. */
 const MAX_BUFFERED = 10_000;
@@ -49,7 +49,9 @@ export class SymbolMove<C> {
       if (seq !== null && (this.lastFromSeq === undefined || seq > this.lastFromSeq)) this.lastFromSeq = seq;
       return this.overlaps() ? [trade, ...this.switchOver()] : [trade];
     }
-    this.buffer.push(trade);
+    // A copy, as `OwnedSymbols` buffers: a decoder's `Trade` kept across collections makes V8
+    // allocate all of that decoder's trades in the old generation from then on.
+    this.buffer.push(copyTrade(trade));
     // The old stream still carries what is dropped here.
     if (this.buffer.length > MAX_BUFFERED) this.buffer.shift();
     return this.overlaps() ? this.switchOver() : [];

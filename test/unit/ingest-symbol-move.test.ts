@@ -22,6 +22,15 @@ const seqOf = (t: Trade): number | null => t.seq;
 const seqs = (trades: readonly Trade[]): number[] => trades.map((t) => t.seq ?? -1);
 
 describe('SymbolMove', () => {
+  it("buffers copies of the new stream's trades, equal to them, not the decoder's objects", () => {
+    const move = new SymbolMove('BTCUSDT', 'old', 'new', seqOf, 0);
+    const ahead = [trade(12), trade(13)];
+    for (const t of ahead) expect(move.offer(false, t, 1)).toEqual([]);
+    const out = move.offer(true, trade(11), 2);
+    expect(out).toEqual([trade(11), ...ahead]);
+    out.slice(1).forEach((kept, i) => expect(kept).not.toBe(ahead[i]));
+  });
+
   it('hands on the old stream until the new one overlaps it, then the new one, each trade once', () => {
     const move = new SymbolMove('BTCUSDT', 'old', 'new', seqOf, 0);
     const out: number[] = [];
