@@ -8,7 +8,8 @@
  * through a worker's start (every symbol loading, about 100,000 trades buffered, then live), since
  * that decides where V8 allocates the decoder's trades from then on.
  *
- * Figures are trades per CPU-second of this process (`process.cpuUsage`), best of the rounds, so
+ * Figures are trades per CPU-second of this process (`process.cpuUsage`), best of the rounds (and,
+ * in the last column, of all rounds together, with every full collection they paid for), so
  * other load on a shared machine moves them far less than wall-clock rates; the ratio is the path's
  * share of what `JSON.parse` alone allows. Not part of `npm run bench`: it is the quick loop for
  * work on the per-trade path (run it before and after a change).
@@ -44,8 +45,16 @@ function cpuMs(): number {
   return (user + system) / 1000;
 }
 
-/** Trades per CPU-second of one round. */
-function round(reader: Reader, frames: readonly string[], state: { next: number }): number {
+/** Trades read and CPU-ms taken by a reader, summed over rounds. */
+interface Tally {
+  trades: number;
+  ms: number;
+  /** Trades per CPU-second of the best round. */
+  best: number;
+}
+
+/** One round: adds its trades and CPU to `tally`. */
+function round(reader: Reader, frames: readonly string[], state: { next: number }, tally: Tally): void {
   const started = cpuMs();
   let trades = 0;
   while (cpuMs() - started < ROUND_MS) {
@@ -53,7 +62,10 @@ function round(reader: Reader, frames: readonly string[], state: { next: number 
     trades += read;
     state.next = next;
   }
-  return (trades * 1000) / (cpuMs() - started);
+  const ms = cpuMs() - started;
+  tally.trades += trades;
+  tally.ms += ms;
+  tally.best = Math.max(tally.best, (trades * 1000) / ms);
 }
 
 function bareReader(perFrame: number): Reader {
@@ -121,8 +133,12 @@ export function tickringReader(
 export interface PathResult {
   readonly perFrame: number;
   readonly symbols: number;
+  /** Best round. */
   readonly bare: number;
   readonly tickring: number;
+  /** All rounds together: what full collections cost is in these, where a best round leaves it out. */
+  readonly bareAll: number;
+  readonly tickringAll: number;
 }
 
 export function run(): PathResult[] {
@@ -136,16 +152,25 @@ export function run(): PathResult[] {
     const bareState = { next: 0 };
     // On from where loading stopped: the window still holds the trades buffered then.
     const oursState = { next: ours.loadedFrames % frames.length };
-    let bestBare = 0;
-    let bestOurs = 0;
+    const bareTally: Tally = { trades: 0, ms: 0, best: 0 };
+    const oursTally: Tally = { trades: 0, ms: 0, best: 0 };
     for (let r = 0; r < ROUNDS; r++) {
-      bestBare = Math.max(bestBare, round(bare, frames, bareState));
-      bestOurs = Math.max(bestOurs, round(ours, frames, oursState));
+      round(bare, frames, bareState, bareTally);
+      round(ours, frames, oursState, oursTally);
     }
     if (ours.owned.duplicatesDropped > 0) throw new Error('the pool repeated a trade id within the window');
-    results.push({ perFrame, symbols, bare: bestBare, tickring: bestOurs });
+    const result = {
+      perFrame,
+      symbols,
+      bare: bareTally.best,
+      tickring: oursTally.best,
+      bareAll: (bareTally.trades * 1000) / bareTally.ms,
+      tickringAll: (oursTally.trades * 1000) / oursTally.ms,
+    };
+    results.push(result);
     console.log(
-      `${perFrame}x${symbols}: bare ${int(bestBare)} trades/CPU-s, tickring ${int(bestOurs)} (${fixed(bestOurs / bestBare)})`,
+      `${perFrame}x${symbols}: bare ${int(result.bare)} trades/CPU-s, tickring ${int(result.tickring)} ` +
+        `(${fixed(result.tickring / result.bare)}); all rounds ${fixed(result.tickringAll / result.bareAll)}`,
     );
   }
   return results;
@@ -160,6 +185,7 @@ export function formatPath(results: readonly PathResult[]): string {
       'tickring path, trades/CPU-s',
       'ratio',
       'tickring µs/trade',
+      'all rounds: ratio',
     ],
     results.map((r) => [
       String(r.perFrame),
@@ -168,6 +194,7 @@ export function formatPath(results: readonly PathResult[]): string {
       int(r.tickring),
       fixed(r.tickring / r.bare),
       fixed(1e6 / r.tickring),
+      fixed(r.tickringAll / r.bareAll),
     ]),
   );
 }
