@@ -198,14 +198,7 @@ describe('hand-overs a newer epoch interrupts', () => {
     const old = ['--handover-timeout-ms', String(boundMs)];
     start('w1', old);
     start('w2', old);
-    await eventually(
-      'w1 and w2 to act on one ring',
-      async () => {
-        const record = await readRingRecord(cluster.redis, cluster.keys);
-        return record.members.length === 2 && (await everyMemberActsOn(record)) ? record : undefined;
-      },
-      30_000,
-    );
+    await ringOf(cluster, 2);
     feed.resume();
     await sleep(500);
 
@@ -270,14 +263,7 @@ describe('hand-overs a newer epoch interrupts', () => {
         }),
       );
     }
-    const ring = await eventually(
-      'w1 and w2 to act on one ring',
-      async () => {
-        const record = await readRingRecord(cluster.redis, cluster.keys);
-        return record.members.length === 2 && (await everyMemberActsOn(record)) ? record : undefined;
-      },
-      30_000,
-    );
+    const ring = await ringOf(cluster, 2);
     feed.resume();
     await sleep(1_000);
     const paused = workers[0]!.child;
@@ -393,6 +379,39 @@ function scenarioStoppedAfterEach(): {
   };
 }
 
+/** The ring once it has `members` members and every one of them acts on it. */
+async function ringOf(cluster: TestCluster, members: number): Promise<RingRecord> {
+  return eventually(
+    `${members} members acting on one ring`,
+    async () => {
+      const record = await readRingRecord(cluster.redis, cluster.keys);
+      return record.members.length === members && (await everyMemberActsOn(record)) ? record : undefined;
+    },
+    30_000,
+  );
+}
+
+/** Waits until the members of `ring` follow at least `symbols` shadows between them, none warming. */
+async function everyStandbyWarm(ring: RingRecord, symbols: number): Promise<void> {
+  await eventually(
+    'every symbol to have a warm standby',
+    async () => {
+      const counts = await Promise.all(
+        ring.members.map(async (m) => {
+          const text = await (await fetch(`${m.address}/metrics`)).text();
+          const read = (name: string): number =>
+            Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+          return [read('tickring_standby_symbols'), read('tickring_standby_warming_symbols')] as const;
+        }),
+      );
+      const shadows = counts.reduce((sum, [n]) => sum + n, 0);
+      const warming = counts.reduce((sum, [, n]) => sum + n, 0);
+      return shadows >= symbols && warming === 0 ? true : undefined;
+    },
+    30_000,
+  );
+}
+
 /**
  * Lost and doubled trades over `symbols` once the paused simulator's trades are all applied (or
  * after 10 s), asking the member at `address` for the cluster-wide list, or for each symbol on its
@@ -504,32 +523,9 @@ describe('standby replicas (--replicas 2)', () => {
     };
     start('w1', ['--lease-ms', '60000', '--heartbeat-ms', '500']);
     for (const id of ['w2', 'w3']) start(id);
-    const before = await eventually(
-      'three members acting on one ring',
-      async () => {
-        const record = await readRingRecord(cluster.redis, cluster.keys);
-        return record.members.length === 3 && (await everyMemberActsOn(record)) ? record : undefined;
-      },
-      30_000,
-    );
+    const before = await ringOf(cluster, 3);
     feed.resume();
-    await eventually(
-      'every symbol to have a warm standby',
-      async () => {
-        const counts = await Promise.all(
-          before.members.map(async (m) => {
-            const text = await (await fetch(`${m.address}/metrics`)).text();
-            const read = (name: string): number =>
-              Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-            return [read('tickring_standby_symbols'), read('tickring_standby_warming_symbols')];
-          }),
-        );
-        const shadows = counts.reduce((sum, [n]) => sum + n!, 0);
-        const warming = counts.reduce((sum, [, n]) => sum + n!, 0);
-        return shadows >= symbols.length && warming === 0 ? true : undefined;
-      },
-      30_000,
-    );
+    await everyStandbyWarm(before, symbols.length);
     const frozen = workers[0]!.child;
     frozen.kill('SIGSTOP');
     try {
@@ -579,32 +575,9 @@ describe('standby replicas (--replicas 2)', () => {
         }),
       );
     }
-    const before = await eventually(
-      'three members acting on one ring',
-      async () => {
-        const record = await readRingRecord(cluster.redis, cluster.keys);
-        return record.members.length === 3 && (await everyMemberActsOn(record)) ? record : undefined;
-      },
-      30_000,
-    );
+    const before = await ringOf(cluster, 3);
     feed.resume();
-    await eventually(
-      'every symbol to have a warm standby',
-      async () => {
-        const counts = await Promise.all(
-          before.members.map(async (m) => {
-            const text = await (await fetch(`${m.address}/metrics`)).text();
-            const read = (name: string): number =>
-              Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-            return [read('tickring_standby_symbols'), read('tickring_standby_warming_symbols')];
-          }),
-        );
-        const shadows = counts.reduce((sum, [n]) => sum + n!, 0);
-        const warming = counts.reduce((sum, [, n]) => sum + n!, 0);
-        return shadows >= symbols.length && warming === 0 ? true : undefined;
-      },
-      30_000,
-    );
+    await everyStandbyWarm(before, symbols.length);
     await sleep(1_000);
     const ring = new Assignment(before, symbols);
     const dying = symbols.filter((s) => ring.ownerOf(s) === 'w1');
