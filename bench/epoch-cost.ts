@@ -31,8 +31,6 @@ import { Assignment } from '../src/cluster/ring.js';
 import { parseRingRecord } from '../src/cluster/ring-record.js';
 import { FeedClient } from '../src/ingest/feed-client.js';
 import { RateLimitedLog } from '../src/ingest/rate-limited-log.js';
-import type { RedisClient } from '../src/redis/client.js';
-import { clusterKeys } from '../src/redis/keys.js';
 import { Prng } from '../src/sim/prng.js';
 import { generateSymbols } from '../src/sim/universe.js';
 import { beginMoves } from '../src/worker/epoch-moves.js';
@@ -94,15 +92,13 @@ class EpochWorker {
         shadows: new OwnedSymbols(polygon, {}, 10_000),
         owned: this.owned,
         checkpoints: { readMany: unused, fences: unused } as unknown as CheckpointStore,
-        redis: { zmscore: unused } as unknown as RedisClient,
-        keys: clusterKeys('bench', 'epoch-cost'),
         feed: this.feed,
         membership: { assignment: undefined, leaseValid: true, silentMembers: unused },
         loadAggregate: () => null,
         log,
         handoverLog: new RateLimitedLog(log, 10_000),
       },
-      { replicas, checkpointMs: 1_000, leaseMs: 5_000, handoverTimeoutMs: 2_000 },
+      { replicas, leaseMs: 5_000, handoverTimeoutMs: 2_000 },
     );
   }
 

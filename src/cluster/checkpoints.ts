@@ -167,6 +167,21 @@ export class CheckpointStore {
   }
 
   /**
+   * Counts one periodic checkpoint pass of this worker as completed: every checkpoint it wrote in
+   * the pass is in Redis (sent before, on the same connection).
+   */
+  async passCompleted(): Promise<void> {
+    await this.redis.hincrby(this.keys.checkpointPasses, this.workerId, 1);
+  }
+
+  /** How many periodic checkpoint passes each of `workers` completed (`null`: none known). */
+  async passes(workers: readonly string[]): Promise<(number | null)[]> {
+    if (workers.length === 0) return [];
+    const counts = await this.redis.hmget(this.keys.checkpointPasses, ...workers);
+    return counts.map((count) => (count === null ? null : Number(count)));
+  }
+
+  /**
    * Fences the symbols at `epoch` and returns their last checkpoints (`null`: none). A symbol
    * already fenced at a newer epoch is left alone and listed in `newer`: this worker is behind, and
    * must not go live from what it would read. Corrupt values are reported through `onCorrupt` and

@@ -19,6 +19,7 @@ export const KEY_TYPES: Readonly<Record<keyof Omit<ClusterKeys, 'events' | 'bars
   symbols: 'set',
   checkpointEpochs: 'hash',
   checkpoints: 'hash',
+  checkpointPasses: 'hash',
   handover: 'hash',
   standIns: 'hash',
   relay: 'string',

@@ -23,6 +23,11 @@ export interface ClusterKeys {
   /** HASH symbol → checkpoint JSON. */
   readonly checkpoints: string;
   /**
+   * HASH member id → how many periodic checkpoint passes it completed: a standby trusts an
+   * unchanged checkpoint only after two more (see `worker/settled-checkpoints.ts`).
+   */
+  readonly checkpointPasses: string;
+  /**
    * HASH symbol → a new owner's hand-over signal: the epoch it owns the symbol at, and the first
    * trade it buffered (see `cluster/handover-signals.ts`).
    */
@@ -57,6 +62,7 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     symbols: `${tag}:symbols`,
     checkpointEpochs: `${tag}:checkpoint-epochs`,
     checkpoints: `${tag}:checkpoints`,
+    checkpointPasses: `${tag}:checkpoint-passes`,
     handover: `${tag}:handover`,
     standIns: `${tag}:stand-ins`,
     events: `${tag}:events`,

@@ -25,12 +25,10 @@ import type { FeedClient } from '../ingest/feed-client.js';
 import type { RateLimitedLog } from '../ingest/rate-limited-log.js';
 import { START_OF_STREAM } from '../ingest/stream-position.js';
 import type { Logger } from '../log.js';
-import type { RedisClient as Redis } from '../redis/client.js';
-import type { ClusterKeys } from '../redis/keys.js';
 import type { OwnedSymbol, OwnedSymbols, OwnedSymbolState } from './owned-symbols.js';
 import { SettledCheckpoints } from './settled-checkpoints.js';
 
-/** Symbols whose checkpoints, leases and fences one warm-up round trip reads. */
+/** Symbols whose checkpoints, owners' passes and fences one warm-up round trip reads. */
 const WARM_BATCH = 200;
 
 export interface StandbysDeps {
@@ -44,10 +42,8 @@ export interface StandbysDeps {
   readonly shadows: OwnedSymbols;
   /** The worker's owned symbols, which promoted shadows join. */
   readonly owned: OwnedSymbols;
+  /** Also read for the owners' completed checkpoint passes: a settled checkpoint needs two more. */
   readonly checkpoints: CheckpointStore;
-  /** Read for the owners' leases (`keys.leases`): a settled checkpoint needs a renewing owner. */
-  readonly redis: Redis;
-  readonly keys: ClusterKeys;
   readonly feed: Pick<FeedClient, 'isConfirmed'>;
   readonly membership: Pick<Membership, 'assignment' | 'leaseValid' | 'silentMembers'>;
   /** The aggregate of a checkpoint; `null` without one, or when it is corrupt (counted, logged). */
@@ -60,8 +56,6 @@ export interface StandbysDeps {
 export interface StandbysOptions {
   /** The worker's `--replicas`: below 2 nothing is followed and nobody stood in for. */
   readonly replicas: number;
-  /** The owners' checkpoint period (ms), which a settled checkpoint outlasts. */
-  readonly checkpointMs: number;
   /** The ring's lease (ms). */
   readonly leaseMs: number;
   /** The bound on each side of a planned hand-over (ms). */
@@ -91,7 +85,7 @@ export class Standbys {
     private readonly options: StandbysOptions,
   ) {
     this.shadows = deps.shadows;
-    this.settled = new SettledCheckpoints(options.checkpointMs);
+    this.settled = new SettledCheckpoints();
   }
 
   get size(): number {
@@ -304,21 +298,19 @@ export class Standbys {
       for (let i = 0; i < loading.length; i += WARM_BATCH) {
         const batch = loading.slice(i, i + WARM_BATCH);
         const owners = batch.map((symbol) => assignment?.ownerOf(symbol) ?? '');
-        const [records, leases, fences] = await Promise.all([
+        const [records, passes, fences] = await Promise.all([
           checkpoints.readMany(batch),
-          this.deps.redis.zmscore(this.deps.keys.leases, ...owners),
+          checkpoints.passes(owners),
           checkpoints.fences(batch),
         ]);
-        const now = performance.now();
         batch.forEach((symbol, j) => {
           const record = records[j] ?? null;
           const settled = this.settled.observe(symbol, {
             record,
             owner: owners[j] ?? '',
-            lease: leases[j] ?? null,
+            passes: passes[j] ?? null,
             fence: fences[j] ?? null,
             confirmed: feed.isConfirmed(symbol),
-            now,
           });
           const position = record ? checkpointPosition(record) : START_OF_STREAM;
           if (this.shadows.warm(symbol, this.deps.loadAggregate(symbol, record), position, settled))

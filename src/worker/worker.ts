@@ -253,8 +253,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
         shadows: new OwnedSymbols(this.options.feed, this.options.aggregate, dedup),
         owned: this.owned,
         checkpoints: this.checkpoints,
-        redis: this.redis,
-        keys: this.keys,
         feed: this.feed,
         membership: this.membership,
         loadAggregate: (symbol, record) => this.loadAggregate(symbol, record),
@@ -263,7 +261,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       {
         replicas: this.options.replicas,
-        checkpointMs: this.options.checkpointMs,
         leaseMs: this.options.membership.leaseMs ?? DEFAULT_MEMBERSHIP_OPTIONS.leaseMs,
         handoverTimeoutMs: this.options.handoverTimeoutMs,
       },
@@ -1018,11 +1015,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
       written.push([owned.aggregate, owned.aggregate.changes]);
       changed.set(symbol, this.record(epoch, owned, false));
     }
-    if (changed.size === 0 && this.bars.pendingBars === 0) return;
+    if (changed.size === 0 && this.bars.pendingBars === 0) {
+      await this.passCompleted().catch((err: unknown) =>
+        this.log.debug({ err }, 'checkpoint pass not counted'),
+      );
+      return;
+    }
     let ok = true;
     try {
       // Sent back to back on one connection: checkpoints and bars share the round trip.
       const [refused] = await Promise.all([this.checkpoints.write(epoch, changed), this.flushBars()]);
+      await this.passCompleted();
       for (const [aggregate, asOf] of written) aggregate.markClean(asOf);
       if (refused.length > 0)
         this.log.warn({ epoch, refused: refused.length }, 'checkpoints refused: newer owner');
@@ -1032,6 +1035,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.log.warn({ err, symbols: changed.size }, 'checkpoint failed; will retry');
     }
     this.emit('checkpointed', { symbols: changed.size, ms: performance.now() - started, ok });
+  }
+
+  /**
+   * Counts a periodic checkpoint pass as completed, where standbys may need it: a standby trusts an
+   * unchanged checkpoint of this worker only after two more passes (see `SettledCheckpoints`).
+   */
+  private async passCompleted(): Promise<void> {
+    if (this.options.replicas >= 2) await this.checkpoints.passCompleted();
   }
 
   private onFenced(): void {

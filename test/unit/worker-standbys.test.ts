@@ -10,8 +10,6 @@ import type { CheckpointStore } from '../../src/cluster/checkpoints.js';
 import { Assignment } from '../../src/cluster/ring.js';
 import type { RingRecord } from '../../src/cluster/ring-record.js';
 import { RateLimitedLog } from '../../src/ingest/rate-limited-log.js';
-import type { RedisClient } from '../../src/redis/client.js';
-import { clusterKeys } from '../../src/redis/keys.js';
 import { OwnedSymbols } from '../../src/worker/owned-symbols.js';
 import { Standbys } from '../../src/worker/standbys.js';
 
@@ -34,6 +32,7 @@ describe('Standbys: shadows prepared for a join', () => {
         return Promise.resolve(symbols.map(() => null));
       },
       fences: (symbols: readonly string[]) => Promise.resolve(symbols.map(() => null)),
+      passes: (owners: readonly string[]) => Promise.resolve(owners.map(() => null)),
     } as unknown as CheckpointStore;
     const log = pino({ level: 'silent' });
     const standbys = new Standbys(
@@ -42,17 +41,13 @@ describe('Standbys: shadows prepared for a join', () => {
         shadows: new OwnedSymbols(polygon, {}, 1_000),
         owned: new OwnedSymbols(polygon, {}, 1_000),
         checkpoints,
-        redis: {
-          zmscore: (_key: string, ...owners: string[]) => Promise.resolve(owners.map(() => null)),
-        } as unknown as RedisClient,
-        keys: clusterKeys('test', 'standbys'),
         feed: { isConfirmed: () => true },
         membership: { assignment, leaseValid: true, silentMembers: () => Promise.resolve(new Set<string>()) },
         loadAggregate: () => null,
         log,
         handoverLog: new RateLimitedLog(log, 10_000),
       },
-      { replicas: 2, checkpointMs: 500, leaseMs: 5_000, handoverTimeoutMs: 2_000 },
+      { replicas: 2, leaseMs: 5_000, handoverTimeoutMs: 2_000 },
     );
     standbys.prepare('AAPL');
     standbys.prepare('MSFT');
