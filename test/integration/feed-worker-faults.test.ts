@@ -165,12 +165,31 @@ async function matches(workers: readonly Worker[], expected: Counts, timeoutMs =
   await until(() => differences().length === 0, 'aggregates to match', timeoutMs, differences);
 }
 
+/** Whether every symbol the worker owns has its subscription confirmed. */
+function confirmed(w: Worker): boolean {
+  return w.owned.names().every((symbol) => w.feed.isConfirmed(symbol));
+}
+
+/** Trades flowing through what follows: 100 every 20 ms until the returned stop is awaited. */
+function keepEmitting(sim: { emit(count: number): unknown }): () => Promise<void> {
+  const flowing = { on: true };
+  const flow = (async () => {
+    while (flowing.on) {
+      sim.emit(100);
+      await sleep(20);
+    }
+  })();
+  return async () => {
+    flowing.on = false;
+    await flow;
+  };
+}
+
 describe('worker with more Binance symbols than one connection carries', () => {
   it('spreads them over connections; a second worker joins, the first drains a connection, aggregates stay exact', async () => {
     const s = await setup(binance, { skew: 0 }, 1_100);
     const options = { consolidateAfterMs: 300, moveQuietMs: 200 };
     const a = await startWorker(binance, s, 'wa', options);
-    const confirmed = (w: Worker): boolean => w.owned.names().every((symbol) => w.feed.isConfirmed(symbol));
     await until(() => a.worker.owned.size === 1_100 && confirmed(a.worker), 'wa to subscribe 1,100', 15_000);
     // Binance allows 1,024 streams per connection: one worker needs two.
     expect(a.worker.feed.stats.connections).toBe(2);
@@ -179,13 +198,7 @@ describe('worker with more Binance symbols than one connection carries', () => {
     s.sim.emit(5_000);
     await matches([a.worker], truth(s.sim));
     // Trades flow through the hand-over and the moves that follow it.
-    const flowing = { on: true };
-    const flow = (async () => {
-      while (flowing.on) {
-        s.sim.emit(100);
-        await sleep(20);
-      }
-    })();
+    const stopFlow = keepEmitting(s.sim);
     const b = await startWorker(binance, s, 'wb', options);
     await until(
       () =>
@@ -198,8 +211,7 @@ describe('worker with more Binance symbols than one connection carries', () => {
       15_000,
       () => [a.worker.owned.size, b.worker.owned.size, a.worker.feed.stats.connections],
     );
-    flowing.on = false;
-    await flow;
+    await stopFlow();
     await matches([a.worker, b.worker], truth(s.sim), 10_000);
     // wa's second connection kept some of its symbols: they moved, make before break.
     expect(a.worker.feed.stats.symbolsMoved).toBeGreaterThan(0);
@@ -216,18 +228,11 @@ describe('a worker preparing its join over several Binance connections', () => {
   it('subscribes more symbols than one connection carries before joining; the hand-over stays exact', async () => {
     const s = await setup(binance, { skew: 0 }, 2_200);
     const a = await startWorker(binance, s, 'wa');
-    const confirmed = (w: Worker): boolean => w.owned.names().every((symbol) => w.feed.isConfirmed(symbol));
     await until(() => a.worker.owned.size === 2_200 && confirmed(a.worker), 'wa to subscribe 2,200', 15_000);
     expect(a.worker.feed.stats.connections).toBe(3);
     s.sim.emit(5_000);
     await matches([a.worker], truth(s.sim));
-    const flowing = { on: true };
-    const flow = (async () => {
-      while (flowing.on) {
-        s.sim.emit(100);
-        await sleep(20);
-      }
-    })();
+    const stopFlow = keepEmitting(s.sim);
     const b = await startWorker(binance, s, 'wb');
     // Before joining, wb subscribed what it expected to own, over two connections.
     const line = prepared(b.lines);
@@ -244,8 +249,7 @@ describe('a worker preparing its join over several Binance connections', () => {
       15_000,
       () => [a.worker.owned.size, b.worker.owned.size],
     );
-    flowing.on = false;
-    await flow;
+    await stopFlow();
     await matches([a.worker, b.worker], truth(s.sim), 10_000);
     expect(a.worker.feed.stats.gaps + b.worker.feed.stats.gaps).toBe(0);
     // Every buffer overlapped its old owner's stream in time: nobody gave up waiting.

@@ -400,12 +400,15 @@ describe('relay protocol', () => {
     expect(stats.maxOpenConnections).toBe(1);
   });
 
-  it('spreads a Binance upstream over as many connections as its symbols need, one worker stream per symbol', async () => {
-    const env = await cluster('relay-conns');
+  /**
+   * An active relay over a paused Binance simulator of 30 symbols, ten streams per upstream
+   * connection (Binance allows 1,024: ten keep the tests small), so three connections.
+   */
+  async function cappedBinanceRelay(label: string, seed: number) {
+    const env = await cluster(label);
     const symbols = generateSymbols(30, binance.server.market);
-    const sim = await startSimulator({ protocol: binance, symbols, paused: true, seed: 4, skew: 0 });
+    const sim = await startSimulator({ protocol: binance, symbols, paused: true, seed, skew: 0 });
     cleanups.push(() => sim.close());
-    // Ten streams per connection (Binance allows 1,024) keep the test small.
     const r = await startRelay(
       env,
       sim,
@@ -414,6 +417,11 @@ describe('relay protocol', () => {
       binance,
     );
     await until(() => r.relay.ready, 'r1 to be active');
+    return { env, symbols, sim, r };
+  }
+
+  it('spreads a Binance upstream over as many connections as its symbols need, one worker stream per symbol', async () => {
+    const { symbols, sim, r } = await cappedBinanceRelay('relay-conns', 4);
     const h = feedClient(relayAdapter(binance), r.url);
     cleanups.push(() => h.client.close());
     h.client.setSymbols(symbols);
@@ -437,18 +445,7 @@ describe('relay protocol', () => {
   });
 
   it('one upstream connection of several drops: the gap notice names only the symbols it carried', async () => {
-    const env = await cluster('relay-conn-gap');
-    const symbols = generateSymbols(30, binance.server.market);
-    const sim = await startSimulator({ protocol: binance, symbols, paused: true, seed: 5, skew: 0 });
-    cleanups.push(() => sim.close());
-    const r = await startRelay(
-      env,
-      sim,
-      'r1',
-      { feedClient: { backoff: { baseMs: 20, maxMs: 200 }, symbolsPerConnection: 10 } },
-      binance,
-    );
-    await until(() => r.relay.ready, 'r1 to be active');
+    const { symbols, sim, r } = await cappedBinanceRelay('relay-conn-gap', 5);
     const all = feedClient(relayAdapter(binance), r.url, {}, 'tickring/test worker/all');
     cleanups.push(() => all.client.close());
     all.client.setSymbols(symbols);
