@@ -16,7 +16,7 @@ import { chaosOptions, type ChaosOptions } from '../../bench/chaos/options.js';
 import { formatChaos } from '../../bench/chaos/report.js';
 
 const SHORT: Partial<ChaosOptions> = {
-  durationMs: 20_000,
+  durationMs: 14_000,
   workers: 3,
   minWorkers: 2,
   maxWorkers: 4,
