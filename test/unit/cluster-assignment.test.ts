@@ -181,14 +181,7 @@ describe('Assignment: owners and standbys in one pass', () => {
   });
 
   it('places a symbol listed twice once', () => {
-    const record: RingRecord = {
-      epoch: 1,
-      members: [{ id: 'a', weight: 1, address: '' }],
-      pins: {},
-      vnodes: 10,
-      changedAt: 0,
-      reason: 'test',
-    };
+    const record = oneMemberRecord();
     const assignment = new Assignment(record, ['AAPL', 'MSFT', 'AAPL']);
     expect(assignment.size).toBe(2);
     expect(assignment.symbolsOf('a')).toEqual(['AAPL', 'MSFT']);
@@ -198,17 +191,22 @@ describe('Assignment: owners and standbys in one pass', () => {
 
 describe('buildHashRing', () => {
   it('builds one ring per record and a new one for a copy', () => {
-    const record: RingRecord = {
-      epoch: 1,
-      members: [{ id: 'a', weight: 1, address: '' }],
-      pins: {},
-      vnodes: 10,
-      changedAt: 0,
-      reason: 'test',
-    };
+    const record = oneMemberRecord();
     const ring = buildHashRing(record);
     expect(buildHashRing(record)).toBe(ring);
     expect(buildHashRing({ ...record })).not.toBe(ring);
     expect(buildHashRing({ ...record, members: [] })).toBeUndefined();
   });
 });
+
+/** A ring of the one member `a`, 10 virtual nodes. */
+function oneMemberRecord(): RingRecord {
+  return {
+    epoch: 1,
+    members: [{ id: 'a', weight: 1, address: '' }],
+    pins: {},
+    vnodes: 10,
+    changedAt: 0,
+    reason: 'test',
+  };
+}
