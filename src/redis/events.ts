@@ -5,7 +5,8 @@
  * reaches only the node that owns the cluster's hash slot instead of every node. Either way it is a
  * wake-up call: workers also re-read the ring on a timer.
  */
-import { Cluster } from 'ioredis';
+import { once } from 'node:events';
+import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from './client.js';
 
 /** Subscribes `subscriber` to `channel`, calling `onMessage` with each message published to it. */
@@ -18,6 +19,33 @@ export async function subscribeToChannel(
   subscriber.on(sharded ? 'smessage' : 'message', (from: string, message: string) => {
     if (from === channel) onMessage(message);
   });
-  if (sharded) await subscriber.ssubscribe(channel);
-  else await subscriber.subscribe(channel);
+  if (sharded) {
+    await subscriber.ssubscribe(channel);
+    return;
+  }
+  await connectionReady(subscriber);
+  await subscriber.subscribe(channel);
+}
+
+/**
+ * Waits until `client` has passed its ready check. ioredis (5.8.2 and later, redis/ioredis#2037)
+ * sends the SUBSCRIBE of a client still connecting before its ready check's INFO, which the server
+ * then refuses in subscriber mode: the client reports an error and reconnects. Subscribing only once
+ * ready avoids that. A client that closes for good instead lets SUBSCRIBE fail as it would have.
+ */
+async function connectionReady(client: Redis): Promise<void> {
+  if (client.status === 'ready' || client.status === 'end') return;
+  if (client.status === 'wait') {
+    await client.connect();
+    return;
+  }
+  const ac = new AbortController();
+  try {
+    await Promise.race([
+      once(client, 'ready', { signal: ac.signal }),
+      once(client, 'end', { signal: ac.signal }),
+    ]);
+  } finally {
+    ac.abort();
+  }
 }
