@@ -149,7 +149,9 @@ describe('feed client: Binance symbols over several connections', () => {
     // The busiest connection's 6 frames (the last leaves 5 intervals after the first; the bound
     // allows one more for a pacer still busy with earlier frames); one connection would take 12.
     expect(bound).toBe(1_500);
-    expect(tookMs).toBeLessThanOrEqual(bound);
+    // In parallel, not one connection after another (12 frames: 2,750 ms). Halfway between the two
+    // leaves a loaded machine its scheduling delays without letting a serial sender pass.
+    expect(tookMs).toBeLessThan((bound + 11 * 250) / 2);
     // The frames were paced, not sent at once.
     expect(tookMs).toBeGreaterThanOrEqual(5 * 250 - 10);
   });
