@@ -197,7 +197,24 @@ export function formatMemory(runs: readonly MemoryRun[]): string {
       '; heap (MiB): ' +
       hi.steady.map((s) => (s.heapUsed / 2 ** 20).toFixed(0)).join(' ') +
       '.',
+    '',
+    growthVerdict(thirds),
   ].join('\n');
+}
+
+/** Growth allowed between the first and the last third's heap floor before it counts as growing. */
+const GROWTH_TOLERANCE = 0.1;
+
+/** The goal, decided on the retained heap (its floor), which garbage between collections does not move. */
+function growthVerdict(thirds: readonly (readonly Sample[])[]): string {
+  const first = floor(thirds[0] ?? [], (s) => s.heapUsed);
+  const lastFloor = floor(thirds.at(-1) ?? [], (s) => s.heapUsed);
+  const grew = lastFloor / first - 1;
+  const met = grew <= GROWTH_TOLERANCE;
+  return (
+    `Goal: no growth over time: the heap floor of the last third is ${fixed(grew * 100, 1)} % from the first's ` +
+    `(${mib(first)} → ${mib(lastFloor)}; allowed ${GROWTH_TOLERANCE * 100} %): ${met ? 'met' : 'not met'}.`
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -208,7 +208,26 @@ export function formatRedisCost(rows: readonly RedisCostRow[]): string {
       '.',
     '',
     flat,
+    '',
+    redisCostVerdict(lowest, high),
   ].join('\n');
+}
+
+/**
+ * The goal, decided: commands follow the symbols written when the commands per symbol written stay
+ * within a quarter of each other from the lowest rate to the highest while the trades grow more
+ * than the symbols written do.
+ */
+function redisCostVerdict(lowest: RedisCostRow, high: RedisCostRow): string {
+  const perSymbol = (r: RedisCostRow): number => r.commandsPerSecond / r.symbolsWrittenPerSecond;
+  const drift = perSymbol(high) / perSymbol(lowest);
+  const met = drift <= 1.25 && drift >= 0.8;
+  return (
+    'Goal: Redis commands follow the symbols changed per checkpoint, not the trades: commands per symbol ' +
+    `written ${fixed(perSymbol(lowest))} → ${fixed(perSymbol(high))} (x${fixed(drift)}) while trades grew ` +
+    `x${fixed(high.ingested / lowest.ingested)}; commands per trade ${fixed(lowest.commandsPerSecond / lowest.ingested, 3)} → ` +
+    `${fixed(high.commandsPerSecond / high.ingested, 3)}: ${met ? 'met' : 'not met'}.`
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -140,6 +140,11 @@ function load(): string {
     .join(' / ');
 }
 
+/** A section's verdict lines: those that state a goal and whether it was met. */
+function goalLines(body: string): string[] {
+  return body.split('\n').filter((line) => /^Goals?\b/.test(line) && /\bmet\b/.test(line));
+}
+
 /** The "Profile findings" section of bench/README.md, so RESULTS.md carries it too. */
 function profileFindings(): string {
   let readme: string;
@@ -164,6 +169,7 @@ const commit = git(['rev-parse', '--short', 'HEAD']);
 const dirty = git(['status', '--porcelain']).split('\n').filter(Boolean).length;
 const sections: string[] = [];
 const timings: string[] = [];
+const verdicts: string[] = [];
 for (const scenario of chosen) {
   console.log(`\n== ${scenario.title} (${scenario.command}) ==`);
   const loadBefore = load();
@@ -179,6 +185,7 @@ for (const scenario of chosen) {
   const seconds = (performance.now() - began) / 1000;
   console.log(body);
   timings.push(`${scenario.key} ${seconds.toFixed(0)} s`);
+  for (const line of goalLines(body)) verdicts.push(`- ${scenario.title}: ${line}`);
   sections.push(
     [
       `## ${scenario.title}`,
@@ -205,6 +212,12 @@ const lines = [
   'figures are the ones that hold still when it does.',
   '',
   `Scenario times: ${timings.join(', ')}.`,
+  '',
+  '## Goals at a glance',
+  '',
+  'Each goal of the sections below, as its section decided it in this run:',
+  '',
+  ...(verdicts.length > 0 ? verdicts : ['- (no scenario with a goal ran)']),
   '',
   ...sections,
   '## Profile findings',
