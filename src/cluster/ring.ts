@@ -7,12 +7,14 @@
  * The explicit count matters: hashring 3.2.0 otherwise floors each member's share of virtual nodes
  * (its issue #43), so adding one member would move symbols between members that both stayed.
  *
- * hashring places every symbol: `buildHashRing` builds one ring per record, and an `Assignment`
- * asks it once per symbol per epoch; lookups on the trade path are a Map read.
+ * hashring places every symbol: `buildHashRing` builds one ring per distinct member set, and an
+ * `Assignment` asks it once per symbol for each placement it has not computed recently (a ring with
+ * its pins, over one universe); lookups on the trade path are a Map read.
  */
 import { createHash } from 'node:crypto';
 import HashRing from 'hashring';
 import { activeMembers, type RingRecord } from './ring-record.js';
+import { RecentCache } from './recent-cache.js';
 import { SymbolIndex } from './symbol-index.js';
 
 export const DEFAULT_VNODES = 500;
@@ -43,23 +45,117 @@ function rememberedMd5(key: string): Buffer {
 const rings = new WeakMap<RingRecord, HashRing | null>();
 
 /**
- * hashring for `record`'s active members, built once per record object and shared by every
- * `Assignment` and ring picture of it. Callers must not `add`, `remove` or `swap` on it.
+ * Rings of the last few distinct member sets, by `placementKey`. Epochs keep coming back to a ring
+ * seen shortly before: a drained member's leave changes nothing on the ring it drained from, that
+ * ring is the one from before the member joined, and a restarted worker rejoins the ring it left.
+ * Building hashring's continuum (an object per point, a comparator sort of 18,000 points at 9
+ * members) is most of an epoch's CPU, and every worker pays it at the same moment.
+ */
+const recentRings = new RecentCache<string, HashRing | null>(4);
+
+/**
+ * What hashring's placement depends on, in one string: the active members' ids and weights (in
+ * sorted order, as they are added) and the virtual nodes per unit of weight. Equal keys build
+ * equal rings.
+ */
+function ringKey(record: RingRecord): string {
+  const active = activeMembers(record).map((m) => [m.id, m.weight] as const);
+  active.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([record.vnodes, active]);
+}
+
+/**
+ * hashring for `record`'s active members, built once per distinct member set among the last few
+ * and shared by every `Assignment` and ring picture of it. Callers must not `add`, `remove` or
+ * `swap` on it.
  */
 export function buildHashRing(record: RingRecord): HashRing | undefined {
   const built = rings.get(record);
   if (built !== undefined) return built ?? undefined;
-  const active = activeMembers(record);
-  let ring: HashRing | null = null;
-  if (active.length > 0) {
-    const servers: Record<string, { vnodes: number }> = {};
-    const sorted = active.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    for (const member of sorted) servers[member.id] = { vnodes: record.vnodes * member.weight };
-    // 'vnode count' 0 makes every member's explicit count win over hashring's computed share.
-    ring = new HashRing(servers, rememberedMd5, { 'vnode count': 0 });
+  const key = ringKey(record);
+  let ring = recentRings.get(key);
+  if (ring === undefined) {
+    ring = newHashRing(record) ?? null;
+    recentRings.set(key, ring);
   }
   rings.set(record, ring);
   return ring ?? undefined;
+}
+
+/** A hashring of its own for `record`'s active members, never shared (tests compare with it). */
+export function newHashRing(record: RingRecord): HashRing | undefined {
+  const active = activeMembers(record);
+  if (active.length === 0) return undefined;
+  const servers: Record<string, { vnodes: number }> = {};
+  const sorted = active.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const member of sorted) servers[member.id] = { vnodes: record.vnodes * member.weight };
+  // 'vnode count' 0 makes every member's explicit count win over hashring's computed share.
+  return new HashRing(servers, rememberedMd5, { 'vnode count': 0 });
+}
+
+/** Where every symbol of one universe goes on one ring with one set of pins (see `Assignment`). */
+interface Placement {
+  readonly index: SymbolIndex;
+  /** Whether symbols are placed at all: not on a ring without active members. */
+  readonly placed: boolean;
+  /** Per slot, the owner's index in `ids`. */
+  readonly ownerAt: Uint16Array;
+  /** Per slot, the standby's index in `ids`, `NO_STANDBY` for none. */
+  readonly standbyAt: Uint16Array;
+  /** The active members; pinned owners are among them (pins go to live members). */
+  readonly ids: readonly string[];
+  readonly indexOf: ReadonlyMap<string, number>;
+  /** Per member index, the symbols it owns and follows, in the universe's order; sorted on demand. */
+  readonly owned: readonly (readonly string[])[];
+  readonly followed: readonly (readonly string[])[];
+}
+
+/**
+ * The placements of the last few epochs, by ring and pins; each valid for the universe index it
+ * was computed over. Never changed once computed, so assignments share them.
+ */
+const recentPlacements = new RecentCache<string, Placement>(4);
+
+function placementKey(record: RingRecord): string {
+  return Object.keys(record.pins).length === 0
+    ? ringKey(record)
+    : `${ringKey(record)}\u0000${JSON.stringify(record.pins)}`;
+}
+
+/** The placement of `index` by `record`: one hashring `range(symbol, 2)` per symbol. */
+function place(record: RingRecord, index: SymbolIndex): Placement {
+  const ring = buildHashRing(record);
+  const active = activeMembers(record);
+  const ids = ring ? active.map((m) => m.id) : [];
+  const indexOf = new Map<string, number>();
+  ids.forEach((id, i) => indexOf.set(id, i));
+  const owned: string[][] = ids.map(() => []);
+  const followed: string[][] = ids.map(() => []);
+  const count = ring ? index.symbols.length : 0;
+  const ownerAt = new Uint16Array(count);
+  const standbyAt = new Uint16Array(count);
+  const placement = { index, placed: ring !== undefined, ownerAt, standbyAt, ids, indexOf, owned, followed };
+  if (!ring) return placement;
+  // With one member there is no standby, and a range of 2 would walk the whole circle looking.
+  const size = active.length > 1 ? 2 : 1;
+  const hasPins = Object.keys(record.pins).length > 0;
+  const list = index.symbols;
+  for (let slot = 0; slot < count; slot++) {
+    const symbol = list[slot] ?? '';
+    const [first = '', second] = ring.range(symbol, size);
+    // A pin to a draining member is ignored like one to a departed member: the ring places it.
+    const pinned = hasPins ? indexOf.get(record.pins[symbol] ?? '') : undefined;
+    const ringOwner = indexOf.get(first) ?? 0;
+    const owner = pinned ?? ringOwner;
+    // For a pinned symbol the standby is the ring's own choice, or the next member if that is the pin.
+    const standby =
+      owner === ringOwner ? (second === undefined ? undefined : indexOf.get(second)) : ringOwner;
+    ownerAt[slot] = owner;
+    owned[owner]?.push(symbol);
+    standbyAt[slot] = standby ?? NO_STANDBY;
+    if (standby !== undefined) followed[standby]?.push(symbol);
+  }
+  return placement;
 }
 
 /**
@@ -73,54 +169,37 @@ export function buildHashRing(record: RingRecord): HashRing | undefined {
 export class Assignment {
   /** The universe, each symbol with a slot in `ownerAt` and `standbyAt`; shared between epochs. */
   private readonly index: SymbolIndex;
-  /** Whether symbols are placed at all: not on a ring without active members. */
   private readonly placed: boolean;
-  /** Per slot, the owner's index in `ids`. */
   private readonly ownerAt: Uint16Array;
-  /** Per slot, the standby's index in `ids`, `NO_STANDBY` for none. */
   private readonly standbyAt: Uint16Array;
-  /** The active members; pinned owners are among them (pins go to live members). */
   private readonly ids: readonly string[];
-  private readonly indexOf = new Map<string, number>();
-  /** Per member index, the symbols it owns and follows, in the universe's order; sorted on demand. */
-  private readonly owned: string[][];
-  private readonly followed: string[][];
+  private readonly indexOf: ReadonlyMap<string, number>;
+  private readonly owned: readonly (readonly string[])[];
+  private readonly followed: readonly (readonly string[])[];
 
   constructor(
     readonly record: RingRecord,
     symbols: Iterable<string>,
   ) {
-    const ring = buildHashRing(record);
-    const active = activeMembers(record);
-    this.ids = ring ? active.map((m) => m.id) : [];
-    this.ids.forEach((id, i) => this.indexOf.set(id, i));
-    this.owned = this.ids.map(() => []);
-    this.followed = this.ids.map(() => []);
-    this.index = SymbolIndex.of(symbols);
-    this.placed = ring !== undefined;
-    const count = ring ? this.index.symbols.length : 0;
-    this.ownerAt = new Uint16Array(count);
-    this.standbyAt = new Uint16Array(count);
-    if (!ring) return;
-    // With one member there is no standby, and a range of 2 would walk the whole circle looking.
-    const size = active.length > 1 ? 2 : 1;
-    const hasPins = Object.keys(record.pins).length > 0;
-    const list = this.index.symbols;
-    for (let slot = 0; slot < count; slot++) {
-      const symbol = list[slot] ?? '';
-      const [first = '', second] = ring.range(symbol, size);
-      // A pin to a draining member is ignored like one to a departed member: the ring places it.
-      const pinned = hasPins ? this.indexOf.get(record.pins[symbol] ?? '') : undefined;
-      const ringOwner = this.indexOf.get(first) ?? 0;
-      const owner = pinned ?? ringOwner;
-      // For a pinned symbol the standby is the ring's own choice, or the next member if that is the pin.
-      const standby =
-        owner === ringOwner ? (second === undefined ? undefined : this.indexOf.get(second)) : ringOwner;
-      this.ownerAt[slot] = owner;
-      this.owned[owner]?.push(symbol);
-      this.standbyAt[slot] = standby ?? NO_STANDBY;
-      if (standby !== undefined) this.followed[standby]?.push(symbol);
+    const index = SymbolIndex.of(symbols);
+    // An epoch that changed nothing hashring places by (a drained member leaving, a ring seen
+    // shortly before) gets the placement already computed.
+    const key = placementKey(record);
+    let placement = recentPlacements.get(key);
+    if (placement?.index !== index) {
+      placement = place(record, index);
+      recentPlacements.set(key, placement);
     }
+    ({
+      index: this.index,
+      placed: this.placed,
+      ownerAt: this.ownerAt,
+      standbyAt: this.standbyAt,
+      ids: this.ids,
+      indexOf: this.indexOf,
+      owned: this.owned,
+      followed: this.followed,
+    } = placement);
   }
 
   get epoch(): number {

@@ -8,7 +8,7 @@
  */
 import HashRing from 'hashring';
 import { describe, expect, it } from 'vitest';
-import { Assignment, buildHashRing } from '../../src/cluster/ring.js';
+import { Assignment, buildHashRing, newHashRing } from '../../src/cluster/ring.js';
 import { activeMembers, type RingMember, type RingRecord } from '../../src/cluster/ring-record.js';
 import { Prng } from '../../src/sim/prng.js';
 import { generateSymbols } from '../../src/sim/universe.js';
@@ -46,8 +46,8 @@ class PerSymbolCalls {
   private readonly ring: HashRing | undefined;
 
   constructor(record: RingRecord, symbols: readonly string[]) {
-    // A ring of its own: buildHashRing keeps one per record object, the one the Assignment used.
-    this.ring = buildHashRing({ ...record });
+    // A ring of its own, not the one buildHashRing shares with the Assignment.
+    this.ring = newHashRing(record);
     const live = new Set(activeMembers(record).map((m) => m.id));
     for (const symbol of symbols) {
       const pinned = record.pins[symbol];
@@ -101,8 +101,8 @@ describe('equal points of two members', () => {
         changedAt: 0,
         reason: 'test',
       };
-      // A fresh hashring, not the one buildHashRing keeps for this record.
-      const reference = buildHashRing({ ...record });
+      // A fresh hashring, not the one buildHashRing shares.
+      const reference = newHashRing(record);
       const assignment = new Assignment(record, [symbol]);
       expect(reference?.get(symbol)).toBe(first);
       expect(assignment.ownerOf(symbol)).toBe(first);
@@ -190,12 +190,74 @@ describe('Assignment: owners and standbys in one pass', () => {
 });
 
 describe('buildHashRing', () => {
-  it('builds one ring per record and a new one for a copy', () => {
+  it('builds one ring per member set and shares it between records with the same one', () => {
     const record = oneMemberRecord();
     const ring = buildHashRing(record);
     expect(buildHashRing(record)).toBe(ring);
-    expect(buildHashRing({ ...record })).not.toBe(ring);
+    // Another epoch, address or draining member changes nothing hashring places by.
+    const same = {
+      ...record,
+      epoch: 2,
+      members: [...record.members, { id: 'b', weight: 1, address: 'x', draining: true }],
+    };
+    expect(buildHashRing(same)).toBe(ring);
+    expect(buildHashRing({ ...record, vnodes: 11 })).not.toBe(ring);
+    expect(buildHashRing({ ...record, members: [{ id: 'a', weight: 2, address: '' }] })).not.toBe(ring);
     expect(buildHashRing({ ...record, members: [] })).toBeUndefined();
+  });
+
+  it('keeps only the last few member sets', () => {
+    const record = oneMemberRecord();
+    const ring = buildHashRing(record);
+    for (let vnodes = 20; vnodes < 30; vnodes++) buildHashRing({ ...record, vnodes });
+    expect(buildHashRing({ ...record })).not.toBe(ring);
+  });
+});
+
+describe('Assignment: placements computed recently', () => {
+  const symbols = generateSymbols(300);
+  const members = (...ids: string[]): RingMember[] => ids.map((id) => ({ id, weight: 1, address: '' }));
+  const at = (epoch: number, list: RingMember[], pins: Record<string, string> = {}): RingRecord => ({
+    epoch,
+    members: list,
+    pins,
+    vnodes: 40,
+    changedAt: epoch,
+    reason: 'test',
+  });
+
+  it('are reused by an epoch that changed nothing hashring places by, and answer the same', () => {
+    const before = new Assignment(at(1, members('a', 'b', 'c')), symbols);
+    const joined = new Assignment(at(2, members('a', 'b', 'c', 'd')), symbols);
+    const drained = new Assignment(
+      at(3, [...members('a', 'b', 'c'), { ...members('d')[0]!, draining: true }]),
+      [...symbols],
+    );
+    const left = new Assignment(at(4, members('a', 'b', 'c')), symbols);
+    const fresh = new PerSymbolCalls(at(5, members('a', 'b', 'c')), symbols);
+    expect(joined.movedSince(before)).toBeGreaterThan(0);
+    for (const assignment of [before, drained, left]) {
+      expect(assignment.movedSince(before)).toBe(0);
+      for (const symbol of symbols) {
+        expect(assignment.ownerOf(symbol)).toBe(fresh.owners.get(symbol));
+        expect(assignment.standbyOf(symbol)).toBe(fresh.standbyOf(symbol));
+      }
+      expect(assignment.symbolsOf('a')).toEqual(fresh.symbolsOf('a'));
+    }
+    expect(left.epoch).toBe(4);
+    expect(drained.isDraining('d')).toBe(true);
+  });
+
+  it('are not reused across other pins or another universe', () => {
+    const record = at(1, members('a', 'b'));
+    const plain = new Assignment(record, symbols);
+    const symbol = symbols.find((s) => plain.ownerOf(s) === 'a')!;
+    const pinned = new Assignment(at(2, members('a', 'b'), { [symbol]: 'b' }), symbols);
+    expect(pinned.ownerOf(symbol)).toBe('b');
+    expect(new Assignment(at(3, members('a', 'b')), symbols).ownerOf(symbol)).toBe('a');
+    const fewer = new Assignment(at(4, members('a', 'b')), symbols.slice(1));
+    expect(fewer.size).toBe(symbols.length - 1);
+    expect(fewer.ownerOf(symbols[0]!)).toBeUndefined();
   });
 });
 
