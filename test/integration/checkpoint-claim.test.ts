@@ -68,6 +68,24 @@ describe('claiming symbols at an epoch', () => {
     expect(await old.unfenced(9, ['AAPL'])).toEqual(['AAPL']);
   });
 
+  it('writes many symbols in batches sent back to back, and lists the refusals of every batch', async () => {
+    const symbols = Array.from({ length: 450 }, (_, i) => `S${String(i).padStart(3, '0')}`);
+    const taker = new CheckpointStore(env.redis, env.keys, 'new');
+    // Fenced at a newer epoch already: one symbol in the first batch of 200, one in the last.
+    await taker.claim(9, ['S005', 'S440'], () => undefined);
+    const old = new CheckpointStore(env.redis, env.keys, 'old');
+    const writes = old.writes;
+    const refused = await old.write(8, new Map(symbols.map((s, i) => [s, record('old', 8, i)])));
+    expect(refused).toEqual(['S005', 'S440']);
+    expect(old.writes - writes).toBe(3);
+    const read = await old.readMany(['S000', 'S005', 'S449']);
+    expect(read.map((r) => (r?.aggregate as { trades: number } | undefined)?.trades)).toEqual([
+      0,
+      undefined,
+      449,
+    ]);
+  });
+
   it('writes an aggregate serialized by checkpointJson as the text its objects make, and loads it back', async () => {
     const aggregate = new SymbolAggregate('AAPL');
     const start = Date.UTC(2026, 0, 5, 15);
