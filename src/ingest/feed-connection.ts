@@ -9,7 +9,8 @@
  * What it watches, as plain counters in `stats` (shared by every connection of a client):
  * - silence: no frame and no pong for `silenceMs` replaces the connection. It pings every
  *   `silenceMs / 3`, so a connection whose symbols are merely quiet stays (its pongs count), and a
- *   dead one is replaced within `silenceMs` plus one period (`silenceDrops`);
+ *   dead one is replaced within `silenceMs` plus one period (`silenceDrops`). Time this process
+ *   itself did not run (a watchdog tick that comes late) does not count as silence;
  * - "connection limit", said in-band (Polygon `max_connections`, Alpaca 406), by a refused upgrade
  *   (HTTP 429 or 418) or by the close reason: the next attempt waits at least
  *   `connectionLimitBackoffMs` (`connectionLimits`);
@@ -333,8 +334,18 @@ export class FeedConnection extends EventEmitter<FeedClientEvents> implements De
   private startWatchdog(socket: WebSocket): void {
     clearInterval(this.watchdog);
     const period = Math.max(50, Math.floor(this.options.silenceMs / 3));
+    let lastTick = performance.now();
     this.watchdog = setInterval(() => {
       if (this.socket !== socket) return;
+      // A late tick means this process did not run (a long task, a GC pause, a starved CPU), not
+      // that the provider said nothing: what the socket received meanwhile is still unread, and
+      // timers run before the loop reads sockets. Dropping now would throw it away unread. The
+      // silence clock stops for the stall; a dead connection is still found within `silenceMs`
+      // of the process running.
+      const now = performance.now();
+      const stalledMs = now - lastTick - period;
+      lastTick = now;
+      if (stalledMs > 0) this.lastActivity = Math.min(Date.now(), this.lastActivity + stalledMs);
       if (Date.now() - this.lastActivity > this.options.silenceMs) {
         this.stats.silenceDrops++;
         this.drop(socket, `silent for ${this.options.silenceMs} ms`);

@@ -22,6 +22,12 @@ afterEach(async () => {
   await Promise.all(sims.splice(0).map((sim) => sim.close()));
 });
 
+/** Blocks this process for `ms`: nothing runs, nothing is read from a socket. */
+function stall(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
 async function simFor(
   adapter: FeedAdapter,
   options: Partial<SimulatorInput> = {},
@@ -77,6 +83,30 @@ describe('feed client: silence', () => {
     expect(
       h.lines.some((l) => l['msg'] === 'feed disconnected' && String(l['reason']).startsWith('silent')),
     ).toBe(true);
+  });
+
+  it("does not take its own stall for the provider's silence: what arrived meanwhile is read, not dropped", async () => {
+    const silenceMs = 300;
+    const sim = await simFor(binance);
+    const symbols = Object.keys(sim.stats().symbols);
+    const h = await started(binance, sim, symbols, { silenceMs });
+    await until(() => symbols.every((symbol) => h.client.isConfirmed(symbol)), 'subscriptions confirmed');
+    // The trades are in the socket; then this process does not run for twice silenceMs, as under
+    // a starved CPU or a long task. Timers run before the loop reads sockets: the watchdog looks
+    // first, and the trades are still unread.
+    sim.emit(500);
+    stall(2 * silenceMs);
+    await until(
+      () => h.trades.length === 500,
+      'every trade read',
+      2_000,
+      () => h.trades.length,
+    );
+    // A quiet connection too: its pongs wait in the socket the same way.
+    stall(2 * silenceMs);
+    await sleep(silenceMs);
+    expect(h.client.stats.silenceDrops).toBe(0);
+    expect(h.client.stats.connects).toBe(1);
   });
 
   it('keeps a connection whose symbols are quiet: pongs prove it alive', async () => {
