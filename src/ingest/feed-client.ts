@@ -390,7 +390,10 @@ export class FeedClient extends EventEmitter<FeedClientEvents> {
     this.moveTimer = setInterval(() => this.checkMoves(), MOVE_CHECK_MS);
   }
 
-  /** Switches quiet moves whose new connection is confirmed, and finishes switched ones. */
+  /**
+   * Switches quiet moves whose new connection is confirmed, and finishes switched ones once settled
+   * (or their new connection dropped: it resubscribes, and what it misses shows as a gap).
+   */
   private checkMoves(): void {
     const now = performance.now();
     const dirty = new Set<Carrier>();
@@ -399,7 +402,7 @@ export class FeedClient extends EventEmitter<FeedClientEvents> {
       if (!move.switched && quiet && move.to.conn.isConfirmed(symbol)) {
         for (const trade of move.force()) this.deliver(trade);
       }
-      if (!move.switched) continue;
+      if (!move.settled && (!move.switched || move.to.conn.status === 'ready')) continue;
       this.moves.delete(symbol);
       this.home.set(symbol, move.to);
       move.from.symbols.delete(symbol);

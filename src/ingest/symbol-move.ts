@@ -7,8 +7,9 @@
  *
  * - the old stream is handed on as it arrives; the new one is buffered;
  * - once the new stream's first buffered trade is at most one past the old stream's last, the two
- *   overlap: the buffered trades past that point are handed on, the new stream from then on, and the
- *   old one is dropped (the client then unsubscribes it there);
+ *   overlap: the buffered trades past that point are handed on, the new stream from then on (less
+ *   what the old one handed on already, when the new one began behind it), and the old one is
+ *   dropped (the client then unsubscribes it there);
  * - a quiet symbol never overlaps: once the new connection has confirmed the subscription and the old
  *   stream has said nothing for a while (or its connection is down), the client switches anyway
  *   (`force`); whatever was lost by then shows as a gap in the trade numbers, counted downstream.
@@ -29,6 +30,9 @@ export class SymbolMove<C> {
   private lastFromSeq: number | undefined;
   /** When the old stream last delivered a trade of the symbol, or the move began (monotonic ms). */
   private lastFromAt: number;
+  /** Number of the newest trade of the new stream since the switch (handed on or not). */
+  private lastToSeq: number | undefined;
+  private forced = false;
 
   constructor(
     readonly symbol: string,
@@ -42,7 +46,11 @@ export class SymbolMove<C> {
 
   /** A trade of the symbol from the old or the new connection; returns what to hand on, in order. */
   offer(fromOld: boolean, trade: Trade, now: number): Trade[] {
-    if (this.switched) return fromOld ? [] : [trade];
+    if (this.switched) {
+      if (fromOld) return [];
+      this.sawNew(trade);
+      return this.handedOn(trade) ? [] : [trade];
+    }
     if (fromOld) {
       this.lastFromAt = now;
       const seq = this.seqOf(trade);
@@ -57,6 +65,32 @@ export class SymbolMove<C> {
     return this.overlaps() ? this.switchOver() : [];
   }
 
+  /**
+   * Whether the old stream already handed this trade on: the new stream began behind the old one
+   * (its connection lagged), so the trades up to the old stream's last came on both.
+   */
+  private handedOn(trade: Trade): boolean {
+    const seq = this.seqOf(trade);
+    return seq !== null && this.lastFromSeq !== undefined && seq <= this.lastFromSeq;
+  }
+
+  private sawNew(trade: Trade): void {
+    const seq = this.seqOf(trade);
+    if (seq !== null && (this.lastToSeq === undefined || seq > this.lastToSeq)) this.lastToSeq = seq;
+  }
+
+  /**
+   * Whether the move may end (the client then reads the symbol from the new connection without
+   * asking this move): switched, and the new stream has reached the old one's last trade, so no
+   * copy of a trade already handed on is still to come; or switched by `force`, when the old stream
+   * was quiet or gone.
+   */
+  get settled(): boolean {
+    if (!this.switched) return false;
+    if (this.forced || this.lastFromSeq === undefined) return true;
+    return this.lastToSeq !== undefined && this.lastToSeq >= this.lastFromSeq;
+  }
+
   /** How long the old stream has said nothing about this symbol (ms). */
   quietForMs(now: number): number {
     return now - this.lastFromAt;
@@ -69,7 +103,9 @@ export class SymbolMove<C> {
 
   /** Switches without an overlap (the old stream is quiet or gone); returns the buffered trades to hand on. */
   force(): Trade[] {
-    return this.switched ? [] : this.switchOver();
+    if (this.switched) return [];
+    this.forced = true;
+    return this.switchOver();
   }
 
   private overlaps(): boolean {
@@ -87,6 +123,7 @@ export class SymbolMove<C> {
     const last = this.lastFromSeq;
     const out: Trade[] = [];
     for (const trade of this.buffer) {
+      this.sawNew(trade);
       const seq = this.seqOf(trade);
       if (seq !== null && (last === undefined || seq > last)) out.push(trade);
     }

@@ -58,6 +58,21 @@ describe('SymbolMove', () => {
     expect(out).toEqual([5, 6, 7]);
   });
 
+  it('switches when the new stream begins behind the old one, without handing the overlap on twice', () => {
+    const move = new SymbolMove('BTCUSDT', 'old', 'new', seqOf, 0);
+    const out: number[] = [];
+    // The new connection lags: the old stream is at 13 when the new one's first trade, 11, arrives.
+    for (const seq of [10, 11, 12, 13]) out.push(...seqs(move.offer(true, trade(seq), 1)));
+    out.push(...seqs(move.offer(false, trade(11), 2)));
+    expect(move.switched).toBe(true);
+    // Copies of 12 and 13 are still to come on the new stream: the move must not end yet.
+    expect(move.settled).toBe(false);
+    for (const seq of [12, 13, 14]) out.push(...seqs(move.offer(false, trade(seq), 3)));
+    expect(move.settled).toBe(true);
+    out.push(...seqs(move.offer(true, trade(14), 4))); // the old stream's copy: dropped
+    expect(out).toEqual([10, 11, 12, 13, 14]);
+  });
+
   it('forced (quiet or gone old stream): hands on what the new one buffered past the old one', () => {
     const move = new SymbolMove('BTCUSDT', 'old', 'new', seqOf, 100);
     move.offer(true, trade(3), 150);
