@@ -6,7 +6,8 @@
  *   - time until every live worker acts on the new epoch (`/v1/cluster` epochs polled every 10 ms);
  *   - time until every moved symbol is live at its new owner (`POST /v1/internal/snapshots` with the
  *     new epoch as `minEpoch`, polled every 10 ms: a symbol still loading its checkpoint is `notOwned`);
- *   measured from the new epoch's `changedAt` (Redis time, same host) for planned changes, and from
+ *   measured from the new epoch's `changedAt` (Redis time, same host) for planned changes (for a
+ *   leave, the drain's epoch, in which the symbols move; the removal after it moves none), and from
  *   the SIGKILL for a crash;
  *   - trades lost or doubled: after the event the simulator is paused, the workers drain, and every
  *     symbol's trade count from `/v1/symbols` is compared with the simulator's own count; the change
@@ -307,13 +308,16 @@ async function planned(
   before: RingRecord,
   trigger: () => void,
   test: (record: RingRecord) => boolean,
+  beforeCheck: () => Promise<void> = () => Promise.resolve(),
 ): Promise<EventSample> {
   const triggeredAt = Date.now();
   trigger();
   const record = await bench.nextRing((r) => r.epoch > before.epoch && test(r));
   const moved = bench.moved(before, record);
   const [actedAt, liveAt] = await Promise.all([bench.acted(record), bench.live(record, moved)]);
-  const check = await bench.check(record, moved);
+  await beforeCheck();
+  // The members to ask are those of now: after a leave, the record without the leaver.
+  const check = await bench.check(await bench.ring(), moved);
   return {
     kind,
     epoch: record.epoch,
@@ -422,11 +426,16 @@ export async function runRebalance(options: RebalanceOptions, log = true): Promi
           'leave',
           before,
           () => leaving.child.kill('SIGTERM'),
-          (r) => !r.members.some((m) => m.id === extra),
+          // Timed from the drain, the epoch in which its symbols move (the removal after it moves
+          // none): the first record that lists the worker draining or no longer lists it.
+          (r) => r.members.every((m) => m.id !== extra || m.draining === true),
+          // The exactness check reads every worker's counters: the leaver's exit comes first.
+          async () => {
+            await leaving.exited;
+            bench.procs.delete(extra);
+          },
         ),
       );
-      await leaving.exited;
-      bench.procs.delete(extra);
       await sleep(options.steadyMs);
 
       const victimId = `w${(round % options.workers) + 1}`;
@@ -508,8 +517,8 @@ export function formatRebalance(result: RebalanceResult, command = REBALANCE_COM
   const doubled = result.samples.reduce((a, b) => a + b.doubled, 0);
   return [
     `${o.symbols} symbols, ${o.workers} workers, simulator at ${int(o.rate)} trades/s (Zipf skew ${o.skew}; achieved ` +
-      `${int(result.rateAchieved)} trades/s while running), ${o.repeats} repetitions of: join, graceful leave, SIGKILL, ` +
-      `restart (a second join). Workers: \`--settle-ms 0 --settle-max-ms 0\` (joins admitted at once, not after the ` +
+      `${int(result.rateAchieved)} trades/s while running), ${o.repeats} repetitions of: join, graceful leave (timed from ` +
+      `its drain epoch, in which its symbols move), SIGKILL, restart (a second join). Workers: \`--settle-ms 0 --settle-max-ms 0\` (joins admitted at once, not after the ` +
       `default 1 s settle window), \`--lease-ms ${o.leaseMs} --heartbeat-ms ${o.heartbeatMs} --checkpoint-ms ${o.checkpointMs}\`. ` +
       'Polled every 10 ms (5 ms for the ring record), so each time is up to ~10 ms late.',
     `Command: \`${command}\`.`,
