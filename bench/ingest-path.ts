@@ -35,7 +35,7 @@ const ROUND_MS = Number(process.env['BENCH_ROUND_MS'] ?? 600);
 /** As the ingest benchmarks: more trades than the de-duplication window, so none repeats in it. */
 const POOL_TRADES = 400_000;
 
-interface Reader {
+export interface Reader {
   /** Reads frames from `start` for about ROUND_MS of CPU; returns [trades read, next frame]. */
   read(frames: readonly string[], start: number): [number, number];
 }
@@ -68,7 +68,7 @@ function round(reader: Reader, frames: readonly string[], state: { next: number 
   tally.best = Math.max(tally.best, (trades * 1000) / ms);
 }
 
-function bareReader(perFrame: number): Reader {
+export function bareReader(perFrame: number): Reader {
   const aggregates = new Map<string, { count: number; volume: number; last: number }>();
   return {
     read(frames, start) {
