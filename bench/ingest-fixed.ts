@@ -7,10 +7,7 @@
  * the frame pool and the warm-up drop out.
  *
  *   node --import tsx bench/ingest-fixed.ts
- *   npx esbuild bench/ingest-fixed.ts --bundle --platform=node --format=esm --outfile=/tmp/fixed.mjs \
- *     --external:pino --external:pino-pretty
- *   BENCH_TRADES=0 valgrind --tool=callgrind --cache-sim=yes node --single-threaded /tmp/fixed.mjs
- *   BENCH_TRADES=200000 valgrind --tool=callgrind --cache-sim=yes node --single-threaded /tmp/fixed.mjs
+ * Under callgrind: bundled with esbuild first, see "Profiling" in bench/README.md for the commands.
  * Environment: BENCH_CASE ("50x8000"), BENCH_READER ("tickring" or "bare"), BENCH_WARM_TRADES (400000),
  * BENCH_TRADES (1000000). Trades are rounded up to whole reads of 2,000 frames.
  */
