@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeTrade, type Trade } from '../../../feeds/trade.js';
 import { conditionRulesFor } from '../../../src/aggregate/conditions.js';
+import { resolveAggregateOptions, sessionStartFor } from '../../../src/aggregate/options.js';
 import { SymbolAggregate } from '../../../src/aggregate/symbol-aggregate.js';
 
 const DAY = 86_400_000;
@@ -81,6 +82,24 @@ describe('SymbolAggregate', () => {
     weekly.apply(trade({ price: 1, size: 1, timeMs: MIDNIGHT }));
     weekly.apply(trade({ price: 1, size: 1, timeMs: MIDNIGHT + DAY }));
     expect(weekly.snapshot().trades).toBe(2);
+  });
+
+  it('shares one session function per offset, and each aggregate keeps its own offset', () => {
+    const options = (offsetMs: number) => resolveAggregateOptions({ sessionStartUtcOffsetMs: offsetMs });
+    expect(sessionStartFor(options(9 * 3_600_000))).toBe(sessionStartFor(options(9 * 3_600_000)));
+    expect(sessionStartFor(options(0))).not.toBe(sessionStartFor(options(9 * 3_600_000)));
+    // Made in turn, as a worker makes thousands: none takes another's boundary.
+    const aggregates = [0, 9, 0, -5, 9].map(
+      (hours) => new SymbolAggregate('AAPL', { sessionStartUtcOffsetMs: hours * 3_600_000 }),
+    );
+    for (const agg of aggregates) agg.apply(trade({ price: 1, size: 1, timeMs: MIDNIGHT + 8 * 3_600_000 }));
+    expect(aggregates.map((agg) => agg.snapshot().sessionStart)).toEqual([
+      '2024-03-02T00:00:00.000Z',
+      '2024-03-01T09:00:00.000Z',
+      '2024-03-02T00:00:00.000Z',
+      '2024-03-01T19:00:00.000Z',
+      '2024-03-01T09:00:00.000Z',
+    ]);
   });
 
   it('amends volume, VWAP and count on a cancel, then applies the correction', () => {
