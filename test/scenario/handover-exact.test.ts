@@ -158,6 +158,7 @@ describe.each([
       .slice(0, 2)
       .filter((w) => w.output.some((l) => l.includes('subscribed to the expected symbols')));
     expect(preparedFirst.length).toBeLessThan(2);
+    if (lost > 0 || doubled > 0) printHandOverLogs(workers, symbols, truth, bySymbol);
     if (!adapter.hasTradeIds) {
       // Finnhub: positions by trade time; see docs/handover.md for what that can and cannot promise.
       expect(doubled).toBe(0);
@@ -453,6 +454,31 @@ function miscounted(
     else doubled += diff;
   }
   return { lost, doubled };
+}
+
+/** Lines of a worker's log worth reading when a hand-over miscounted: warnings, and every move. */
+const HAND_OVER_LOG = /"level":[4-6]0|epoch|hand|take-over|stand|final|quiet|overlap|fence/;
+
+/**
+ * For a run that lost or doubled trades: each miscounted symbol, then each worker's hand-over log,
+ * so a failure in CI can be traced from its output alone (the worker processes are gone by then).
+ */
+function printHandOverLogs(
+  workers: readonly WorkerProcess[],
+  symbols: readonly string[],
+  truth: Readonly<Record<string, { trades: number } | undefined>>,
+  counted: ReadonlyMap<string, Summary>,
+): void {
+  const countOf = (symbol: string): number => counted.get(symbol)?.trades ?? 0;
+  const sentOf = (symbol: string): number => truth[symbol]?.trades ?? 0;
+  const wrong = symbols
+    .filter((symbol) => countOf(symbol) !== sentOf(symbol))
+    .map((symbol) => `${symbol} ${countOf(symbol)}/${sentOf(symbol)}`);
+  console.log(`HANDOVER-MISCOUNTED (counted/sent) ${wrong.join(', ')}`);
+  for (const worker of workers) {
+    const lines = worker.output.filter((line) => HAND_OVER_LOG.test(line));
+    console.log(`HANDOVER-LOG ${worker.id}: ${lines.length} lines\n${lines.slice(-150).join('\n')}`);
+  }
 }
 
 function sleep(ms: number): Promise<void> {
