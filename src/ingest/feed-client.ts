@@ -402,7 +402,8 @@ export class FeedClient extends EventEmitter<FeedClientEvents> {
       if (!move.switched && quiet && move.to.conn.isConfirmed(symbol)) {
         for (const trade of move.force()) this.deliver(trade);
       }
-      if (!move.settled && (!move.switched || move.to.conn.status === 'ready')) continue;
+      const ends = move.settled || (move.switched && move.to.conn.status !== 'ready');
+      if (!ends) continue;
       this.moves.delete(symbol);
       this.home.set(symbol, move.to);
       move.from.symbols.delete(symbol);

@@ -1016,16 +1016,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       changed.set(symbol, this.record(epoch, owned, false));
     }
     if (changed.size === 0 && this.bars.pendingBars === 0) {
-      await this.passCompleted().catch((err: unknown) =>
-        this.log.debug({ err }, 'checkpoint pass not counted'),
-      );
+      await this.countPass();
       return;
     }
     let ok = true;
     try {
       // Sent back to back on one connection: checkpoints and bars share the round trip.
       const [refused] = await Promise.all([this.checkpoints.write(epoch, changed), this.flushBars()]);
-      await this.passCompleted();
       for (const [aggregate, asOf] of written) aggregate.markClean(asOf);
       if (refused.length > 0)
         this.log.warn({ epoch, refused: refused.length }, 'checkpoints refused: newer owner');
@@ -1034,15 +1031,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.checkpointFailures++;
       this.log.warn({ err, symbols: changed.size }, 'checkpoint failed; will retry');
     }
+    // Only a pass whose writes all landed counts: a standby settles on what it then reads.
+    if (ok) await this.countPass();
     this.emit('checkpointed', { symbols: changed.size, ms: performance.now() - started, ok });
   }
 
   /**
    * Counts a periodic checkpoint pass as completed, where standbys may need it: a standby trusts an
-   * unchanged checkpoint of this worker only after two more passes (see `SettledCheckpoints`).
+   * unchanged checkpoint of this worker only after two more passes (see `SettledCheckpoints`). A
+   * count that fails delays settling, nothing more, and does not make the pass's writes fail.
    */
-  private async passCompleted(): Promise<void> {
-    if (this.options.replicas >= 2) await this.checkpoints.passCompleted();
+  private async countPass(): Promise<void> {
+    if (this.options.replicas < 2) return;
+    await this.checkpoints
+      .passCompleted()
+      .catch((err: unknown) => this.log.debug({ err }, 'checkpoint pass not counted'));
   }
 
   private onFenced(): void {
