@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Membership, readRingRecord, type MembershipOptions } from '../../src/cluster/membership.js';
+import type { RingRecord } from '../../src/cluster/ring-record.js';
 import { drainMember, pinSymbol, unpinSymbol } from '../../src/cluster/placement-admin.js';
 import type { Assignment } from '../../src/cluster/ring.js';
 import { addSymbols, listSymbols, removeSymbols } from '../../src/cluster/universe.js';
@@ -136,6 +137,29 @@ describe('membership in Redis', () => {
     expect(after.record.reason).toContain('reaped r1');
     for (const symbol of before.symbolsOf('r2')) expect(after.ownerOf(symbol)).toBe('r2');
     expect(after.symbolsOf('r2')).toHaveLength(6);
+  });
+
+  it('reaps a silent member the moment its lease lapses, not at the next heartbeat', async () => {
+    // Heartbeats 700 ms out of phase: without reaping on time, the survivor's next heartbeat after
+    // the victim's deadline comes about 700 ms late.
+    const slow = { leaseMs: 3_000, heartbeatMs: 1_000 };
+    const victim = member('v1', slow);
+    const survivor = member('v2', slow);
+    await victim.start();
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await survivor.start();
+    victim.close(); // stops heartbeats without leaving, like a crash
+    const deadline = victim.leaseDeadline;
+    const reaped = await eventually<RingRecord>(
+      'v1 reaped',
+      async () => {
+        const record = await readRingRecord(env.redis, env.keys);
+        return record.reason.includes('reaped v1') ? record : undefined;
+      },
+      6_000,
+    );
+    expect(reaped.changedAt - deadline).toBeGreaterThanOrEqual(0);
+    expect(reaped.changedAt - deadline).toBeLessThan(150);
   });
 
   it('converges through the poll when pub/sub delivers nothing', async () => {

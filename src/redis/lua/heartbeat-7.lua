@@ -4,8 +4,8 @@
 -- ARGV[1] id, ARGV[2] lease ms, ARGV[3] vnodes per weight unit, ARGV[4] settle ms, ARGV[5] settle
 -- max ms, ARGV[6] the highest epoch the member saw (optional): a record below it was lost, say by a
 -- failover to a replica that had not received it, and is rewritten above it so epochs never go back
--- Reply: { epoch, lease deadline ms } or { -1 } when the member's lease had already lapsed (it must
--- stop, then join again).
+-- Reply: { epoch, lease deadline ms, ms until the soonest other member's lease lapses (-1: no other
+-- member) } or { -1 } when the member's lease had already lapsed (it must stop, then join again).
 --@include ring-lib
 local id, lease_ms, vnodes = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local settle_ms, settle_max_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -31,4 +31,14 @@ else
 end
 if not deadline or deadline < now then return { -1 } end
 redis.call('ZADD', KEYS[1], now + lease_ms, id)
-return { epoch, now + lease_ms }
+-- The soonest lease of another member, so the caller can reap it the moment it lapses (reaping above
+-- took every lease already past; ours, just renewed, is rarely among the first two).
+local next_lapse = -1
+local soonest = redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')
+for i = 1, #soonest, 2 do
+  if soonest[i] ~= id then
+    next_lapse = tonumber(soonest[i + 1]) - now
+    break
+  end
+end
+return { epoch, now + lease_ms, next_lapse }
