@@ -23,7 +23,9 @@
  * (500), BENCH_CHECKPOINT_MS (1000), BENCH_STEADY_MS (1000: steady trading before each event),
  * BENCH_REDIS_URL (default: a private redis-server), BENCH_DEBUG (set: print each worker's own log of
  * each epoch: when it logged it after the change, and how long its rebalance took; `2`: also every
- * line each worker logged within 3 s of the change).
+ * line each worker logged within 3 s of the change), BENCH_LOG_LEVEL (the workers' `--log-level`,
+ * `info`; `debug` adds each hand-over's stages to what BENCH_DEBUG=2 prints), BENCH_PROFILE_DIR
+ * (profile each worker with `--cpu-prof` into <dir>/<worker id>; a SIGKILLed worker writes none).
  */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -37,6 +39,8 @@ import { json, readCounter, sleep, until } from './support/processes.js';
 import { startSim, type SimProcess } from './support/sim-process.js';
 import { fixed, int, percentile, table, verdict } from './support/stats.js';
 import { startWorker, stopWorker, type WorkerProcess } from './support/worker-process.js';
+
+const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
 
 export interface RebalanceOptions {
   readonly symbols: number;
@@ -77,6 +81,8 @@ export interface EventSample {
   readonly actedMs: number;
   /** Reference to every moved symbol live at its new owner. */
   readonly liveMs: number;
+  /** The new epoch's `changedAt` (Redis time, ms). */
+  readonly changedAt: number;
   readonly lost: number;
   /** Of `lost`, in symbols that moved in this event. */
   readonly lostInMoved: number;
@@ -107,6 +113,8 @@ interface ListPage {
 
 class Bench {
   readonly procs = new Map<string, WorkerProcess>();
+  /** Workers that left or were killed, for BENCH_DEBUG's account of the epoch they left in. */
+  readonly departed: WorkerProcess[] = [];
   private readonly symbols: string[];
   private previous = new Map<string, number>();
   /** `performance.now()` of the last resume; undefined while paused. */
@@ -131,6 +139,8 @@ class Bench {
       redisUrl: this.redis.url,
       prefix: this.redis.prefix,
       feedUrl: this.sim.wsUrl,
+      logLevel: process.env['BENCH_LOG_LEVEL'] ?? 'info',
+      nodeArgs: PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${id}`],
       args: [
         '--settle-ms',
         '0',
@@ -227,7 +237,9 @@ class Bench {
   async check(
     record: RingRecord,
     moved: readonly string[],
-  ): Promise<Omit<EventSample, 'kind' | 'epoch' | 'moved' | 'triggerToEpochMs' | 'actedMs' | 'liveMs'>> {
+  ): Promise<
+    Omit<EventSample, 'kind' | 'epoch' | 'moved' | 'triggerToEpochMs' | 'actedMs' | 'liveMs' | 'changedAt'>
+  > {
     await this.sim.pause();
     if (this.runningSince !== undefined) this.runningMs += performance.now() - this.runningSince;
     this.runningSince = undefined;
@@ -325,6 +337,7 @@ async function planned(
     triggerToEpochMs: kind === 'join' ? NaN : record.changedAt - triggeredAt,
     actedMs: actedAt - record.changedAt,
     liveMs: liveAt - record.changedAt,
+    changedAt: record.changedAt,
     ...check,
   };
 }
@@ -334,6 +347,7 @@ async function crash(bench: Bench, victim: WorkerProcess): Promise<EventSample> 
   const killedAt = Date.now();
   await stopWorker(victim, 'SIGKILL');
   bench.procs.delete(victim.id);
+  bench.departed.push(victim);
   const record = await bench.nextRing(
     (r) => r.epoch > before.epoch && !r.members.some((m) => m.id === victim.id),
   );
@@ -347,27 +361,34 @@ async function crash(bench: Bench, victim: WorkerProcess): Promise<EventSample> 
     triggerToEpochMs: record.changedAt - killedAt,
     actedMs: actedAt - killedAt,
     liveMs: liveAt - killedAt,
+    changedAt: record.changedAt,
     ...check,
   };
 }
 
-/** BENCH_DEBUG: each worker's own account of an epoch (log time after the change, and its `ms`). */
-function debugEpoch(bench: Bench, epoch: number): void {
-  void bench.ring().then((record) => {
-    for (const proc of bench.procs.values()) {
-      const line = proc.logs.find(
-        (l) => l.msg === 'epoch changed: symbols rebalanced' && l['epoch'] === epoch,
-      );
-      if (process.env['BENCH_DEBUG'] === '2')
-        for (const l of proc.logs)
-          if (Math.abs(l.time - record.changedAt) < 3000)
-            console.log(`    ${proc.id} ${l.time - record.changedAt} ms: ${JSON.stringify(l).slice(0, 200)}`);
-      if (line)
+/**
+ * BENCH_DEBUG: each worker's own account of an epoch (log time after the change, and its `ms`), the
+ * workers that left or died in it included.
+ */
+const LOG_ENVELOPE = new Set(['level', 'time', 'role', 'pid', 'workerId']);
+
+function debugEpoch(bench: Bench, sample: EventSample): void {
+  const { epoch, changedAt } = sample;
+  for (const proc of [...bench.procs.values(), ...bench.departed]) {
+    const line = proc.logs.find((l) => l.msg === 'epoch changed: symbols rebalanced' && l['epoch'] === epoch);
+    if (process.env['BENCH_DEBUG'] === '2')
+      for (const l of proc.logs) {
+        if (l.time < changedAt - 1_000 || l.time > changedAt + 2_000) continue;
+        const shown = Object.entries(l).filter(([key]) => !LOG_ENVELOPE.has(key));
         console.log(
-          `  ${proc.id}: logged ${line.time - record.changedAt} ms after the change; gained ${String(line['gained'])}, lost ${String(line['lost'])}, took ${String(line['ms'])} ms`,
+          `    ${proc.id} ${l.time - changedAt} ms: ${JSON.stringify(Object.fromEntries(shown)).slice(0, 300)}`,
         );
-    }
-  });
+      }
+    if (line)
+      console.log(
+        `  ${proc.id}: logged ${line.time - changedAt} ms after the change; gained ${String(line['gained'])}, lost ${String(line['lost'])}, took ${String(line['ms'])} ms`,
+      );
+  }
 }
 
 export async function runRebalance(options: RebalanceOptions, log = true): Promise<RebalanceResult> {
@@ -382,7 +403,7 @@ export async function runRebalance(options: RebalanceOptions, log = true): Promi
   const samples: EventSample[] = [];
   const say = (sample: EventSample): void => {
     samples.push(sample);
-    if (process.env['BENCH_DEBUG']) debugEpoch(bench, sample.epoch);
+    if (process.env['BENCH_DEBUG']) debugEpoch(bench, sample);
     if (log)
       console.log(
         `${sample.kind} (epoch ${sample.epoch}, ${sample.moved} moved): acted ${Math.round(sample.actedMs)} ms, live ${Math.round(sample.liveMs)} ms; lost ${sample.lost} (${sample.lostInMoved} in moved symbols), doubled ${sample.doubled}`,
@@ -433,6 +454,7 @@ export async function runRebalance(options: RebalanceOptions, log = true): Promi
           async () => {
             await leaving.exited;
             bench.procs.delete(extra);
+            bench.departed.push(leaving);
           },
         ),
       );
@@ -468,7 +490,9 @@ export async function runRebalance(options: RebalanceOptions, log = true): Promi
       machineCores,
     };
   } finally {
-    await Promise.all([...bench.procs.values()].map((p) => stopWorker(p, 'SIGKILL')));
+    await Promise.all(
+      [...bench.procs.values()].map((p) => stopWorker(p, PROFILE_DIR === undefined ? 'SIGKILL' : 'SIGTERM')),
+    );
     await sim.close();
     await redis.close();
   }
