@@ -334,6 +334,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private async refresh(): Promise<void> {
     if (this.status === 'closed') return;
+    const started = performance.now();
     const record = await readRingRecord(this.redis, this.keys);
     if (this.current && record.epoch <= this.current.epoch) {
       this.noticeLostRecord(record, this.current.record);
@@ -349,7 +350,16 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.drained = true;
       this.log.info({ epoch: record.epoch }, 'drain requested: handing every symbol over, then leaving');
     }
+    const read = performance.now();
     this.current = new Assignment(record, symbols);
+    this.log.debug(
+      {
+        epoch: record.epoch,
+        readMs: Math.round(read - started),
+        assignMs: Math.round(performance.now() - read),
+      },
+      'ring read',
+    );
     this.emit('assignment', this.current);
   }
 

@@ -41,6 +41,7 @@ import { LagSampler } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import { OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
 import { beginMoves } from './epoch-moves.js';
+import { GoLiveQueue, yieldToEventLoop, type GoLiveResult } from './go-live-queue.js';
 import { Standbys } from './standbys.js';
 
 /** How often both sides of a hand-over look at each other's progress in Redis (ms). */
@@ -62,6 +63,8 @@ const QUIET_HANDOVER_MS = 30;
  * (the feed may be down).
  */
 const PREPARE_JOIN_MAX_MS = 1_000;
+/** CPU a take-over spends loading checkpoints before it lets the event loop run (ms). */
+const GO_LIVE_SLICE_MS = 10;
 
 /**
  * A gained symbol's take-over: from whom, and since when. One a newer epoch interrupted keeps
@@ -545,6 +548,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       outcome.lastMs = Math.round(performance.now() - started);
       outcomes.set(how, outcome);
     };
+    const finalWrites: Promise<void>[] = [];
     let pending = [...lost];
     while (pending.length > 0 && this.stillActing(epoch)) {
       let signals: Awaited<ReturnType<HandoverSignals['read']>> = [];
@@ -657,7 +661,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
           'new owner did not overlap in time; handing over at the timeout',
         );
       }
-      if (stopped.size > 0) await this.writeFinals(epoch, stopped, followed, standIns);
+      // Not awaited here: the next look at the signals need not wait for this write (on the same
+      // connection, so written in order), and a write of a hundred finals takes tens of ms.
+      if (stopped.size > 0) finalWrites.push(this.writeFinals(epoch, stopped, followed, standIns));
       this.returnShadows(returned, followed);
       if (abandoned.length > 0) {
         for (const symbol of abandoned) this.abandonedHandOvers.add(symbol);
@@ -676,6 +682,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
       if (pending.length > 0) await sleep(HANDOVER_POLL_MS);
     }
+    await Promise.all(finalWrites);
     this.log.debug(
       { epoch, symbols: lost.length, outcomes: Object.fromEntries(outcomes) },
       'hand-over out ended',
@@ -753,7 +760,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const takeOvers = new Map<string, TakeOver>();
     for (const symbol of gained)
       takeOvers.set(symbol, resumed.get(symbol) ?? { since: epoch, from: previous?.ownerOf(symbol) });
-    const sinceOf = (symbol: string): number => takeOvers.get(symbol)?.since ?? epoch;
     // A previous owner still in the ring writes a final checkpoint. One that left without handing
     // over (crashed, or reaped) may have a standby elsewhere standing in for it (see
     // `Standbys.standInsAt`), waited for a shorter while; a symbol new to the universe waits for
@@ -767,8 +773,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (live.has(before)) awaited.push(symbol);
       else if (this.options.replicas >= 2) orphaned.push(symbol);
     }
+    // Symbols go live as soon as nothing holds them back: those that wait for nobody after the first
+    // announcement, each awaited one once its final checkpoint is in. Waiting for the slowest final
+    // before claiming any (and then loading every checkpoint in one go) made the last symbol of a
+    // move wait for all the others' loading too.
+    const goingLive = new GoLiveQueue((symbols) => this.claimAndGoLive(epoch, symbols, takeOvers));
+    const waitingFor = new Set([...awaited, ...orphaned]);
     const waitStarted = performance.now();
-    const { late, interrupted } = await this.awaitFinals(epoch, gained, awaited, orphaned, takeOvers);
+    const { late, interrupted } = await this.awaitFinals(
+      epoch,
+      gained,
+      awaited,
+      orphaned,
+      takeOvers,
+      (landed) => goingLive.add(landed ?? gained.filter((symbol) => !waitingFor.has(symbol))),
+    );
     this.log.debug(
       {
         epoch,
@@ -796,13 +815,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         'owner left without handing over and no standby stood in: symbols restart from their last checkpoint',
       );
     }
-    if (!this.stillActing(epoch)) return;
     const interruptedSet = new Set(interrupted);
-    const claiming = gained.filter((symbol) => !interruptedSet.has(symbol));
-    const { records, newer } = await this.checkpoints.claim(epoch, claiming, (symbol, err) => {
-      this.corruptCheckpoints++;
-      this.log.error({ err, symbol }, 'corrupt checkpoint ignored; symbol starts empty');
-    });
+    goingLive.add(gained.filter((symbol) => !interruptedSet.has(symbol)));
+    const { replayedAll, newer } = await goingLive.done();
+    if (!this.stillActing(epoch)) return;
     const unfinished = [...interrupted, ...newer];
     for (const symbol of unfinished) {
       const takeOver = takeOvers.get(symbol);
@@ -814,8 +830,41 @@ export class Worker extends EventEmitter<WorkerEvents> {
         'take-over continues at a newer epoch',
       );
     }
+    if (replayedAll > 0) {
+      this.log.info(
+        { epoch, symbols: replayedAll },
+        "checkpoint position not in this worker's stream: whole buffer applied",
+      );
+    }
+  }
+
+  /**
+   * Claims `symbols` at `epoch` and makes each live from its checkpoint. Loading a checkpoint costs
+   * about a tenth of a millisecond, so a large batch yields to the event loop between slices: the
+   * hand-over loops and the feed keep going meanwhile. Nothing is claimed once this worker no
+   * longer acts on the epoch.
+   */
+  private async claimAndGoLive(
+    epoch: number,
+    symbols: readonly string[],
+    takeOvers: ReadonlyMap<string, TakeOver>,
+  ): Promise<GoLiveResult> {
+    if (symbols.length === 0 || !this.stillActing(epoch)) return { replayedAll: 0, newer: [] };
+    const sinceOf = (symbol: string): number => takeOvers.get(symbol)?.since ?? epoch;
+    const started = performance.now();
+    const { records, newer } = await this.checkpoints.claim(epoch, symbols, (symbol, err) => {
+      this.corruptCheckpoints++;
+      this.log.error({ err, symbol }, 'corrupt checkpoint ignored; symbol starts empty');
+    });
+    const claimed = performance.now();
     let replayedAll = 0;
+    let sliceStarted = claimed;
     for (const [symbol, record] of records) {
+      if (performance.now() - sliceStarted >= GO_LIVE_SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStarted = performance.now();
+      }
+      if (this.owned.get(symbol)?.state !== 'loading') continue;
       const outcome = this.owned.goLive(
         symbol,
         this.loadAggregate(symbol, record),
@@ -829,18 +878,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (outcome === 'replayed-all') replayedAll++;
       if (outcome === 'awaiting') this.awaitPosition(symbol);
     }
-    if (replayedAll > 0) {
-      this.log.info(
-        { epoch, symbols: replayedAll },
-        "checkpoint position not in this worker's stream: whole buffer applied",
-      );
-    }
+    this.log.debug(
+      {
+        epoch,
+        symbols: records.size,
+        claimMs: Math.round(claimed - started),
+        goLiveMs: Math.round(performance.now() - claimed),
+      },
+      'claimed and went live',
+    );
+    return { replayedAll, newer };
   }
 
   /**
    * The new owner's loop: announce confirmed subscriptions (again once a first trade is buffered),
    * and watch the fences until every awaited final checkpoint is written (at or after the epoch in
-   * `takeOvers`), the timeout passes, or a newer epoch interrupts. Returns the symbols whose final
+   * `takeOvers`), the timeout passes, or a newer epoch interrupts. `ready` hears of the symbols that
+   * wait no more: with `undefined` once the first announcement is out (those awaiting nobody), then
+   * with each awaited symbol whose final checkpoint is in. Returns the symbols whose final
    * checkpoint did not come in time (`late`) and those still awaited when interrupted.
    */
   private async awaitFinals(
@@ -849,6 +904,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     awaited: readonly string[],
     orphaned: readonly string[],
     takeOvers: ReadonlyMap<string, TakeOver>,
+    ready: (landed: readonly string[] | undefined) => void,
   ): Promise<{ late: string[]; interrupted: string[] }> {
     const sinceOf = (symbol: string): number => takeOvers.get(symbol)?.since ?? epoch;
     // Longer than the old owner's own bound, so that at worst it stops first and its final
@@ -868,6 +924,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const unannounced = new Set(gained);
     const withoutFirst = new Set<string>();
     const interrupted: string[] = [];
+    let announcedOnce = false;
     let pending = [...awaited, ...orphaned];
     while ((pending.length > 0 || unannounced.size > 0) && this.stillActing(epoch)) {
       const updates = new Map<string, Omit<HandoverSignal, 'epoch'>>();
@@ -888,7 +945,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       try {
         await this.handoverSignals.announce(epoch, updates);
-        pending = await this.checkpoints.unfenced(epoch, pending, sinceOf);
+        if (!announcedOnce) ready(undefined);
+        announcedOnce = true;
+        const stillUnfenced = await this.checkpoints.unfenced(epoch, pending, sinceOf);
+        const unfencedSet = new Set(stillUnfenced);
+        const landed = pending.filter((symbol) => !unfencedSet.has(symbol));
+        pending = stillUnfenced;
+        if (landed.length > 0) ready(landed);
       } catch (err) {
         this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
       }
