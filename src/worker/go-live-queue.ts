@@ -41,6 +41,9 @@ export class GoLiveQueue {
   }
 
   private async drain(): Promise<void> {
+    // Never finishes synchronously: `add` assigns `running` after this returns, so ending before that
+    // would leave a finished promise in `running` for good. It also lets one tick's adds share a batch.
+    await Promise.resolve();
     while (this.next.length > 0 && this.failure === undefined) {
       const batch = this.next;
       this.next = [];
