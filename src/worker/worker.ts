@@ -572,6 +572,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } catch (err) {
         this.handoverLog.warn('signals', { err }, 'hand-over signals unreadable; retrying');
       }
+      // The replies above may have come in the same turn of the event loop as feed frames still
+      // unread (after a stall, say), and a promise goes on before the sockets behind it are read:
+      // judging a symbol quiet now could stop it with its last trades waiting in the socket. One
+      // macrotask later every socket that was readable with the replies has been read.
+      await yieldToEventLoop();
       const now = performance.now();
       const newer = this.membership.assignment;
       const superseded = newer !== undefined && newer.epoch > epoch;

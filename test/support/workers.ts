@@ -59,7 +59,8 @@ export function startWorker(
       '--http-port',
       '0',
       '--log-level',
-      'info',
+      // `debug` to trace a failing scenario's hand-overs stage by stage.
+      process.env['TICKRING_TEST_LOG_LEVEL'] ?? 'info',
       ...FAST_TIMINGS,
       ...(options.extraArgs ?? []),
     ],
