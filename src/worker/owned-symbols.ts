@@ -41,6 +41,8 @@ export interface OwnedSymbol {
   atTime: number;
   /** Trades applied since the symbol was acquired; tells a quiet symbol from an active one. */
   applied: number;
+  /** `applied` when `sampleQuiet` last ran (-1: not since the symbol was acquired). */
+  appliedAtSample: number;
   /**
    * Loading, after the checkpoint arrived: the position the previous owner reached is still ahead
    * in this worker's stream; everything up to it is skipped when it arrives.
@@ -69,6 +71,8 @@ export class OwnedSymbols {
   bufferOverflows = 0;
   /** Trades skipped at go-live or after it because the previous owner had applied them. */
   handoverSkipped = 0;
+  /** `performance.now()` of the last `sampleQuiet`. */
+  private sampledAt = 0;
 
   /**
    * `dedup`: the window's capacity, or a window shared with another set (a worker's owned symbols
@@ -97,6 +101,23 @@ export class OwnedSymbols {
     let count = 0;
     for (const owned of this.symbols.values()) if (owned.state === state) count++;
     return count;
+  }
+
+  /**
+   * Notes how many trades each symbol has applied so far, so that `quietSince` can later tell how
+   * long one has been quiet without a clock read per trade. Called once per checkpoint period.
+   */
+  sampleQuiet(): void {
+    this.sampledAt = performance.now();
+    for (const owned of this.symbols.values()) owned.appliedAtSample = owned.applied;
+  }
+
+  /**
+   * Since when `owned` has applied nothing, as far as the samples tell: the last sample's time when
+   * nothing was applied since it, otherwise `now`.
+   */
+  quietSince(owned: OwnedSymbol, now: number): number {
+    return owned.applied === owned.appliedAtSample ? this.sampledAt : now;
   }
 
   has(symbol: string): boolean {
@@ -128,6 +149,7 @@ export class OwnedSymbols {
       timeMs: 0,
       atTime: 0,
       applied: 0,
+      appliedAtSample: -1,
       awaiting: undefined,
       floorSeq: -1,
     });

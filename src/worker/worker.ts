@@ -608,10 +608,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
           return;
         }
         // Watched from the start, announced or not: a symbol may have been quiet here long enough
-        // by the time the new owner's signal arrives.
+        // by the time the new owner's signal arrives. At first sight it has been quiet since the
+        // last checkpoint pass if it applied nothing since: most symbols of a move trade less than
+        // once per quiet window, and need not wait one out after the epoch.
         let quiet = quietSince.get(symbol);
         if (quiet === undefined || quiet.applied !== owned.applied) {
-          quiet = { at: now, applied: owned.applied };
+          const at = quiet === undefined ? this.owned.quietSince(owned, now) : now;
+          quiet = { at, applied: owned.applied };
           quietSince.set(symbol, quiet);
         }
         // A stand-in's owner that stopped renewing its lease (crashed or frozen, not yet reaped), or
@@ -1073,6 +1076,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!this.membership.leaseValid || (this.status !== 'ready' && this.status !== 'starting')) return;
     const started = performance.now();
     const epoch = this.actingEpoch;
+    this.owned.sampleQuiet();
     const changed = new Map<string, CheckpointRecord>();
     // Trades applied while the write is in flight must keep their symbol dirty: remember how far
     // each checkpoint reached.

@@ -294,3 +294,31 @@ describe('OwnedSymbols hand-over lookup', () => {
     expect(old.hasReached(symbolOf(old), mark)).toBe(true);
   });
 });
+
+describe('OwnedSymbols quietSince', () => {
+  it('is the last sample time while nothing was applied since it, and now once a trade was', () => {
+    const owned = liveWith(['1']);
+    const aapl = symbolOf(owned);
+    // Never sampled since acquired: no history to go by.
+    expect(owned.quietSince(aapl, 123_456)).toBe(123_456);
+    const before = performance.now();
+    owned.sampleQuiet();
+    const after = performance.now();
+    const since = owned.quietSince(aapl, after + 1_000);
+    expect(since).toBeGreaterThanOrEqual(before);
+    expect(since).toBeLessThanOrEqual(after);
+    owned.ingest(trade('2'));
+    expect(owned.quietSince(aapl, after + 1_000)).toBe(after + 1_000);
+    owned.ingest(trade('2')); // a duplicate applies nothing: still not quiet since the sample
+    expect(owned.quietSince(aapl, after + 2_000)).toBe(after + 2_000);
+    owned.sampleQuiet();
+    expect(owned.quietSince(aapl, after + 3_000)).toBeLessThan(after + 3_000);
+  });
+
+  it('knows nothing of a symbol acquired after the last sample', () => {
+    const owned = liveWith([]);
+    owned.sampleQuiet();
+    owned.acquire('MSFT');
+    expect(owned.quietSince(symbolOf(owned, 'MSFT'), 99)).toBe(99);
+  });
+});
