@@ -63,8 +63,11 @@ const QUIET_HANDOVER_MS = 30;
  * (the feed may be down).
  */
 const PREPARE_JOIN_MAX_MS = 1_000;
-/** CPU a take-over spends loading checkpoints before it lets the event loop run (ms). */
-const GO_LIVE_SLICE_MS = 10;
+/**
+ * CPU a hand-over spends building final checkpoints, or a take-over loading them, before it lets
+ * the event loop run (ms): the feed and the other hand-over loops go on meanwhile.
+ */
+const HANDOVER_SLICE_MS = 10;
 
 /**
  * A gained symbol's take-over: from whom, and since when. One a newer epoch interrupted keeps
@@ -720,15 +723,34 @@ export class Worker extends EventEmitter<WorkerEvents> {
     followed: ReadonlySet<string>,
     standIns: ReadonlyMap<string, boolean>,
   ): Promise<void> {
-    const finals = new Map<string, CheckpointRecord>();
+    // Written a slice at a time: a final costs a tenth of a millisecond or more to build, and a
+    // drain stops hundreds at once; the new owners claim the first slices while the rest are built.
+    // A symbol is released as its record is taken, so one waiting for its slice goes on applying.
+    const writes: Promise<void>[] = [];
+    let finals = new Map<string, CheckpointRecord>();
+    let sliceStarted = performance.now();
     for (const [symbol, overlapped] of stopped) {
+      if (finals.size > 0 && performance.now() - sliceStarted >= HANDOVER_SLICE_MS) {
+        writes.push(this.writeFinalSlice(epoch, finals, standIns));
+        finals = new Map();
+        await yieldToEventLoop();
+        sliceStarted = performance.now();
+      }
       const owned = this.owned.release(symbol);
       if (owned?.state !== 'leaving') continue;
       this.takeBars(symbol, owned.aggregate);
       finals.set(symbol, this.record(epoch, owned, true, overlapped));
       if (followed.has(symbol)) this.standbys.adoptLive(symbol, owned);
     }
-    if (finals.size === 0) return;
+    if (finals.size > 0) writes.push(this.writeFinalSlice(epoch, finals, standIns));
+    await Promise.all(writes);
+  }
+
+  private async writeFinalSlice(
+    epoch: number,
+    finals: ReadonlyMap<string, CheckpointRecord>,
+    standIns: ReadonlyMap<string, boolean>,
+  ): Promise<void> {
     try {
       const [refused] = await Promise.all([this.checkpoints.write(epoch, finals, true), this.flushBars()]);
       // Refused: the new owner claimed first (it stopped waiting), or another final came first.
@@ -868,7 +890,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let replayedAll = 0;
     let sliceStarted = claimed;
     for (const [symbol, record] of records) {
-      if (performance.now() - sliceStarted >= GO_LIVE_SLICE_MS) {
+      if (performance.now() - sliceStarted >= HANDOVER_SLICE_MS) {
         await yieldToEventLoop();
         sliceStarted = performance.now();
       }
