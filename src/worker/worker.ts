@@ -894,19 +894,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await yieldToEventLoop();
         sliceStarted = performance.now();
       }
-      if (this.owned.get(symbol)?.state !== 'loading') continue;
-      const outcome = this.owned.goLive(
-        symbol,
-        this.loadAggregate(symbol, record),
-        record ? checkpointPosition(record) : START_OF_STREAM,
-        record?.final === true && record.overlapped === true && record.epoch >= sinceOf(symbol),
-      );
+      // Only a symbol still loading takes its checkpoint (a promoted shadow is live already).
+      if (this.owned.get(symbol)?.state === 'loading') {
+        const outcome = this.owned.goLive(
+          symbol,
+          this.loadAggregate(symbol, record),
+          record ? checkpointPosition(record) : START_OF_STREAM,
+          record?.final === true && record.overlapped === true && record.epoch >= sinceOf(symbol),
+        );
+        if (outcome === 'replayed-all') replayedAll++;
+        if (outcome === 'awaiting') this.awaitPosition(symbol);
+      }
       // Checkpointed once live even without a trade: standbys settle only on a checkpoint written
       // by the symbol's owner since it took it (see `Standbys.warm`). A symbol that never traded
       // keeps having no checkpoint at all.
       if (record !== null) this.owned.get(symbol)?.aggregate.markDirty();
-      if (outcome === 'replayed-all') replayedAll++;
-      if (outcome === 'awaiting') this.awaitPosition(symbol);
     }
     this.log.debug(
       {
