@@ -8,7 +8,10 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 
 export interface GoLiveResult {
-  /** Symbols whose checkpoint position was not found in their buffer: the whole buffer applied. */
+  /**
+   * Symbols whose checkpoint position was not found in their buffer, the whole buffer applied, where
+   * that may double trades (not after a quiet final, where it is exact).
+   */
   readonly replayedAll: number;
   /** Symbols already fenced at a newer epoch: not claimed, the take-over continues there. */
   readonly newer: readonly string[];

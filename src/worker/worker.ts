@@ -863,7 +863,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (replayedAll > 0) {
       this.log.info(
         { epoch, symbols: replayedAll },
-        "checkpoint position not in this worker's stream: whole buffer applied",
+        'checkpoint position not found in the buffer: whole buffer applied',
       );
     }
   }
@@ -902,7 +902,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
           record ? checkpointPosition(record) : START_OF_STREAM,
           record?.final === true && record.overlapped === true && record.epoch >= sinceOf(symbol),
         );
-        if (outcome === 'replayed-all') replayedAll++;
+        // A quiet final of this take-over (the old owner stopped with nothing applied since this
+        // worker subscribed) names a trade from before the subscription: the whole buffer comes
+        // after it, as it should. Anywhere else (a crashed owner's periodic checkpoint, a final at
+        // the timeout) the line says where trades at the switch could be missing or doubled.
+        const quietFinal =
+          record?.final === true && record.overlapped !== true && record.epoch >= sinceOf(symbol);
+        if (outcome === 'replayed-all' && !quietFinal) replayedAll++;
         if (outcome === 'awaiting') this.awaitPosition(symbol);
       }
       // Checkpointed once live even without a trade: standbys settle only on a checkpoint written
