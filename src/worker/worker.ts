@@ -982,10 +982,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
         else withoutFirst.delete(symbol);
       }
       try {
-        await this.handoverSignals.announce(epoch, updates);
+        // One round trip for both: the fences read need not wait for the signals written.
+        const [, stillUnfenced] = await Promise.all([
+          this.handoverSignals.announce(epoch, updates),
+          this.checkpoints.unfenced(epoch, pending, sinceOf),
+        ]);
         if (!announcedOnce) ready(undefined);
         announcedOnce = true;
-        const stillUnfenced = await this.checkpoints.unfenced(epoch, pending, sinceOf);
         const unfencedSet = new Set(stillUnfenced);
         const landed = pending.filter((symbol) => !unfencedSet.has(symbol));
         pending = stillUnfenced;
