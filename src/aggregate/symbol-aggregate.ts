@@ -2,8 +2,10 @@
  * Everything tickring keeps about one symbol: the last trade, the current session's open, high, low,
  * close, volume, VWAP and trade count, and the bars. All of it follows the trades' own timestamps, not
  * arrival order: a late trade earlier than the session's open becomes the open, one older than the last
- * trade does not replace it. State lives in plain fields (no per-trade objects), because `apply` runs
- * once per trade for every symbol a worker owns. The session and each bar are one `Ohlcv` each.
+ * trade does not replace it. `apply` runs once per trade for every symbol a worker owns, so what it
+ * updates (the last trade's numbers, the session and the open bar of each series) is one record of
+ * doubles in a shared slab (`flat-slab.ts` says why), laid out as `HAS_LAST` .. `FIRST_SERIES` below;
+ * completed bars are `Ohlcv` objects.
  *
  * Cancels and corrections: a correction arrives as a `cancel` carrying the original trade's values,
  * then a `correction` carrying the new ones. A cancel takes its size and notional back out of the
@@ -13,14 +15,27 @@
  * applied like any trade.
  */
 import { tradeTimeIso, type Trade } from '../../feeds/trade.js';
+import { applyOpenBar, SERIES_LENGTH } from './bar-series.js';
 import { BarSet, type Bar, type BarSeriesSummary } from './bars.js';
 import {
   CheckpointJson,
   type AggregateCheckpoint,
   type AggregateCounters,
   type LastTradeCheckpoint,
+  type SessionCheckpoint,
 } from './checkpoint.js';
 import { UPDATES_LAST, UPDATES_VOLUME, type ConditionRules } from './conditions.js';
+import {
+  applyAt,
+  cancelAt,
+  OHLCV_LENGTH,
+  ohlcvAt,
+  resetAt,
+  sessionAt,
+  startAt,
+  storeAt,
+} from './flat-ohlcv.js';
+import { FlatRecord, type FlatSlab } from './flat-slab.js';
 import { isBefore, Ohlcv, priceOrNull } from './ohlcv.js';
 import { resolveAggregateOptions, sessionStartFor, type AggregateOptions } from './options.js';
 
@@ -52,21 +67,34 @@ export interface AggregateSnapshot {
   readonly bars: readonly BarSeriesSummary[];
 }
 
+/** The aggregate's record: 1 once a trade set the last trade, then that trade's numbers. */
+const HAS_LAST = 0;
+const LAST_PRICE = 1;
+const LAST_SIZE = 2;
+const LAST_MS = 3;
+const LAST_NS = 4;
+/** The current session as a flat `Ohlcv`; its start is NaN before the first trade. */
+const SESSION = 5;
+/** One block per bar series (`SERIES_LENGTH` each), in the order of `barIntervalsMs`. */
+const FIRST_SERIES = SESSION + OHLCV_LENGTH;
+
 export class SymbolAggregate {
-  readonly options: AggregateOptions;
+  // The fields every trade reads come first, so that they share the object's first cache lines.
+  readonly symbol: string;
+  private readonly slab: FlatSlab;
+  private readonly at: number;
   private readonly rules: ConditionRules;
   private readonly sessionOf: (timeMs: number) => number;
-  private barSet: BarSet;
-  /** The current session; `null` before the first trade. */
-  private session: Ohlcv | null = null;
-
-  private hasLast = false;
-  private lastPrice = 0;
-  private lastSize = 0;
-  private lastMs = 0;
-  private lastNs = 0;
+  /** Changes so far, and the count the last checkpoint was taken at. */
+  private changeCount = 0;
+  private readonly seriesCount: number;
   private lastExchange = '';
   private lastId = '';
+  private cleanAt = 0;
+  private barSet: BarSet;
+  /** The record of the per-trade state, kept from reuse while this aggregate lives (see `FlatRecord`). */
+  readonly record: FlatRecord;
+  readonly options: AggregateOptions;
 
   private readonly counters: AggregateCounters = {
     lateSession: 0,
@@ -76,18 +104,19 @@ export class SymbolAggregate {
     unmatchedCancels: 0,
   };
 
-  /** Changes so far, and the count the last checkpoint was taken at. */
-  private changeCount = 0;
-  private cleanAt = 0;
-
-  constructor(
-    readonly symbol: string,
-    options: Partial<AggregateOptions> = {},
-  ) {
-    this.options = resolveAggregateOptions(options);
-    this.rules = this.options.conditionRules;
-    this.sessionOf = sessionStartFor(this.options);
-    this.barSet = new BarSet(this.options.barIntervalsMs, this.options.barCap);
+  constructor(symbol: string, options: Partial<AggregateOptions> = {}) {
+    this.symbol = symbol;
+    const resolved = resolveAggregateOptions(options);
+    const intervals = resolved.barIntervalsMs;
+    this.record = new FlatRecord(FIRST_SERIES + intervals.length * SERIES_LENGTH);
+    this.slab = this.record.slab;
+    this.at = this.record.at;
+    this.seriesCount = intervals.length;
+    this.rules = resolved.conditionRules;
+    this.sessionOf = sessionStartFor(resolved);
+    this.options = resolved;
+    resetAt(this.slab.data, this.at + SESSION, NaN);
+    this.barSet = new BarSet(intervals, resolved.barCap, [], this.record, FIRST_SERIES);
   }
 
   /** Applies one trade, correction or cancel. The per-trade hot path: allocates nothing but new bars. */
@@ -106,26 +135,37 @@ export class SymbolAggregate {
       return;
     }
     if (trade.kind === 'correction') this.counters.corrections++;
-    this.barSet.apply(price, size, timeMs, timeNanos, mask);
-    let session = this.session;
-    if (session === null || sessionStart !== session.start) {
-      if (session !== null && sessionStart < session.start) {
+    // `BarSet.apply` inlined: the open bars are read here from the record, and a series object is
+    // touched only for a trade outside its open bar. The slab grows only when a record is taken, never
+    // during `apply`, so `d` stays the slab's array throughout.
+    const d = this.slab.data;
+    const at = this.at;
+    for (let i = 0, block = at + FIRST_SERIES; i < this.seriesCount; i++, block += SERIES_LENGTH) {
+      if (!applyOpenBar(d, block, price, size, timeMs, timeNanos, mask)) {
+        this.barSet.series[i]?.apply(price, size, timeMs, timeNanos, mask);
+      }
+    }
+    // NaN (no session yet) compares false.
+    const session = startAt(d, at + SESSION);
+    if (sessionStart !== session) {
+      if (sessionStart < session) {
         this.counters.lateSession++;
         return;
       }
-      // A trade from a newer session rolls it (once a day: the one allocation here besides new bars).
-      session = this.session = new Ohlcv(sessionStart);
+      // A trade from a newer session rolls it (once a day).
+      resetAt(d, at + SESSION, sessionStart);
     }
-    session.apply(price, size, timeMs, timeNanos, mask);
+    applyAt(d, at + SESSION, price, size, timeMs, timeNanos, mask);
     if (
       (mask & UPDATES_LAST) !== 0 &&
-      (!this.hasLast || !isBefore(timeMs, timeNanos, this.lastMs, this.lastNs))
+      (d[at + HAS_LAST] === 0 ||
+        !isBefore(timeMs, timeNanos, d[at + LAST_MS] as number, d[at + LAST_NS] as number))
     ) {
-      this.hasLast = true;
-      this.lastPrice = price;
-      this.lastSize = size;
-      this.lastMs = timeMs;
-      this.lastNs = timeNanos;
+      d[at + HAS_LAST] = 1;
+      d[at + LAST_PRICE] = price;
+      d[at + LAST_SIZE] = size;
+      d[at + LAST_MS] = timeMs;
+      d[at + LAST_NS] = timeNanos;
       this.lastExchange = trade.exchange;
       this.lastId = trade.id;
     }
@@ -134,14 +174,18 @@ export class SymbolAggregate {
   private cancel(price: number, size: number, timeMs: number, sessionStart: number, mask: number): void {
     this.counters.cancels++;
     this.barSet.cancel(price, size, timeMs, mask);
-    const session = this.session;
-    if (session === null || sessionStart !== session.start) {
-      if (session !== null && sessionStart < session.start) this.counters.lateSession++;
+    const d = this.slab.data;
+    const session = startAt(d, this.at + SESSION);
+    if (sessionStart !== session) {
+      // NaN (no session yet) compares false: unmatched.
+      if (sessionStart < session) this.counters.lateSession++;
       else this.counters.unmatchedCancels++;
       return;
     }
     // A cancel whose conditions say "no volume" took nothing in, so it takes nothing out.
-    if ((mask & UPDATES_VOLUME) !== 0 && !session.cancel(price, size)) this.counters.unmatchedCancels++;
+    if ((mask & UPDATES_VOLUME) !== 0 && !cancelAt(d, this.at + SESSION, price, size)) {
+      this.counters.unmatchedCancels++;
+    }
   }
 
   /** Completes bars that end at or before `timeMs` (Redis time), for symbols that stopped trading. */
@@ -165,7 +209,8 @@ export class SymbolAggregate {
   }
 
   snapshot(): AggregateSnapshot {
-    const s = this.session;
+    const s = this.session();
+    const last = this.lastCheckpoint();
     return {
       symbol: this.symbol,
       sessionStart: s === null ? null : new Date(s.start).toISOString(),
@@ -176,15 +221,16 @@ export class SymbolAggregate {
       high: s === null ? null : priceOrNull(s.high),
       low: s === null ? null : priceOrNull(s.low),
       close: s === null ? null : priceOrNull(s.close),
-      last: this.hasLast
-        ? {
-            price: this.lastPrice,
-            size: this.lastSize,
-            time: tradeTimeIso(this.lastMs, this.lastNs),
-            exchange: this.lastExchange,
-            id: this.lastId,
-          }
-        : null,
+      last:
+        last === null
+          ? null
+          : {
+              price: last.price,
+              size: last.size,
+              time: tradeTimeIso(last.timeMs, last.timeNanos),
+              exchange: last.exchange,
+              id: last.id,
+            },
       amended: s?.amended ?? false,
       counters: { ...this.counters },
       bars: this.barSet.summary(),
@@ -219,7 +265,7 @@ export class SymbolAggregate {
     return {
       version: 1,
       symbol: this.symbol,
-      session: this.session?.toSession() ?? null,
+      session: this.sessionCheckpoint(),
       last: this.lastCheckpoint(),
       counters: { ...this.counters },
       bars: this.barSet.toCheckpoint(),
@@ -237,7 +283,7 @@ export class SymbolAggregate {
    * concatenating pieces (`+=`) would leave a tree of dozens.
    */
   checkpointJson(): CheckpointJson {
-    const session = this.session === null ? 'null' : JSON.stringify(this.session.toSession());
+    const session = JSON.stringify(this.sessionCheckpoint());
     const out = [
       `{"version":1,"symbol":${JSON.stringify(this.symbol)},"session":${session},` +
         `"last":${JSON.stringify(this.lastCheckpoint())},"counters":${JSON.stringify(this.counters)},"bars":`,
@@ -247,13 +293,26 @@ export class SymbolAggregate {
     return new CheckpointJson(out.join(''));
   }
 
+  /** The current session as a copy; `null` before the first trade. */
+  private session(): Ohlcv | null {
+    const d = this.slab.data;
+    return Number.isNaN(startAt(d, this.at + SESSION)) ? null : ohlcvAt(d, this.at + SESSION);
+  }
+
+  private sessionCheckpoint(): SessionCheckpoint | null {
+    const d = this.slab.data;
+    return Number.isNaN(startAt(d, this.at + SESSION)) ? null : sessionAt(d, this.at + SESSION);
+  }
+
   private lastCheckpoint(): LastTradeCheckpoint | null {
-    if (!this.hasLast) return null;
+    const d = this.slab.data;
+    const at = this.at;
+    if (d[at + HAS_LAST] === 0) return null;
     return {
-      price: this.lastPrice,
-      size: this.lastSize,
-      timeMs: this.lastMs,
-      timeNanos: this.lastNs,
+      price: d[at + LAST_PRICE] as number,
+      size: d[at + LAST_SIZE] as number,
+      timeMs: d[at + LAST_MS] as number,
+      timeNanos: d[at + LAST_NS] as number,
       exchange: this.lastExchange,
       id: this.lastId,
     };
@@ -266,14 +325,16 @@ export class SymbolAggregate {
    */
   static fromCheckpoint(c: AggregateCheckpoint, options: Partial<AggregateOptions> = {}): SymbolAggregate {
     const agg = new SymbolAggregate(c.symbol, options);
-    agg.barSet = new BarSet(agg.options.barIntervalsMs, agg.options.barCap, c.bars);
-    if (c.session !== null) agg.session = Ohlcv.fromSession(c.session);
+    agg.barSet = new BarSet(agg.options.barIntervalsMs, agg.options.barCap, c.bars, agg.record, FIRST_SERIES);
+    const d = agg.slab.data;
+    const at = agg.at;
+    if (c.session !== null) storeAt(d, at + SESSION, Ohlcv.fromSession(c.session));
     if (c.last !== null) {
-      agg.hasLast = true;
-      agg.lastPrice = c.last.price;
-      agg.lastSize = c.last.size;
-      agg.lastMs = c.last.timeMs;
-      agg.lastNs = c.last.timeNanos;
+      d[at + HAS_LAST] = 1;
+      d[at + LAST_PRICE] = c.last.price;
+      d[at + LAST_SIZE] = c.last.size;
+      d[at + LAST_MS] = c.last.timeMs;
+      d[at + LAST_NS] = c.last.timeNanos;
       agg.lastExchange = c.last.exchange;
       agg.lastId = c.last.id;
     }
