@@ -90,12 +90,18 @@ describe('the flat accumulator', () => {
 
   it('round-trips through storeAt and ohlcvAt, NaN prices and -0 included', () => {
     const o = new Ohlcv(-60_000);
-    o.volumeC = -0;
+    o.notionalC = -0;
+    o.openNs = 7;
+    o.volumeSum = 2 ** 40 + 0.5;
     o.amended = true;
     o.dirty = true;
     const d = new Float64Array(OHLCV_LENGTH);
     storeAt(d, 0, o);
     expect(fields(ohlcvAt(d, 0))).toEqual(fields(o));
     expect(tupleAt(d, 0)).toEqual(o.toTuple());
+    // The integer fields come back as small integers, -0 as 0 (see `small` in flat-ohlcv.ts).
+    o.volumeC = -0;
+    storeAt(d, 0, o);
+    expect(Object.is(ohlcvAt(d, 0).volumeC, 0)).toBe(true);
   });
 });
