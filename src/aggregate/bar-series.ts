@@ -76,13 +76,14 @@ export class BarSeries {
   private readonly at: number;
 
   /**
-   * @param record the record holding this series' block, at `offset`; one of its own by default (a
-   *   symbol's aggregate puts its series in its own record)
+   * @param record the record holding this series' block, at `offset`; by default an array of its own
+   *   (a series alone is read, as by the HTTP API, not fed per trade; a symbol's aggregate puts its
+   *   series in its own record of the shared slab)
    */
   constructor(
     readonly intervalMs: number,
     readonly cap: number,
-    record: FlatRecord = new FlatRecord(SERIES_LENGTH),
+    record: FlatRecord = new FlatRecord(SERIES_LENGTH, 'own'),
     offset = 0,
   ) {
     this.record = record;

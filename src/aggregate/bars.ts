@@ -15,14 +15,14 @@ export class BarSet {
   readonly series: readonly BarSeries[];
 
   /**
-   * @param record the record holding the series' blocks, one after another from `offset`; one of its
-   *   own by default
+   * @param record the record holding the series' blocks, one after another from `offset`; by default
+   *   an array of its own (see `BarSeries`)
    */
   constructor(
     intervalsMs: readonly number[],
     cap: number,
     restored: readonly BarSeriesCheckpoint[] = [],
-    record: FlatRecord = new FlatRecord(intervalsMs.length * SERIES_LENGTH),
+    record: FlatRecord = new FlatRecord(intervalsMs.length * SERIES_LENGTH, 'own'),
     offset = 0,
   ) {
     this.series = intervalsMs.map((intervalMs, i) => {

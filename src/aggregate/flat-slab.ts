@@ -26,18 +26,19 @@ export class FlatSlab {
   private used = 0;
   private live = 0;
   private readonly free: number[] = [];
-  private readonly reclaim = new FinalizationRegistry<number>((at) => {
-    this.free.push(at);
-    this.live--;
-  });
+  /** Made with the first owner: a slab of one record that dies with it needs none. */
+  private reclaim: FinalizationRegistry<number> | undefined = undefined;
 
   constructor(length: number, initialRecords = INITIAL_RECORDS) {
     this.stride = Math.ceil(length / LINE_DOUBLES) * LINE_DOUBLES;
     this.data = new Float64Array(this.stride * initialRecords);
   }
 
-  /** The index of a zeroed record of `stride` doubles, handed back once `owner` is garbage. */
-  take(owner: object): number {
+  /**
+   * The index of a zeroed record of `stride` doubles, handed back once `owner` is garbage; without
+   * an owner, never handed back (for a slab of one record that dies with its owner).
+   */
+  take(owner?: object): number {
     let at = this.free.pop();
     if (at === undefined) {
       if (this.used + this.stride > this.data.length) this.grow();
@@ -46,7 +47,13 @@ export class FlatSlab {
     } else {
       this.data.fill(0, at, at + this.stride);
     }
-    this.reclaim.register(owner, at);
+    if (owner !== undefined) {
+      this.reclaim ??= new FinalizationRegistry<number>((freed) => {
+        this.free.push(freed);
+        this.live--;
+      });
+      this.reclaim.register(owner, at);
+    }
     this.live++;
     return at;
   }
@@ -86,6 +93,15 @@ export function slabFor(length: number): FlatSlab {
 }
 
 /**
+ * Where a record lives. `shared`: in the process's slab for its length, for state that lives long
+ * and is updated per trade. `own`: in an array of its own that dies with it, for objects built to be
+ * read once and dropped (an HTTP answer made from a checkpoint): the shared slab gets a record back
+ * only after a full collection (the registry does not act on scavenges), so thousands of those a
+ * second would grow it meanwhile.
+ */
+export type RecordPlacement = 'shared' | 'own';
+
+/**
  * A record and what keeps it: every object that reads or writes the record holds this, so the record
  * goes back to the slab only once all of them are garbage. Holders copy `slab` and `at` into fields
  * of their own, which the per-trade path reads without going through this object.
@@ -94,8 +110,13 @@ export class FlatRecord {
   readonly slab: FlatSlab;
   readonly at: number;
 
-  constructor(length: number) {
-    this.slab = slabFor(length);
-    this.at = this.slab.take(this);
+  constructor(length: number, placement: RecordPlacement = 'shared') {
+    if (placement === 'own') {
+      this.slab = new FlatSlab(length, 1);
+      this.at = this.slab.take();
+    } else {
+      this.slab = slabFor(length);
+      this.at = this.slab.take(this);
+    }
   }
 }

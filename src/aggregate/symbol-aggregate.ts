@@ -35,7 +35,7 @@ import {
   startAt,
   storeAt,
 } from './flat-ohlcv.js';
-import { FlatRecord, type FlatSlab } from './flat-slab.js';
+import { FlatRecord, type FlatSlab, type RecordPlacement } from './flat-slab.js';
 import { isBefore, Ohlcv, priceOrNull } from './ohlcv.js';
 import { resolveAggregateOptions, sessionStartFor, type AggregateOptions } from './options.js';
 
@@ -104,11 +104,19 @@ export class SymbolAggregate {
     unmatchedCancels: 0,
   };
 
-  constructor(symbol: string, options: Partial<AggregateOptions> = {}) {
+  /**
+   * @param placement `own` for an aggregate made to be read once and dropped (see `RecordPlacement`);
+   *   every aggregate a worker feeds stays `shared`
+   */
+  constructor(
+    symbol: string,
+    options: Partial<AggregateOptions> = {},
+    placement: RecordPlacement = 'shared',
+  ) {
     this.symbol = symbol;
     const resolved = resolveAggregateOptions(options);
     const intervals = resolved.barIntervalsMs;
-    this.record = new FlatRecord(FIRST_SERIES + intervals.length * SERIES_LENGTH);
+    this.record = new FlatRecord(FIRST_SERIES + intervals.length * SERIES_LENGTH, placement);
     this.slab = this.record.slab;
     this.at = this.record.at;
     this.seriesCount = intervals.length;
@@ -323,8 +331,12 @@ export class SymbolAggregate {
    * options apply from now on: bar series are restored for the intervals they still name. The result
    * starts clean.
    */
-  static fromCheckpoint(c: AggregateCheckpoint, options: Partial<AggregateOptions> = {}): SymbolAggregate {
-    const agg = new SymbolAggregate(c.symbol, options);
+  static fromCheckpoint(
+    c: AggregateCheckpoint,
+    options: Partial<AggregateOptions> = {},
+    placement: RecordPlacement = 'shared',
+  ): SymbolAggregate {
+    const agg = new SymbolAggregate(c.symbol, options, placement);
     agg.barSet = new BarSet(agg.options.barIntervalsMs, agg.options.barCap, c.bars, agg.record, FIRST_SERIES);
     const d = agg.slab.data;
     const at = agg.at;

@@ -266,7 +266,8 @@ export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): voi
     }
     let snapshot: AggregateSnapshot;
     try {
-      snapshot = SymbolAggregate.fromCheckpoint(parseCheckpoint(record.aggregate)).snapshot();
+      // Read once and dropped: a record of its own, not one of the shared slab's.
+      snapshot = SymbolAggregate.fromCheckpoint(parseCheckpoint(record.aggregate), {}, 'own').snapshot();
     } catch (err) {
       logger.warn({ err, symbol }, 'checkpoint corrupt');
       throw new ApiError(

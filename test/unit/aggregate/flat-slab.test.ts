@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { makeTrade } from '../../../feeds/trade.js';
+import { BarSeries } from '../../../src/aggregate/bar-series.js';
 import { FlatSlab } from '../../../src/aggregate/flat-slab.js';
 import { SymbolAggregate } from '../../../src/aggregate/symbol-aggregate.js';
 
@@ -128,5 +129,25 @@ describe('aggregates on the slab', () => {
     const next = Array.from({ length: 600 }, (_, i) => new SymbolAggregate(`N${i}`, options));
     expect(slab.madeRecords).toBe(made);
     expect(next.every((agg, i) => agg.symbol === `N${i}`)).toBe(true);
+  });
+
+  it('read-once aggregates and series stay out of the shared slab', () => {
+    const source = new SymbolAggregate('ONCE');
+    source.apply(tradeOf('ONCE', 30, 0));
+    const { slab } = source.record;
+    const checkpoint = source.toCheckpoint();
+    const made = slab.madeRecords;
+    const live = slab.liveRecords;
+    for (let i = 0; i < 100; i++) {
+      const copy = SymbolAggregate.fromCheckpoint(checkpoint, {}, 'own');
+      expect(copy.record.slab).not.toBe(slab);
+      expect(copy.snapshot()).toEqual(source.snapshot());
+      expect(copy.checkpointJson().text).toBe(source.checkpointJson().text);
+    }
+    const series = BarSeries.fromCheckpoint(checkpoint.bars[0]!, 10);
+    expect(series.record.slab).not.toBe(slab);
+    expect(series.list()).toEqual(source.listBars(1_000));
+    expect(slab.madeRecords).toBe(made);
+    expect(slab.liveRecords).toBe(live);
   });
 });
