@@ -10,8 +10,10 @@
  * owner unreachable (a `FinalizationRegistry`), so it is reused only when nothing can read or write
  * it any more: aggregates move between maps (loading, standby, owned) and checkpoint writes, and an
  * explicit free on one path would hand a record to a new symbol while another path still used it.
- * The slab grows by doubling and never shrinks: it holds as many records as were ever alive at once
- * (plus those whose owners died since the last full collection).
+ * The slab grows by doubling and never shrinks: it holds as many records as were ever alive at once,
+ * plus those whose owners died since the last full collection (the registry does not act on
+ * scavenges), which is why objects made to be read once and dropped take a record of their own
+ * (`RecordPlacement`).
  */
 
 /** Doubles per cache line: record lengths are rounded up to whole lines. */
