@@ -803,10 +803,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (live.has(before)) awaited.push(symbol);
       else if (this.options.replicas >= 2) orphaned.push(symbol);
     }
-    // Symbols go live as soon as nothing holds them back: those that wait for nobody after the first
-    // announcement, each awaited one once its final checkpoint is in. Waiting for the slowest final
-    // before claiming any (and then loading every checkpoint in one go) made the last symbol of a
-    // move wait for all the others' loading too.
+    // Symbols go live as soon as nothing holds them back: one that waits for nobody once its
+    // subscription is confirmed and announced (going live unsubscribed would make the worker ready
+    // with nothing coming in), an awaited one once its final checkpoint is in. Waiting for the slowest
+    // final before claiming any (and then loading every checkpoint in one go) made the last symbol of
+    // a move wait for all the others' loading too.
     const goingLive = new GoLiveQueue((symbols) => this.claimAndGoLive(epoch, symbols, takeOvers));
     const waitingFor = new Set([...awaited, ...orphaned]);
     const waitStarted = performance.now();
@@ -816,7 +817,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       awaited,
       orphaned,
       takeOvers,
-      (landed) => goingLive.add(landed ?? gained.filter((symbol) => !waitingFor.has(symbol))),
+      (announced, landed) => {
+        goingLive.add(announced.filter((symbol) => !waitingFor.has(symbol)));
+        goingLive.add(landed);
+      },
     );
     this.log.debug(
       {
@@ -931,9 +935,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /**
    * The new owner's loop: announce confirmed subscriptions (again once a first trade is buffered),
    * and watch the fences until every awaited final checkpoint is written (at or after the epoch in
-   * `takeOvers`), the timeout passes, or a newer epoch interrupts. `ready` hears of the symbols that
-   * wait no more: with `undefined` once the first announcement is out (those awaiting nobody), then
-   * with each awaited symbol whose final checkpoint is in. Returns the symbols whose final
+   * `takeOvers`), the timeout passes, or a newer epoch interrupts. After each look, `ready` hears
+   * which symbols were just announced (their subscription confirmed) and which awaited symbols' final
+   * checkpoints are in. Returns the symbols whose final
    * checkpoint did not come in time (`late`) and those still awaited when interrupted.
    */
   private async awaitFinals(
@@ -942,7 +946,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     awaited: readonly string[],
     orphaned: readonly string[],
     takeOvers: ReadonlyMap<string, TakeOver>,
-    ready: (landed: readonly string[] | undefined) => void,
+    ready: (announced: readonly string[], landed: readonly string[]) => void,
   ): Promise<{ late: string[]; interrupted: string[] }> {
     const sinceOf = (symbol: string): number => takeOvers.get(symbol)?.since ?? epoch;
     // Longer than the old owner's own bound, so that at worst it stops first and its final
@@ -962,7 +966,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const unannounced = new Set(gained);
     const withoutFirst = new Set<string>();
     const interrupted: string[] = [];
-    let announcedOnce = false;
     let pending = [...awaited, ...orphaned];
     while ((pending.length > 0 || unannounced.size > 0) && this.stillActing(epoch)) {
       const updates = new Map<string, Omit<HandoverSignal, 'epoch'>>();
@@ -987,12 +990,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.handoverSignals.announce(epoch, updates),
           this.checkpoints.unfenced(epoch, pending, sinceOf),
         ]);
-        if (!announcedOnce) ready(undefined);
-        announcedOnce = true;
         const unfencedSet = new Set(stillUnfenced);
         const landed = pending.filter((symbol) => !unfencedSet.has(symbol));
         pending = stillUnfenced;
-        if (landed.length > 0) ready(landed);
+        ready([...updates.keys()], landed);
       } catch (err) {
         this.handoverLog.warn('announce', { err }, 'hand-over signals not written; retrying');
       }
