@@ -63,6 +63,8 @@ const QUIET_HANDOVER_MS = 30;
  * (the feed may be down).
  */
 const PREPARE_JOIN_MAX_MS = 1_000;
+/** How many checkpoints a joining worker loads beforehand to warm the code its first epoch runs. */
+const WARM_UP_CHECKPOINTS = 300;
 /**
  * CPU a hand-over spends building final checkpoints, or a take-over loading them, before it lets
  * the event loop run (ms): the feed and the other hand-over loops go on meanwhile.
@@ -345,6 +347,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.feed.setSymbols(expected);
     // The connections the symbols need have reserved their turns at the gate by now.
     const deadline = started + this.feed.gateWaitMs() + PREPARE_JOIN_MAX_MS + this.pacingMs(expected.length);
+    await this.warmCheckpointLoading(expected);
     while (performance.now() < deadline && !expected.every((symbol) => this.feed.isConfirmed(symbol)))
       await sleep(HANDOVER_POLL_MS);
     const confirmed = expected.filter((symbol) => this.feed.isConfirmed(symbol)).length;
@@ -357,6 +360,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       'subscribed to the expected symbols; joining',
     );
+  }
+
+  /**
+   * Loads (and drops) the current checkpoints of up to `WARM_UP_CHECKPOINTS` of the symbols this
+   * worker expects to own, while their subscriptions are being confirmed. A new process runs the
+   * claim and checkpoint-loading code for the first time at its first epoch, unoptimized: a join
+   * at 2,000 symbols spent about 430 µs per symbol going live against about 180 µs in a worker
+   * that had loaded checkpoints before, and the last symbols of the move waited for it. Failures
+   * only mean a colder start.
+   */
+  private async warmCheckpointLoading(expected: readonly string[]): Promise<void> {
+    try {
+      const records = await this.checkpoints.readMany(expected.slice(0, WARM_UP_CHECKPOINTS));
+      for (const record of records)
+        if (record) SymbolAggregate.fromCheckpoint(parseCheckpoint(record.aggregate), this.options.aggregate);
+    } catch (err) {
+      this.log.debug({ err }, 'checkpoints not read for warming up');
+    }
   }
 
   private enqueueRebalance(assignment: Assignment): void {
