@@ -27,6 +27,12 @@ export async function subscribeToChannel(
   await subscriber.subscribe(channel);
 }
 
+/** Publishes `message` to `channel`: sharded (SPUBLISH) on a Redis Cluster, as the scripts do. */
+export async function publishToChannel(client: RedisClient, channel: string, message: string): Promise<void> {
+  if (client instanceof Cluster) await client.spublish(channel, message);
+  else await client.publish(channel, message);
+}
+
 /**
  * Waits until `client` has passed its ready check. ioredis (5.8.2 and later, redis/ioredis#2037)
  * sends the SUBSCRIBE of a client still connecting before its ready check's INFO, which the server

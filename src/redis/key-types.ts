@@ -9,7 +9,9 @@ import type { ClusterKeys } from './keys.js';
 
 type RedisType = 'string' | 'hash' | 'set' | 'zset';
 
-export const KEY_TYPES: Readonly<Record<keyof Omit<ClusterKeys, 'events' | 'bars'>, RedisType>> = {
+export const KEY_TYPES: Readonly<
+  Record<keyof Omit<ClusterKeys, 'events' | 'joinNotices' | 'bars'>, RedisType>
+> = {
   leases: 'zset',
   members: 'hash',
   ring: 'string',

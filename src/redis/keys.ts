@@ -39,6 +39,11 @@ export interface ClusterKeys {
   readonly standIns: string;
   /** Pub/sub channel: a new epoch is published here (a wake-up call, not a log). */
   readonly events: string;
+  /**
+   * Pub/sub channel: a worker about to join publishes its id and weight here, so the others build
+   * the ring with it added before the epoch comes (see `Membership.noticeJoin`).
+   */
+  readonly joinNotices: string;
   /** Prefix of the completed-bar ZSETs, one per symbol and interval; see `barKey`. */
   readonly bars: string;
   /** STRING: the active relay's record JSON (holder, token, address, feed), read by workers behind it. */
@@ -66,6 +71,7 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     handover: `${tag}:handover`,
     standIns: `${tag}:stand-ins`,
     events: `${tag}:events`,
+    joinNotices: `${tag}:join-notices`,
     bars: `${tag}:bars`,
     relay: `${tag}:relay`,
     scale: `${tag}:scale`,

@@ -341,6 +341,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const vnodes = this.options.membership.vnodes ?? DEFAULT_VNODES;
     const expected = new Assignment(withMember(before.record, me, vnodes), universe).symbolsOf(this.id);
     if (expected.length === 0) return;
+    // The others build this same ring meanwhile, not at the epoch (`Membership.prepareFor`).
+    void this.membership.noticeJoin();
     this.preparingJoin = true;
     for (const symbol of expected) this.standbys.prepare(symbol);
     const started = performance.now();

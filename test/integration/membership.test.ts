@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Membership, readRingRecord, type MembershipOptions } from '../../src/cluster/membership.js';
 import type { RingRecord } from '../../src/cluster/ring-record.js';
 import { drainMember, pinSymbol, unpinSymbol } from '../../src/cluster/placement-admin.js';
-import type { Assignment } from '../../src/cluster/ring.js';
+import { placementCounts, type Assignment } from '../../src/cluster/ring.js';
 import { addSymbols, listSymbols, removeSymbols } from '../../src/cluster/universe.js';
 import { TickringError } from '../../src/errors.js';
 import { allKeys, ringScriptKeys } from '../../src/redis/keys.js';
@@ -160,6 +160,50 @@ describe('membership in Redis', () => {
     );
     expect(reaped.changedAt - deadline).toBeGreaterThanOrEqual(0);
     expect(reaped.changedAt - deadline).toBeLessThan(150);
+  });
+
+  it('builds the ring of a worker about to join from its notice, so the epoch finds it built', async () => {
+    const first = member('p1');
+    await first.start();
+    await eventually('p1 on its ring', () =>
+      first.assignment?.record.members.length === 1 ? true : undefined,
+    );
+    const joiner = member('p2');
+    const before = { ...placementCounts };
+    await joiner.noticeJoin();
+    await eventually(
+      'the ring with p2 built ahead',
+      () => (placementCounts.computed > before.computed ? true : undefined),
+      3_000,
+      10,
+    );
+    const built = placementCounts.computed;
+    await joiner.start();
+    await eventually('p1 acts on the ring with p2', () =>
+      first.assignment?.record.members.length === 2 ? true : undefined,
+    );
+    // Neither p1 nor the joiner (same process, same cache) computed it again at the epoch.
+    expect(placementCounts.computed).toBe(built);
+    expect(placementCounts.reused).toBeGreaterThan(before.reused);
+  });
+
+  it('ignores malformed join notices and notices of members already on the ring', async () => {
+    const first = member('q1');
+    await first.start();
+    await eventually('q1 on its ring', () =>
+      first.assignment?.record.members.length === 1 ? true : undefined,
+    );
+    const before = placementCounts.computed;
+    for (const notice of [
+      'not json',
+      '{"id":"","weight":1}',
+      '{"id":"q9","weight":0.5}',
+      '{"id":"q1","weight":1}',
+    ])
+      await env.redis.publish(env.keys.joinNotices, notice);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(placementCounts.computed).toBe(before);
+    expect(first.status).toBe('member');
   });
 
   it('converges through the poll when pub/sub delivers nothing', async () => {
