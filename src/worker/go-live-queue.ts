@@ -5,8 +5,6 @@
  * fails stops the queue: the symbols added after it are not claimed, and `done()` rejects with its
  * error (a lost lease, say), as a single claim of every symbol would have.
  */
-import { setImmediate as nextMacrotask } from 'node:timers/promises';
-
 export interface GoLiveResult {
   /**
    * Symbols whose checkpoint position was not found in their buffer, the whole buffer applied, where
@@ -60,9 +58,4 @@ export class GoLiveQueue {
     }
     this.running = undefined;
   }
-}
-
-/** Lets timers, sockets and other promises run before a long loop goes on. */
-export function yieldToEventLoop(): Promise<void> {
-  return nextMacrotask();
 }

@@ -41,7 +41,8 @@ import { LagSampler } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import { OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
 import { beginMoves } from './epoch-moves.js';
-import { GoLiveQueue, yieldToEventLoop, type GoLiveResult } from './go-live-queue.js';
+import { GoLiveQueue, type GoLiveResult } from './go-live-queue.js';
+import { TimeSlice, yieldToEventLoop } from './time-slice.js';
 import { Standbys } from './standbys.js';
 
 /** How often both sides of a hand-over look at each other's progress in Redis (ms). */
@@ -375,8 +376,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async warmCheckpointLoading(expected: readonly string[]): Promise<void> {
     try {
       const records = await this.checkpoints.readMany(expected.slice(0, WARM_UP_CHECKPOINTS));
-      for (const record of records)
-        if (record) SymbolAggregate.fromCheckpoint(parseCheckpoint(record.aggregate), this.options.aggregate);
+      for (const record of records) if (record) this.restore(record);
     } catch (err) {
       this.log.debug({ err }, 'checkpoints not read for warming up');
     }
@@ -751,13 +751,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // A symbol is released as its record is taken, so one waiting for its slice goes on applying.
     const writes: Promise<void>[] = [];
     let finals = new Map<string, CheckpointRecord>();
-    let sliceStarted = performance.now();
+    const slice = new TimeSlice(HANDOVER_SLICE_MS);
     for (const [symbol, overlapped] of stopped) {
-      if (finals.size > 0 && performance.now() - sliceStarted >= HANDOVER_SLICE_MS) {
+      if (finals.size > 0 && slice.spent) {
         writes.push(this.writeFinalSlice(epoch, finals, standIns));
         finals = new Map();
-        await yieldToEventLoop();
-        sliceStarted = performance.now();
+        await slice.yield();
       }
       const owned = this.owned.release(symbol);
       if (owned?.state !== 'leaving') continue;
@@ -915,12 +914,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     const claimed = performance.now();
     let replayedAll = 0;
-    let sliceStarted = claimed;
+    const slice = new TimeSlice(HANDOVER_SLICE_MS);
     for (const [symbol, record] of records) {
-      if (performance.now() - sliceStarted >= HANDOVER_SLICE_MS) {
-        await yieldToEventLoop();
-        sliceStarted = performance.now();
-      }
+      if (slice.spent) await slice.yield();
       // Only a symbol still loading takes its checkpoint (a promoted shadow is live already).
       if (this.owned.get(symbol)?.state === 'loading') {
         const outcome = this.owned.goLive(
@@ -1078,10 +1074,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.awaitTimers.add(timer);
   }
 
+  /** The aggregate a checkpoint holds; throws on one that is corrupt. */
+  private restore(record: CheckpointRecord): SymbolAggregate {
+    return SymbolAggregate.fromCheckpoint(parseCheckpoint(record.aggregate), this.options.aggregate);
+  }
+
   private loadAggregate(symbol: string, record: CheckpointRecord | null): SymbolAggregate | null {
     if (!record) return null;
     try {
-      return SymbolAggregate.fromCheckpoint(parseCheckpoint(record.aggregate), this.options.aggregate);
+      return this.restore(record);
     } catch (err) {
       this.corruptCheckpoints++;
       this.log.error({ err, symbol }, 'corrupt aggregate in checkpoint ignored; symbol starts empty');
