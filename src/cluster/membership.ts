@@ -17,6 +17,7 @@
  * keeps its place for that purpose instead of leaving.
  */
 import { EventEmitter } from 'node:events';
+import { z } from 'zod';
 import { performance } from 'node:perf_hooks';
 import type { RedisClient as Redis } from '../redis/client.js';
 import type { Logger } from '../log.js';
@@ -104,12 +105,14 @@ export function membershipOptionProblems(options: MembershipOptions): string[] {
   return problems;
 }
 
+/** What a worker about to join publishes on the join-notice channel (`noticeJoin`). */
+const JOIN_NOTICE = z.object({ id: z.string().min(1), weight: z.number().int().min(1) });
+type JoinNotice = z.infer<typeof JOIN_NOTICE>;
+
 export class Membership extends EventEmitter<MembershipEvents> {
   status: MembershipStatus = 'starting';
   private readonly options: MembershipOptions;
   private current: Assignment | undefined;
-  /** The universe `current` was built over, as SMEMBERS gave it. */
-  private universe: readonly string[] = [];
   private leaseValidUntil = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -318,7 +321,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * build that ring at the epoch, as they always could.
    */
   async noticeJoin(): Promise<void> {
-    const notice = JSON.stringify({ id: this.options.id, weight: this.options.weight });
+    const notice = JSON.stringify({ id: this.options.id, weight: this.options.weight } satisfies JoinNotice);
     await publishToChannel(this.redis, this.keys.joinNotices, notice).catch((err: unknown) =>
       this.log.debug({ err }, 'join notice not published'),
     );
@@ -334,32 +337,23 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private prepareFor(message: string): void {
     const current = this.current;
     if (current === undefined || this.status !== 'member') return;
-    let notice: unknown;
+    let notice: JoinNotice;
     try {
-      notice = JSON.parse(message);
+      notice = JOIN_NOTICE.parse(JSON.parse(message));
     } catch {
-      notice = undefined;
-    }
-    const { id, weight } = (typeof notice === 'object' && notice !== null ? notice : {}) as Record<
-      string,
-      unknown
-    >;
-    if (typeof id !== 'string' || id === '' || !Number.isSafeInteger(weight) || (weight as number) < 1) {
       this.log.debug({ message: message.slice(0, 80) }, 'malformed join notice ignored');
       return;
     }
+    const { id, weight } = notice;
     if (current.record.members.some((member) => member.id === id)) return;
-    const universe = this.universe;
     // A macrotask of its own: the notice's handler returns at once, and the build runs after
     // whatever the socket delivered with it.
     setImmediate(() => {
       if (this.current !== current) return;
-      const expected = withMember(
-        current.record,
-        { id, weight: weight as number, address: '' },
-        this.options.vnodes,
+      new Assignment(
+        withMember(current.record, { id, weight, address: '' }, this.options.vnodes),
+        current.universe,
       );
-      new Assignment(expected, universe);
     });
   }
 
@@ -405,7 +399,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.log.info({ epoch: record.epoch }, 'drain requested: handing every symbol over, then leaving');
     }
     const read = performance.now();
-    this.universe = symbols;
     this.current = new Assignment(record, symbols);
     this.log.debug(
       {

@@ -263,6 +263,11 @@ export class Assignment {
     return this.owned[this.indexOf.get(memberId) ?? -1]?.length ?? 0;
   }
 
+  /** The universe this assignment was built over, placed or not (a new one over it reuses its index). */
+  get universe(): readonly string[] {
+    return this.index.symbols;
+  }
+
   symbols(): IterableIterator<string> {
     return (this.placed ? this.index.symbols : []).values();
   }
