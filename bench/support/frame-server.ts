@@ -18,16 +18,38 @@ const SETTLE_MS = 100;
 const shared =
   mode === 'all' ? buildFramePool(Number(symbols), Number(perFrame), Number(poolTrades)) : undefined;
 
+/** How often a connection without frames yet (its pool still to be built) looks again. */
+const IDLE_POLL_MS = 10;
+
+/**
+ * Sends frames until `HIGH_WATER` bytes wait in the socket, then sleeps until the last of them is
+ * handed to the kernel, whose buffers still hold megabytes for the reader meanwhile. It used to
+ * poll with `setImmediate` instead, which kept this process at a full core whatever the reader
+ * took: on a 2-core machine that core came out of the reader's share whenever the reader needed
+ * help (a worker's Redis, the kernel's loopback work), so the server weighed on the figures it
+ * was there to feed.
+ */
 function stream(socket: WebSocket, pool: () => FramePool | undefined): void {
   let next = 0;
   const pump = (): void => {
     if (socket.readyState !== socket.OPEN) return;
     const frames = pool()?.frames ?? [];
-    while (frames.length > 0 && socket.bufferedAmount < HIGH_WATER) {
-      socket.send(frames[next % frames.length]!);
-      next = (next + 1) % frames.length;
+    if (frames.length === 0) {
+      setTimeout(pump, IDLE_POLL_MS);
+      return;
     }
-    setImmediate(pump);
+    for (;;) {
+      const frame = frames[next % frames.length]!;
+      next = (next + 1) % frames.length;
+      if (socket.bufferedAmount + frame.length < HIGH_WATER) {
+        socket.send(frame);
+        continue;
+      }
+      // Called once the frame is written out, or with an error once the socket closed (then the
+      // readyState check above ends the stream).
+      socket.send(frame, () => pump());
+      return;
+    }
   };
   pump();
 }
