@@ -10,8 +10,13 @@
  * per-core figure shows the cost per trade whatever was left to it.
  *
  *   npm run build && node --import tsx bench/ingest-ceiling.ts
- * Environment: BENCH_WINDOW_MS (default 5000), BENCH_WARMUP_MS (2000), BENCH_CASES ("1x500,50x500,1x8000,50x8000"),
- * REDIS_URL (redis://127.0.0.1:6379; keys under a unique prefix, removed at the end).
+ * Each case runs as BENCH_REPEATS pairs (baseline, then tickring), each reader a new process: the
+ * worker's rate has spread by half from one process to the next with the same build and the same
+ * feed, more than most changes move it, so a single pair could say anything. The table shows the pair
+ * of median ratio, with every pair's ratio beside it; the goal is judged on the median.
+ *
+ * Environment: BENCH_WINDOW_MS (default 5000), BENCH_WARMUP_MS (2000), BENCH_REPEATS (3),
+ * BENCH_CASES ("1x500,50x500,1x8000,50x8000"), REDIS_URL (redis://127.0.0.1:6379; keys under a unique prefix, removed at the end).
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +32,7 @@ import { startWorker, stopWorker, waitReady, warningSummary } from './support/wo
 
 const WINDOW_MS = Number(process.env['BENCH_WINDOW_MS'] ?? 5_000);
 const WARMUP_MS = Number(process.env['BENCH_WARMUP_MS'] ?? 2_000);
+const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const CASES = (process.env['BENCH_CASES'] ?? '1x500,50x500,1x8000,50x8000').split(',').map((c) => {
   const [perFrame, symbols] = c.split('x').map(Number);
@@ -56,6 +62,8 @@ export interface IngestResult {
   readonly worker: ReaderFigures;
   /** Warnings the worker logged. */
   readonly warnings: string;
+  /** The ratio of every pair run, in run order; the figures above are the median pair's. */
+  readonly ratios: readonly number[];
 }
 
 async function frameServer(
@@ -132,24 +140,30 @@ async function tickring(symbols: number, perFrame: number): Promise<ReaderFigure
 export async function run(): Promise<IngestResult[]> {
   const results: IngestResult[] = [];
   for (const { perFrame, symbols } of CASES) {
-    const bare = await baseline(symbols, perFrame);
-    const { warnings, ...worker } = await tickring(symbols, perFrame);
-    const result: IngestResult = {
-      perFrame,
-      symbols,
-      baseline: bare.tradesPerSecond,
-      tickring: worker.tradesPerSecond,
-      ratio: Number((worker.tradesPerSecond / bare.tradesPerSecond).toFixed(2)),
-      bare,
-      worker,
-      warnings,
-    };
-    console.log(
-      `${perFrame} trade(s)/frame, ${symbols} symbols: baseline ${int(bare.tradesPerSecond)} trades/s (${fixed(bare.cores)} cores), ` +
-        `tickring ${int(worker.tradesPerSecond)} trades/s (${fixed(worker.cores)} cores), ratio ${result.ratio}; ` +
-        `per core-second ${int(bare.tradesPerSecond / bare.cores)} vs ${int(worker.tradesPerSecond / worker.cores)}`,
-    );
-    results.push(result);
+    const pairs: Omit<IngestResult, 'ratios'>[] = [];
+    for (let repeat = 0; repeat < REPEATS; repeat++) {
+      const bare = await baseline(symbols, perFrame);
+      const { warnings, ...worker } = await tickring(symbols, perFrame);
+      const pair = {
+        perFrame,
+        symbols,
+        baseline: bare.tradesPerSecond,
+        tickring: worker.tradesPerSecond,
+        ratio: Number((worker.tradesPerSecond / bare.tradesPerSecond).toFixed(2)),
+        bare,
+        worker,
+        warnings,
+      };
+      console.log(
+        `${perFrame} trade(s)/frame, ${symbols} symbols, pair ${repeat + 1}/${REPEATS}: baseline ${int(bare.tradesPerSecond)} trades/s (${fixed(bare.cores)} cores), ` +
+          `tickring ${int(worker.tradesPerSecond)} trades/s (${fixed(worker.cores)} cores), ratio ${pair.ratio}; ` +
+          `per core-second ${int(bare.tradesPerSecond / bare.cores)} vs ${int(worker.tradesPerSecond / worker.cores)}`,
+      );
+      pairs.push(pair);
+    }
+    const median = [...pairs].sort((a, b) => a.ratio - b.ratio)[Math.floor((pairs.length - 1) / 2)];
+    if (median === undefined) throw new Error('BENCH_REPEATS must be at least 1');
+    results.push({ ...median, ratios: pairs.map((p) => p.ratio) });
   }
   return results;
 }
@@ -162,6 +176,8 @@ export function formatIngest(results: readonly IngestResult[]): string {
     'Baseline: a bare `ws` client that only parses JSON and updates a minimal aggregate. tickring: one worker process,',
     `full path, checkpoints to Redis. Window ${WINDOW_MS} ms after ${WARMUP_MS} ms warm-up. "Cores": CPU the reader used`,
     'over the window; "per core-s": trades per second of that CPU, which other load on the machine does not change.',
+    `Each case ran as ${REPEATS} pairs of new processes (baseline, then tickring); the row is the pair of median ratio,`,
+    '"all ratios" every pair\'s in run order (the worker\'s rate spreads from one process to the next).',
     `Goal: ratio >= 0.8. Command: \`${INGEST_COMMAND}\`.`,
     '',
     table(
@@ -171,6 +187,7 @@ export function formatIngest(results: readonly IngestResult[]): string {
         'baseline trades/s',
         'tickring trades/s',
         'ratio',
+        'all ratios',
         'baseline cores',
         'tickring cores',
         'baseline per core-s',
@@ -186,6 +203,7 @@ export function formatIngest(results: readonly IngestResult[]): string {
         int(r.baseline),
         int(r.tickring),
         fixed(r.ratio),
+        r.ratios.map((ratio) => fixed(ratio)).join(', '),
         fixed(r.bare.cores),
         fixed(r.worker.cores),
         int(perCore(r.bare)),
@@ -197,7 +215,7 @@ export function formatIngest(results: readonly IngestResult[]): string {
       ]),
     ),
     '',
-    `Goal ratio >= 0.8: lowest ratio ${fixed(worst)}, ${verdict(worst, 0.8, 'atLeast')}.`,
+    `Goal ratio >= 0.8: lowest median ratio ${fixed(worst)}, ${verdict(worst, 0.8, 'atLeast')}.`,
   ].join('\n');
 }
 
