@@ -6,10 +6,12 @@
  * `split`: each client gets only the symbols it subscribed to (`T.*`: all), from a pool of
  * <poolTrades> trades built for it once its subscriptions stop changing; so several workers of one
  * ring share the feed as they would a provider's.
+ * Each frame goes out with its trade times set to the moment it is sent, as a provider's would be:
+ * a pool cycled for seconds with fixed times would turn into late trades once their bars complete.
  * It prints its port on stdout, then serves until killed.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
-import { buildFramePool, type FramePool } from './frame-pool.js';
+import { buildFramePool, TIME_DIGITS, timeOffsets, type FramePool } from './frame-pool.js';
 
 const [symbols = '500', perFrame = '1', poolTrades = '400000', mode = 'all'] = process.argv.slice(2);
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -17,6 +19,34 @@ const HIGH_WATER = 4 * 1024 * 1024;
 const SETTLE_MS = 100;
 const shared =
   mode === 'all' ? buildFramePool(Number(symbols), Number(perFrame), Number(poolTrades)) : undefined;
+
+/** A pool's frames as bytes, with where each trade time is, to be stamped as they are sent. */
+interface StampedFrames {
+  readonly frames: readonly Buffer[];
+  readonly timeOffsets: readonly (readonly number[])[];
+}
+
+const stampedPools = new WeakMap<FramePool, StampedFrames>();
+
+function stamped(pool: FramePool): StampedFrames {
+  let found = stampedPools.get(pool);
+  if (found === undefined) {
+    found = {
+      frames: pool.frames.map((f) => Buffer.from(f, 'latin1')),
+      timeOffsets: pool.frames.map(timeOffsets),
+    };
+    stampedPools.set(pool, found);
+  }
+  return found;
+}
+
+/**
+ * Sets every trade time in `frame` to `time` (its digits). The frame may still be queued in the
+ * socket from its last turn only if the whole pool fit under `HIGH_WATER`, which no benchmark's does.
+ */
+function stamp(frame: Buffer, offsets: readonly number[], time: string): void {
+  for (const offset of offsets) frame.write(time, offset, TIME_DIGITS, 'latin1');
+}
 
 /** How often a connection without frames yet (its pool still to be built) looks again. */
 const IDLE_POLL_MS = 10;
@@ -33,21 +63,25 @@ function stream(socket: WebSocket, pool: () => FramePool | undefined): void {
   let next = 0;
   const pump = (): void => {
     if (socket.readyState !== socket.OPEN) return;
-    const frames = pool()?.frames ?? [];
-    if (frames.length === 0) {
+    const current = pool();
+    if (current === undefined || current.frames.length === 0) {
       setTimeout(pump, IDLE_POLL_MS);
       return;
     }
+    const { frames, timeOffsets: offsets } = stamped(current);
+    const time = String(Date.now());
     for (;;) {
-      const frame = frames[next % frames.length]!;
+      const at = next % frames.length;
+      const frame = frames[at]!;
       next = (next + 1) % frames.length;
+      stamp(frame, offsets[at]!, time);
       if (socket.bufferedAmount + frame.length < HIGH_WATER) {
-        socket.send(frame);
+        socket.send(frame, { binary: false });
         continue;
       }
       // Called once the frame is written out, or with an error once the socket closed (then the
       // readyState check above ends the stream).
-      socket.send(frame, () => pump());
+      socket.send(frame, { binary: false }, () => pump());
       return;
     }
   };
