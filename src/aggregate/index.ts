@@ -39,4 +39,5 @@ export {
   sessionStartFor,
   type AggregateOptions,
 } from './options.js';
+export { type RecordPlacement } from './flat-slab.js';
 export { SymbolAggregate, type AggregateSnapshot, type LastTradeSnapshot } from './symbol-aggregate.js';

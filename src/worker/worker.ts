@@ -18,6 +18,7 @@ import {
   resolveAggregateOptions,
   SymbolAggregate,
   type AggregateOptions,
+  type RecordPlacement,
 } from '../aggregate/index.js';
 import { BarStore, type BarStoreOptions } from '../cluster/bar-store.js';
 import { checkpointPosition, CheckpointStore, type CheckpointRecord } from '../cluster/checkpoints.js';
@@ -376,7 +377,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async warmCheckpointLoading(expected: readonly string[]): Promise<void> {
     try {
       const records = await this.checkpoints.readMany(expected.slice(0, WARM_UP_CHECKPOINTS));
-      for (const record of records) if (record) this.restore(record);
+      // Read once and dropped: records of their own, not the shared slab's (see `RecordPlacement`).
+      for (const record of records) if (record) this.restore(record, 'own');
     } catch (err) {
       this.log.debug({ err }, 'checkpoints not read for warming up');
     }
@@ -1075,8 +1077,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** The aggregate a checkpoint holds; throws on one that is corrupt. */
-  private restore(record: CheckpointRecord): SymbolAggregate {
-    return SymbolAggregate.fromCheckpoint(parseCheckpoint(record.aggregate), this.options.aggregate);
+  private restore(record: CheckpointRecord, placement: RecordPlacement = 'shared'): SymbolAggregate {
+    return SymbolAggregate.fromCheckpoint(
+      parseCheckpoint(record.aggregate),
+      this.options.aggregate,
+      placement,
+    );
   }
 
   private loadAggregate(symbol: string, record: CheckpointRecord | null): SymbolAggregate | null {
