@@ -17,8 +17,8 @@
  * keeps its place for that purpose instead of leaving.
  */
 import { EventEmitter } from 'node:events';
-import { z } from 'zod';
 import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
 import type { RedisClient as Redis } from '../redis/client.js';
 import type { Logger } from '../log.js';
 import { publishToChannel, subscribeToChannel } from '../redis/events.js';

@@ -8,19 +8,10 @@
 import { BarSeries, parseCheckpoint, type Bar } from '../aggregate/index.js';
 import type { BarRange } from './cluster-view.js';
 
-/** A bar as the API shows it. */
-export interface ApiBar {
+/** A bar as the API shows it: `Bar` without its interval (the query names it), the start as text. */
+export interface ApiBar extends Omit<Bar, 'intervalMs' | 'start'> {
   /** Start of the interval, ISO 8601 UTC. */
   readonly start: string;
-  readonly open: number | null;
-  readonly high: number | null;
-  readonly low: number | null;
-  readonly close: number | null;
-  readonly volume: number;
-  readonly vwap: number | null;
-  readonly trades: number;
-  readonly amended: boolean;
-  readonly complete: boolean;
 }
 
 export function toApiBar(bar: Bar): ApiBar {

@@ -958,8 +958,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * and watch the fences until every awaited final checkpoint is written (at or after the epoch in
    * `takeOvers`), the timeout passes, or a newer epoch interrupts. After each look, `ready` hears
    * which symbols were just announced (their subscription confirmed) and which awaited symbols' final
-   * checkpoints are in. Returns the symbols whose final
-   * checkpoint did not come in time (`late`) and those still awaited when interrupted.
+   * checkpoints are in. Returns the symbols whose final checkpoint did not come in time (`late`) and
+   * those still awaited when interrupted.
    */
   private async awaitFinals(
     epoch: number,
