@@ -12,13 +12,13 @@
  * off the heap saves) shows only in `bench/memory.ts` and `bench/redis-cost.ts`.
  *
  *   node --import tsx bench/checkpoint-cost.ts
- * Environment: BENCH_SYMBOLS (8000), BENCH_ROUNDS (10), BENCH_MODES ("objects,text"; one of them, to
+ * Environment: BENCH_SYMBOLS (8000), BENCH_ROUNDS (10), BENCH_MODES ("objects,packed"; one of them, to
  * profile it alone).
  */
 import { Session } from 'node:inspector/promises';
 import { makeTrade, type Trade } from '../feeds/trade.js';
 import { encodeBar } from '../src/cluster/bar-store.js';
-import { recordJson, type CheckpointRecord } from '../src/cluster/checkpoints.js';
+import { recordBytes, type CheckpointRecord } from '../src/cluster/checkpoints.js';
 import { SymbolAggregate } from '../src/aggregate/symbol-aggregate.js';
 import { generateSymbols } from '../src/sim/universe.js';
 import { fixed, int, table } from './support/stats.js';
@@ -59,13 +59,13 @@ for (const aggregate of aggregates) {
 
 /**
  * How a record's aggregate is serialized: `objects`, `toCheckpoint()` and `JSON.stringify` of the
- * whole record (the worker before `checkpointJson`); `text`, `checkpointJson()` spliced in by
- * `recordJson`. Rounds alternate between the two.
+ * whole record (JSON text, as the worker wrote it before `checkpointPacked`); `packed`,
+ * `checkpointPacked()` after the record's JSON, by `recordBytes`. Rounds alternate between the two.
  */
-type Mode = 'objects' | 'text';
-const MODES = (process.env['BENCH_MODES'] ?? 'objects,text').split(',') as Mode[];
+type Mode = 'objects' | 'packed';
+const MODES = (process.env['BENCH_MODES'] ?? 'objects,packed').split(',') as Mode[];
 
-/** One checkpoint of every aggregate, as the worker writes it; returns the bytes of text made. */
+/** One checkpoint of every aggregate, as the worker writes it; returns the bytes it made (bars included). */
 function checkpointAll(mode: Mode): number {
   let bytes = 0;
   for (const aggregate of aggregates) {
@@ -81,9 +81,9 @@ function checkpointAll(mode: Mode): number {
       final: false,
       position: { key: `${aggregate.symbol}|x`, seq: null, timeMs: now, atTime: 1 },
       overlapped: false,
-      aggregate: mode === 'objects' ? aggregate.toCheckpoint() : aggregate.checkpointJson(),
+      aggregate: mode === 'objects' ? aggregate.toCheckpoint() : aggregate.checkpointPacked(),
     };
-    const text = mode === 'objects' ? JSON.stringify(record) : recordJson(record);
+    const text = mode === 'objects' ? JSON.stringify(record) : recordBytes(record);
     bytes += text.length;
     aggregate.markClean();
   }
@@ -101,20 +101,21 @@ const cpuMicros = (): number => {
 };
 
 const perRound = new Map<Mode, number[]>(MODES.map((mode) => [mode, []]));
-let bytesPerCheckpoint = 0;
+/** Bytes of records and bars one checkpoint of every symbol made, by mode (the last round's). */
+const bytesPerCheckpoint = new Map<Mode, number>();
 for (let round = 0; round < ROUNDS; round++) {
   for (const mode of MODES) {
     tradeAll();
     const started = cpuMicros();
-    bytesPerCheckpoint = checkpointAll(mode);
+    bytesPerCheckpoint.set(mode, checkpointAll(mode));
     perRound.get(mode)?.push((cpuMicros() - started) / SYMBOLS);
   }
 }
 
-// Both ways must give the same text (the unit tests check this thoroughly; this is a tripwire).
+// Both ways must hold the same checkpoint (the unit tests check this thoroughly; this is a tripwire).
 const probe = aggregates[0];
-if (probe && JSON.stringify(probe.toCheckpoint()) !== probe.checkpointJson().text) {
-  throw new Error('checkpointJson() differs from JSON.stringify(toCheckpoint())');
+if (probe && JSON.stringify(probe.toCheckpoint()) !== JSON.stringify(probe.checkpointPacked())) {
+  throw new Error('checkpointPacked() differs from toCheckpoint()');
 }
 
 /** Bytes allocated by one checkpoint of every symbol, from the sampling heap profiler. */
@@ -147,7 +148,7 @@ for (const mode of MODES) {
   rows.push([
     mode,
     int(SYMBOLS),
-    int(bytesPerCheckpoint / SYMBOLS),
+    int((bytesPerCheckpoint.get(mode) ?? NaN) / SYMBOLS),
     fixed(rounds[0] ?? NaN),
     fixed(rounds[Math.floor(rounds.length / 2)] ?? NaN),
     `${int(allocated)} B`,
@@ -158,7 +159,7 @@ console.log(
     [
       'serialization',
       'symbols',
-      'text per symbol (bytes)',
+      'bytes per symbol',
       'best µs/symbol',
       'median µs/symbol',
       'allocated per symbol',

@@ -31,6 +31,7 @@ import {
 } from './flat-ohlcv.js';
 import { FlatRecord, type FlatSlab } from './flat-slab.js';
 import { Ohlcv } from './ohlcv.js';
+import { PACKED_SERIES_HEADER } from './packed-checkpoint.js';
 
 /** A series block in a `FlatSlab` record: the interval, then the open bar as a flat `Ohlcv`. */
 export const SERIES_LENGTH = 1 + OHLCV_LENGTH;
@@ -175,32 +176,39 @@ export class BarSeries {
     };
   }
 
+  /** Doubles `packInto` writes. */
+  packedLength(): number {
+    const open = Number.isNaN(this.openStart()) ? 0 : 1;
+    return PACKED_SERIES_HEADER + (this.bars.length + open + this.outbox.length) * OHLCV_LENGTH;
+  }
+
   /**
-   * Appends the pieces of `JSON.stringify(this.toCheckpoint())` to `out`, each bar's text as one:
-   * completed bars keep theirs until they change (`Ohlcv.tupleJson`), so a checkpoint formats the
-   * numbers of the open bar and of the bars that completed or were amended since the last one, not
-   * of every kept bar. Pieces rather than a string: see `SymbolAggregate.checkpointJson`.
+   * Writes `toCheckpoint()` at `at` of `d` as `packed-checkpoint.ts` lays it out, the open bar copied
+   * from the slab; returns where it ended.
    */
-  checkpointJson(out: string[]): void {
-    const watermark = Number.isFinite(this.watermarkMs) ? String(this.watermarkMs) : 'null';
-    out.push(
-      `{"intervalMs":${this.intervalMs},"watermarkMs":${watermark},"lateDropped":${this.lateDropped},` +
-        `"unmatchedCancels":${this.unmatchedCancels},"unpublishedDropped":${this.unpublishedDropped},"bars":[`,
-    );
-    this.bars.forEach((bar, i) => {
-      if (i > 0) out.push(',');
-      out.push(bar.tupleJson(this.isComplete(bar.start)));
-    });
-    if (!Number.isNaN(this.openStart())) {
-      if (this.bars.length > 0) out.push(',');
-      out.push(JSON.stringify(tupleAt(this.slab.data, this.at)));
+  packInto(d: Float64Array, at: number): number {
+    const hasOpen = !Number.isNaN(this.openStart());
+    d[at] = this.intervalMs;
+    d[at + 1] = Number.isFinite(this.watermarkMs) ? this.watermarkMs : NaN;
+    d[at + 2] = this.lateDropped;
+    d[at + 3] = this.unmatchedCancels;
+    d[at + 4] = this.unpublishedDropped;
+    d[at + 5] = this.bars.length + (hasOpen ? 1 : 0);
+    d[at + 6] = this.outbox.length;
+    let o = at + PACKED_SERIES_HEADER;
+    for (const bar of this.bars) {
+      storeAt(d, o, bar);
+      o += OHLCV_LENGTH;
     }
-    out.push('],"outbox":[');
-    this.outbox.forEach((bar, i) => {
-      if (i > 0) out.push(',');
-      out.push(bar.tupleJson(true));
-    });
-    out.push(']}');
+    if (hasOpen) {
+      d.set(this.slab.data.subarray(this.at, this.at + OHLCV_LENGTH), o);
+      o += OHLCV_LENGTH;
+    }
+    for (const bar of this.outbox) {
+      storeAt(d, o, bar);
+      o += OHLCV_LENGTH;
+    }
+    return o;
   }
 
   /**

@@ -64,14 +64,4 @@ export class BarSet {
   toCheckpoint(): BarSeriesCheckpoint[] {
     return this.series.map((s) => s.toCheckpoint());
   }
-
-  /** Appends the pieces of `JSON.stringify(this.toCheckpoint())`, see `BarSeries.checkpointJson`. */
-  checkpointJson(out: string[]): void {
-    out.push('[');
-    this.series.forEach((series, i) => {
-      if (i > 0) out.push(',');
-      series.checkpointJson(out);
-    });
-    out.push(']');
-  }
 }

@@ -1,12 +1,12 @@
 /**
- * Texts encoded as UTF-8 into shared slabs outside the V8 heap, for checkpoint text that lives
- * through a whole checkpoint write. The worker builds every changed symbol's record first, then
- * writes them batch by batch over hundreds of milliseconds: held as strings, those megabytes
- * survived the scavenges meanwhile and were copied and promoted, and the heap climbed by hundreds of
- * MiB between full collections. As bytes they cost the collector one small view object each.
+ * Bytes copied into shared slabs outside the V8 heap, for checkpoint records that live through a
+ * whole checkpoint write. The worker builds every changed symbol's record first, then writes them
+ * batch by batch over hundreds of milliseconds: held as strings, those megabytes survived the
+ * scavenges meanwhile and were copied and promoted, and the heap climbed by hundreds of MiB between
+ * full collections. As bytes they cost the collector one small view object each.
  *
- * Slabs rather than a `Buffer` per text: allocating an `ArrayBuffer` per record took more time than
- * encoding it. A slab is freed once every view into it is gone; the records of one checkpoint die
+ * Slabs rather than a `Buffer` per record: allocating an `ArrayBuffer` per record took more time
+ * than encoding it. A slab is freed once every view into it is gone; the records of one checkpoint die
  * together, so slabs do not linger.
  */
 
@@ -43,5 +43,5 @@ export class ByteSlab {
 
 const EMPTY = new Uint8Array(0);
 
-/** The process's slabs for checkpoint text (one thread writes checkpoints). */
+/** The process's slabs for checkpoint records (one thread writes checkpoints). */
 export const CHECKPOINT_SLAB = new ByteSlab();

@@ -8,7 +8,6 @@
 import { z } from 'zod';
 import { isValidSymbol, SYMBOL_RULE } from '../../feeds/symbol.js';
 import { TickringError } from '../errors.js';
-import { CHECKPOINT_SLAB } from './byte-slab.js';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -95,29 +94,6 @@ export interface AggregateCheckpoint {
   last: LastTradeCheckpoint | null;
   counters: AggregateCounters;
   bars: BarSeriesCheckpoint[];
-}
-
-/**
- * A checkpoint already serialized: `JSON.stringify` of an `AggregateCheckpoint` as UTF-8 bytes,
- * written by `SymbolAggregate.checkpointJson()` without building that object (see there for why),
- * and held off the V8 heap (see `byte-slab.ts`). `CheckpointStore` splices the bytes into the record
- * it writes; `toJSON` gives a plain `JSON.stringify` of a record holding one the same text, so
- * nothing else needs to know about it.
- */
-export class CheckpointJson {
-  readonly bytes: Buffer;
-
-  constructor(text: string) {
-    this.bytes = CHECKPOINT_SLAB.concat(text);
-  }
-
-  get text(): string {
-    return this.bytes.toString('utf8');
-  }
-
-  toJSON(): unknown {
-    return JSON.parse(this.text);
-  }
 }
 
 /**

@@ -22,7 +22,6 @@ export {
 export { alignDown, BarSeries, BarSet, type Bar, type BarSeriesSummary } from './bars.js';
 export {
   CHECKPOINT_VERSION,
-  CheckpointJson,
   parseCheckpoint,
   type AggregateCheckpoint,
   type AggregateCounters,
@@ -40,4 +39,5 @@ export {
   type AggregateOptions,
 } from './options.js';
 export { type RecordPlacement } from './flat-slab.js';
+export { PackedCheckpoint, unpackCheckpoint } from './packed-checkpoint.js';
 export { SymbolAggregate, type AggregateSnapshot, type LastTradeSnapshot } from './symbol-aggregate.js';

@@ -46,19 +46,11 @@ export class Ohlcv {
   amended = false;
   /** Changed since it was last taken for publishing (bars only); cleared by `markTaken`. */
   dirty = false;
-  /**
-   * The tuple's JSON text while the bar stays as it was (see `tupleJson`): a completed bar rarely
-   * changes again, yet it rides in every checkpoint of its symbol, and formatting its numbers was
-   * most of a checkpoint's cost. Every change to the tuple's content clears it.
-   */
-  private json: string | undefined = undefined;
-
   /** @param start start of the period, Unix ms */
   constructor(readonly start: number) {}
 
   apply(price: number, size: number, timeMs: number, timeNanos: number, mask: number): void {
     this.dirty = true;
-    this.json = undefined;
     if ((mask & UPDATES_VOLUME) !== 0) {
       this.addVolume(size, price * size);
       this.trades++;
@@ -120,27 +112,12 @@ export class Ohlcv {
     }
     this.amended = true;
     this.dirty = true;
-    this.json = undefined;
     return true;
   }
 
   /** Taken for publishing: clears `dirty`, which the tuple carries too. */
   markTaken(): void {
     this.dirty = false;
-    this.json = undefined;
-  }
-
-  /**
-   * `JSON.stringify(this.toTuple())`. With `remember`, the text is kept until the bar changes: pass it
-   * for completed bars only, which stay as they are between checkpoints; the open bar changes with
-   * nearly every trade, so remembering its text would only hold memory.
-   */
-  tupleJson(remember: boolean): string {
-    const known = this.json;
-    if (known !== undefined) return known;
-    const text = JSON.stringify(this.toTuple());
-    if (remember) this.json = text;
-    return text;
   }
 
   /** Notional over volume; `null` when the volume is 0. */

@@ -18,7 +18,6 @@ import { tradeTimeIso, type Trade } from '../../feeds/trade.js';
 import { applyOpenBar, SERIES_LENGTH } from './bar-series.js';
 import { BarSet, type Bar, type BarSeriesSummary } from './bars.js';
 import {
-  CheckpointJson,
   type AggregateCheckpoint,
   type AggregateCounters,
   type LastTradeCheckpoint,
@@ -37,6 +36,21 @@ import {
 } from './flat-ohlcv.js';
 import { FlatRecord, type FlatSlab, type RecordPlacement } from './flat-slab.js';
 import { isBefore, Ohlcv, priceOrNull } from './ohlcv.js';
+import {
+  PACKED_COUNTER_NAMES,
+  PACKED_COUNTERS,
+  PACKED_EXCHANGE_BYTES,
+  PACKED_FORMAT,
+  PACKED_HEADER,
+  PACKED_ID_BYTES,
+  PACKED_LAST,
+  PACKED_SERIES_COUNT,
+  PACKED_SESSION,
+  PACKED_SYMBOL_BYTES,
+  packedBytes,
+  packScratch,
+  type PackedCheckpoint,
+} from './packed-checkpoint.js';
 import { resolveAggregateOptions, sessionStartFor, type AggregateOptions } from './options.js';
 
 export interface LastTradeSnapshot {
@@ -281,24 +295,28 @@ export class SymbolAggregate {
   }
 
   /**
-   * `JSON.stringify(this.toCheckpoint())`, made without the intermediate objects and reusing the text
-   * of completed bars (see `BarSeries.checkpointJson`): a worker checkpoints every symbol that traded,
-   * each with every kept bar, once per period, and building then stringifying those tuples took most
-   * of its time and garbage at thousands of symbols. Like `toCheckpoint`, it is a snapshot taken now.
-   *
-   * The pieces are joined once into a flat string. The worker holds every record until the whole
-   * checkpoint is written, across many scavenges: a flat string is one object to copy, where
-   * concatenating pieces (`+=`) would leave a tree of dozens.
+   * `toCheckpoint()` as raw doubles (see `packed-checkpoint.ts`, and there why): what a worker writes
+   * every period for every symbol that traded. Like `toCheckpoint`, a snapshot taken now.
    */
-  checkpointJson(): CheckpointJson {
-    const session = JSON.stringify(this.sessionCheckpoint());
-    const out = [
-      `{"version":1,"symbol":${JSON.stringify(this.symbol)},"session":${session},` +
-        `"last":${JSON.stringify(this.lastCheckpoint())},"counters":${JSON.stringify(this.counters)},"bars":`,
-    ];
-    this.barSet.checkpointJson(out);
-    out.push('}');
-    return new CheckpointJson(out.join(''));
+  checkpointPacked(): PackedCheckpoint {
+    const series = this.barSet.series;
+    let doubles = PACKED_HEADER;
+    for (const s of series) doubles += s.packedLength();
+    const d = packScratch(doubles);
+    const state = this.slab.data;
+    const at = this.at;
+    const hasLast = state[at + HAS_LAST] !== 0;
+    d[0] = PACKED_FORMAT;
+    d[PACKED_SYMBOL_BYTES] = Buffer.byteLength(this.symbol);
+    d[PACKED_EXCHANGE_BYTES] = hasLast ? Buffer.byteLength(this.lastExchange) : -1;
+    d[PACKED_ID_BYTES] = hasLast ? Buffer.byteLength(this.lastId) : 0;
+    d[PACKED_SERIES_COUNT] = series.length;
+    PACKED_COUNTER_NAMES.forEach((name, i) => (d[PACKED_COUNTERS + i] = this.counters[name]));
+    d.set(state.subarray(at + SESSION, at + SESSION + OHLCV_LENGTH), PACKED_SESSION);
+    d.set(state.subarray(at + LAST_PRICE, at + LAST_NS + 1), PACKED_LAST);
+    let o = PACKED_HEADER;
+    for (const s of series) o = s.packInto(d, o);
+    return packedBytes(doubles, hasLast ? this.symbol + this.lastExchange + this.lastId : this.symbol);
   }
 
   /** The current session as a copy; `null` before the first trade. */

@@ -7,7 +7,7 @@
  * wall time for staleness display, and the watermark: the de-duplication key of the last trade
  * applied, so a new owner replays only what came after it.
  */
-import { CHECKPOINT_SLAB, CheckpointJson } from '../aggregate/index.js';
+import { CHECKPOINT_SLAB, PackedCheckpoint, unpackCheckpoint } from '../aggregate/index.js';
 import type { RedisClient as Redis } from '../redis/client.js';
 import { TickringError } from '../errors.js';
 import type { ClusterKeys } from '../redis/keys.js';
@@ -52,28 +52,48 @@ export function checkpointPosition(record: CheckpointRecord): StreamPosition {
   return record.position ?? { ...START_OF_STREAM, key: record.watermark };
 }
 
-export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRecord {
+/**
+ * Ends a record's JSON where a packed aggregate follows (see `recordBytes`); JSON text never holds a
+ * raw NUL.
+ */
+const PACKED_AGGREGATE_FOLLOWS = 0;
+
+function corruptRecord(symbol: string, problem: string, cause?: unknown): TickringError {
+  return new TickringError(
+    'TICKRING_ERR_CORRUPT_STATE',
+    `checkpoint of ${symbol} ${problem}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** A record as Redis holds it (see `recordBytes`); the aggregate is left for `parseCheckpoint` to check. */
+export function parseCheckpointRecord(raw: string | Buffer, symbol: string): CheckpointRecord {
+  const packedAt = typeof raw === 'string' ? -1 : raw.indexOf(PACKED_AGGREGATE_FOLLOWS);
   let value: unknown;
   try {
-    value = JSON.parse(raw);
+    value = JSON.parse(packedAt < 0 ? raw.toString() : raw.toString('utf8', 0, packedAt));
   } catch (err) {
-    throw new TickringError('TICKRING_ERR_CORRUPT_STATE', `checkpoint of ${symbol} is not JSON`, {
-      cause: err,
-    });
+    throw corruptRecord(symbol, 'is not JSON', err);
   }
-  if (typeof value !== 'object' || value === null) {
-    throw new TickringError('TICKRING_ERR_CORRUPT_STATE', `checkpoint of ${symbol} is not an object`);
-  }
+  if (typeof value !== 'object' || value === null) throw corruptRecord(symbol, 'is not an object');
   const record = value as Record<string, unknown>;
+  let aggregate = record['aggregate'];
+  if (packedAt >= 0) {
+    try {
+      aggregate = unpackCheckpoint((raw as Buffer).subarray(packedAt + 1));
+    } catch (err) {
+      throw corruptRecord(symbol, `has an unreadable aggregate: ${(err as Error).message}`, err);
+    }
+  }
   if (
     record['v'] !== 1 ||
     typeof record['owner'] !== 'string' ||
     typeof record['epoch'] !== 'number' ||
     typeof record['writtenAt'] !== 'number' ||
     typeof record['watermark'] !== 'string' ||
-    typeof record['aggregate'] !== 'object'
+    typeof aggregate !== 'object'
   ) {
-    throw new TickringError('TICKRING_ERR_CORRUPT_STATE', `checkpoint of ${symbol} has an unknown shape`);
+    throw corruptRecord(symbol, 'has an unknown shape');
   }
   const position = parseStreamPosition(record['position']);
   return {
@@ -83,25 +103,23 @@ export function parseCheckpointRecord(raw: string, symbol: string): CheckpointRe
     writtenAt: record['writtenAt'],
     watermark: record['watermark'],
     final: record['final'] === true,
-    aggregate: record['aggregate'],
+    aggregate,
     ...(position ? { position } : {}),
     overlapped: record['overlapped'] === true,
   };
 }
 
 /**
- * A record's JSON text. An aggregate already serialized (`CheckpointJson`, from
- * `SymbolAggregate.checkpointJson()`) goes in as it is, last, where `JSON.stringify` would put it:
- * the text is the same either way, as bytes off the V8 heap then (see `byte-slab.ts`).
+ * A record as Redis keeps it. A packed aggregate (`PackedCheckpoint`, from
+ * `SymbolAggregate.checkpointPacked()`) follows the rest of the record's JSON after a NUL byte, as
+ * bytes off the V8 heap (see `byte-slab.ts`); any other aggregate is written into the JSON.
  */
-export function recordJson(record: CheckpointRecord): string | Buffer {
+export function recordBytes(record: CheckpointRecord): string | Buffer {
   const { aggregate, ...rest } = record;
-  if (!(aggregate instanceof CheckpointJson)) return JSON.stringify(record);
-  const head = JSON.stringify(rest);
+  if (!(aggregate instanceof PackedCheckpoint)) return JSON.stringify(record);
   return CHECKPOINT_SLAB.concat(
-    `${head.slice(0, -1)}${head === '{}' ? '' : ','}"aggregate":`,
+    JSON.stringify(rest) + String.fromCharCode(PACKED_AGGREGATE_FOLLOWS),
     aggregate.bytes,
-    '}',
   );
 }
 
@@ -140,7 +158,7 @@ export class CheckpointStore {
     const batches: Promise<string[]>[] = [];
     let args: (string | Buffer)[] = [];
     for (const [symbol, record] of entries) {
-      args.push(symbol, recordJson(record));
+      args.push(symbol, recordBytes(record));
       if (args.length >= 2 * SYMBOLS_PER_WRITE) {
         batches.push(this.writeBatch(epoch, args, handOver));
         args = [];
@@ -199,7 +217,7 @@ export class CheckpointStore {
     const records = new Map<string, CheckpointRecord | null>();
     const newer: string[] = [];
     if (symbols.length === 0) return { records, newer };
-    const reply = await this.redis.tickringClaim(
+    const reply = await this.redis.tickringClaimBuffer(
       this.keys.leases,
       this.keys.checkpointEpochs,
       this.keys.checkpoints,
@@ -215,7 +233,7 @@ export class CheckpointStore {
         newer.push(symbol);
         return;
       }
-      if (typeof raw !== 'string') {
+      if (!Buffer.isBuffer(raw)) {
         records.set(symbol, null);
         return;
       }
@@ -252,7 +270,7 @@ export class CheckpointStore {
   /** Reads checkpoints without fencing, in order; `null` where none or unreadable. */
   async readMany(symbols: readonly string[]): Promise<(CheckpointRecord | null)[]> {
     if (symbols.length === 0) return [];
-    const raws = await this.redis.hmget(this.keys.checkpoints, ...symbols);
+    const raws = await this.redis.hmgetBuffer(this.keys.checkpoints, ...symbols);
     return raws.map((raw, i) => {
       if (raw === null) return null;
       try {
@@ -265,7 +283,7 @@ export class CheckpointStore {
 
   /** Reads one symbol's checkpoint without fencing (for answering queries). */
   async read(symbol: string): Promise<CheckpointRecord | null> {
-    const raw = await this.redis.hget(this.keys.checkpoints, symbol);
+    const raw = await this.redis.hgetBuffer(this.keys.checkpoints, symbol);
     return raw === null ? null : parseCheckpointRecord(raw, symbol);
   }
 }

@@ -9,7 +9,7 @@ import type { Result } from 'ioredis';
 import type { RedisClient } from './client.js';
 import { TickringError } from '../errors.js';
 
-/** Buffers go to Redis as they are (checkpoint text held off the V8 heap). */
+/** Buffers go to Redis as they are (checkpoint records held off the V8 heap). */
 type ScriptArg = string | number | Buffer;
 
 declare module 'ioredis' {
@@ -20,6 +20,8 @@ declare module 'ioredis' {
     tickringSetSymbols(...args: ScriptArg[]): Result<number[], Context>;
     tickringCheckpoint(...args: ScriptArg[]): Result<(number | string)[], Context>;
     tickringClaim(...args: ScriptArg[]): Result<(number | string | null)[], Context>;
+    /** `tickringClaim` with the checkpoints as bytes (packed aggregates are binary). */
+    tickringClaimBuffer(...args: ScriptArg[]): Result<(number | Buffer | null)[], Context>;
     tickringPin(...args: ScriptArg[]): Result<number[], Context>;
     tickringDrain(...args: ScriptArg[]): Result<number[], Context>;
     tickringRelayLease(...args: ScriptArg[]): Result<number[], Context>;

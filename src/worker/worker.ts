@@ -1107,7 +1107,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       final,
       position,
       overlapped,
-      aggregate: owned.aggregate.checkpointJson(),
+      aggregate: owned.aggregate.checkpointPacked(),
     };
   }
 

@@ -111,7 +111,7 @@ describe.skipIf(!AVAILABLE)('a worker partitioned from Redis (network namespace)
     const sampling = { on: true };
     const sampler = (async () => {
       while (sampling.on) {
-        for (const [symbol, raw] of Object.entries(await redis.hgetall(target.keys.checkpoints))) {
+        for (const [symbol, raw] of Object.entries(await redis.hgetallBuffer(target.keys.checkpoints))) {
           const record = parseCheckpointRecord(raw, symbol);
           seen.set(`${record.owner}/${record.epoch}/${record.writtenAt}/${symbol}`, record);
         }

@@ -4,13 +4,17 @@
  * - keys of the wrong kind at start: the worker refuses with one error naming every such key, no
  *   stack trace, exit 1;
  * - corrupt checkpoints (not JSON, the wrong shape, a foreign aggregate, pollution keys, a huge
- *   value) and corrupt bar history: the worker logs the symbol, starts it empty and keeps serving;
+ *   value, a packed aggregate of random bytes or of impossible counts) and corrupt bar history: the worker logs the symbol, starts it empty and keeps serving;
  * - the ring record overwritten while the worker runs, as garbage and as the wrong kind of key: the
  *   worker stays up on its last good assignment, keeps answering, and says what is wrong once per
  *   ring read. (The ring record is rewritten by the next membership change once the key is deleted.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { polygon } from '../../feeds/polygon.js';
+import { makeTrade } from '../../feeds/trade.js';
+import { PACKED_SERIES_COUNT } from '../../src/aggregate/packed-checkpoint.js';
+import { SymbolAggregate } from '../../src/aggregate/symbol-aggregate.js';
 import { readRingRecord } from '../../src/cluster/membership.js';
 import { KEY_TYPES } from '../../src/redis/key-types.js';
 import { barKey } from '../../src/redis/keys.js';
@@ -22,7 +26,7 @@ import { logLines } from '../scenario/ring-harness.js';
 import { faultFigure } from './figures.js';
 import { runCli, spawnWorker } from './processes.js';
 
-const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA'];
+const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'NFLX', 'AMD', 'TSLA'];
 
 describe('corrupt and foreign values under tickring keys', () => {
   let sim: RunningSimulator;
@@ -90,7 +94,13 @@ describe('corrupt and foreign values under tickring keys', () => {
 
   it('starts a symbol empty on a corrupt checkpoint, names it, and keeps serving', async () => {
     const env = await cluster();
-    const corrupt: Record<string, string> = {
+    // A record's JSON head as a worker writes it before a packed aggregate (see `recordBytes`).
+    const head = JSON.stringify({ v: 1, owner: 'x', epoch: 1, writtenAt: 1, watermark: '', final: false });
+    const packed = new SymbolAggregate('AMD');
+    packed.apply(makeTrade({ symbol: 'AMD', price: 1, size: 1, timeMs: Date.now() }));
+    const hugeCount = Buffer.from(packed.checkpointPacked().bytes);
+    hugeCount.writeDoubleLE(2 ** 31, PACKED_SERIES_COUNT * 8);
+    const corrupt: Record<string, string | Buffer> = {
       AAPL: '{not json',
       MSFT: JSON.stringify({ v: 2, owner: 'x' }),
       NVDA: JSON.stringify({
@@ -111,6 +121,8 @@ describe('corrupt and foreign values under tickring keys', () => {
         aggregate: 'x'.repeat(1_000_000),
       }),
       META: 'null',
+      NFLX: Buffer.concat([Buffer.from(`${head}\0`), randomBytes(300)]),
+      AMD: Buffer.concat([Buffer.from(`${head}\0`), hugeCount]),
     };
     for (const [symbol, value] of Object.entries(corrupt))
       await env.redis.hset(env.keys.checkpoints, symbol, value);

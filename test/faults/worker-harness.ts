@@ -5,6 +5,7 @@
  */
 import type { FeedAdapter } from '../../feeds/adapter.js';
 import { polygon } from '../../feeds/polygon.js';
+import { parseCheckpointRecord } from '../../src/cluster/checkpoints.js';
 import type { FeedClientOptions } from '../../src/ingest/feed-client.js';
 import type { ClusterKeys } from '../../src/redis/keys.js';
 import { connectRedis, createRedis } from '../../src/redis/connection.js';
@@ -117,13 +118,13 @@ export async function quiet(workers: readonly TestWorker[]): Promise<void> {
 
 /** Every checkpoint record's trade count, by symbol, as Redis holds it now. */
 export async function checkpointTrades(
-  redis: { hgetall(key: string): Promise<Record<string, string>> },
+  redis: { hgetallBuffer(key: string): Promise<Record<string, Buffer>> },
   keys: ClusterKeys,
 ): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const [symbol, raw] of Object.entries(await redis.hgetall(keys.checkpoints))) {
-    const record = JSON.parse(raw) as { aggregate?: { session?: { trades?: number } | null } };
-    out.set(symbol, record.aggregate?.session?.trades ?? 0);
+  for (const [symbol, raw] of Object.entries(await redis.hgetallBuffer(keys.checkpoints))) {
+    const { aggregate } = parseCheckpointRecord(raw, symbol);
+    out.set(symbol, (aggregate as { session?: { trades?: number } | null }).session?.trades ?? 0);
   }
   return out;
 }

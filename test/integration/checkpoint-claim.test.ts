@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTrade } from '../../feeds/trade.js';
 import { parseCheckpoint } from '../../src/aggregate/checkpoint.js';
 import { SymbolAggregate } from '../../src/aggregate/symbol-aggregate.js';
-import { CheckpointStore, recordJson, type CheckpointRecord } from '../../src/cluster/checkpoints.js';
+import { CheckpointStore, recordBytes, type CheckpointRecord } from '../../src/cluster/checkpoints.js';
 import { START_OF_STREAM } from '../../src/ingest/stream-position.js';
 import { testCluster, type TestCluster } from '../support/redis.js';
 
@@ -86,7 +86,7 @@ describe('claiming symbols at an epoch', () => {
     ]);
   });
 
-  it('writes an aggregate serialized by checkpointJson as the text its objects make, and loads it back', async () => {
+  it("writes a packed aggregate after the record's JSON, and loads it back as it was", async () => {
     const aggregate = new SymbolAggregate('AAPL');
     const start = Date.UTC(2026, 0, 5, 15);
     for (let i = 0; i < 400; i++) {
@@ -100,12 +100,17 @@ describe('claiming symbols at an epoch', () => {
       );
     }
     const base = record('old', 7, 0);
-    const asText: CheckpointRecord = { ...base, aggregate: aggregate.checkpointJson() };
-    expect(recordJson(asText).toString()).toBe(
-      JSON.stringify({ ...base, aggregate: aggregate.toCheckpoint() }),
-    );
+    const packed: CheckpointRecord = { ...base, aggregate: aggregate.checkpointPacked() };
+    const bytes = recordBytes(packed) as Buffer;
+    const head = JSON.stringify({ ...base, aggregate: undefined });
+    expect(bytes.toString('utf8', 0, bytes.indexOf(0))).toBe(head);
+    // A plain JSON.stringify of the record still gives the aggregate's objects.
+    expect(JSON.stringify(packed)).toBe(JSON.stringify({ ...base, aggregate: aggregate.toCheckpoint() }));
     const old = new CheckpointStore(env.redis, env.keys, 'old');
-    expect(await old.write(7, new Map([['AAPL', asText]]), true)).toEqual([]);
+    expect(await old.write(7, new Map([['AAPL', packed]]), true)).toEqual([]);
+    const [read] = await old.readMany(['AAPL']);
+    expect(read).toMatchObject({ owner: 'old', epoch: 7, final: true });
+    expect(parseCheckpoint(read?.aggregate)).toEqual(aggregate.toCheckpoint());
     const claimed = (
       await new CheckpointStore(env.redis, env.keys, 'new').claim(8, ['AAPL'], () => undefined)
     ).records.get('AAPL');

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { polygon } from '../../feeds/polygon.js';
+import { parseCheckpointRecord } from '../../src/cluster/checkpoints.js';
 import { readRingRecord } from '../../src/cluster/membership.js';
 import { Assignment } from '../../src/cluster/ring.js';
 import { addSymbols } from '../../src/cluster/universe.js';
@@ -281,10 +282,10 @@ describe('the API across worker processes', () => {
     const quietSymbol = quiet[0] ?? '';
     // Wait for the periodic checkpoint to hold every trade, so nothing is lost by the kill.
     await eventually('the checkpoint to hold every trade', async () => {
-      const raw = await env.redis.hget(env.keys.checkpoints, symbol);
-      const record =
-        raw === null ? null : (JSON.parse(raw) as { aggregate: { session: { trades: number } } });
-      return record?.aggregate.session.trades === expected[symbol]?.trades ? true : undefined;
+      const raw = await env.redis.hgetBuffer(env.keys.checkpoints, symbol);
+      const aggregate = raw === null ? null : parseCheckpointRecord(raw, symbol).aggregate;
+      const trades = (aggregate as { session: { trades: number } } | null)?.session.trades;
+      return trades === expected[symbol]?.trades ? true : undefined;
     });
     const killed = workers.find((w) => w.id === victim);
     killed?.child.kill('SIGKILL');

@@ -175,7 +175,7 @@ describe('operator commands against a running ring', () => {
         [],
       );
     }
-    const finals = await env.redis.hmget(env.keys.checkpoints, ...theirs);
+    const finals = await env.redis.hmgetBuffer(env.keys.checkpoints, ...theirs);
     finals.forEach((raw, i) => {
       const record = parseCheckpointRecord(raw!, theirs[i]!);
       // Either w2's final at the drain epoch, or already a periodic write of the new owner after it.

@@ -148,7 +148,7 @@ describe('ring faults with worker processes', () => {
     const sampling = { on: true };
     const sampler = (async () => {
       while (sampling.on) {
-        const all = await env.redis.hgetall(env.keys.checkpoints);
+        const all = await env.redis.hgetallBuffer(env.keys.checkpoints);
         for (const [symbol, raw] of Object.entries(all)) {
           const record = parseCheckpointRecord(raw, symbol);
           seen.set(`${record.owner}/${record.epoch}/${record.writtenAt}/${symbol}`, record);
