@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { makeTrade } from '../../../feeds/trade.js';
 import {
   checkBars,
+  checkpointSchema,
+  isCheckpoint,
   parseCheckpoint,
   type AggregateCheckpoint,
   type BarSeriesCheckpoint,
@@ -408,6 +410,56 @@ describe('parseCheckpoint: bar tuples against the z.tuple schema they replaced',
     }
     // Both ways in good numbers, or the comparison proves little.
     expect(outcomes.accepted).toBeGreaterThan(200);
+    expect(outcomes.rejected).toBeGreaterThan(2_000);
+  });
+});
+
+describe('isCheckpoint against the schema whose verdicts it gives', () => {
+  /** Anything a corrupt value could hold in place of a field. */
+  const ODD: readonly unknown[] = [
+    ...[null, undefined, true, false, '', 'AAPL', 'x'.repeat(65), [], [1, 2], {}, NaN, Infinity],
+    ...[0, -0, 1, -1, 0.5, 3, 4, 999_999, 1_000_000, 1e300, -1e300, 2 ** 53, -(2 ** 53)],
+  ];
+
+  /** Every object and array in `value`, with itself first. */
+  function containers(value: unknown, out: (Record<string, unknown> | unknown[])[] = []): typeof out {
+    if (typeof value !== 'object' || value === null) return out;
+    out.push(value as Record<string, unknown>);
+    for (const child of Object.values(value)) containers(child, out);
+    return out;
+  }
+
+  it('accepts and rejects exactly as the schema does, over random changes anywhere in a checkpoint', () => {
+    const random = mulberry32(77);
+    const int = (below: number): number => Math.floor(random() * below);
+    const pick = <T>(of: readonly T[]): T => of[int(of.length)]!;
+    const bases = [7, 8].map((seed) => JSON.stringify(busyAggregate(seed, 300).toCheckpoint()));
+    const outcomes = { accepted: 0, rejected: 0 };
+    for (let run = 0; run < 4_000; run++) {
+      const c = JSON.parse(pick(bases)) as Record<string, unknown>;
+      for (let n = 1 + int(2); n > 0; n--) {
+        const target = pick(containers(c)) as Record<string, unknown>;
+        const keys = Object.keys(target);
+        const key = pick(keys.length > 0 ? keys : ['0']);
+        const old = target[key];
+        const change = int(10);
+        if (change === 0) Reflect.deleteProperty(target, key);
+        else if (change === 1 && !Array.isArray(target)) {
+          // An own key, as JSON.parse makes it (assigning `__proto__` would set the prototype).
+          const extra = pick(['extra', '__proto__']);
+          Object.defineProperty(target, extra, { value: 1, enumerable: true, writable: true });
+        } else if (change < 5 && typeof old === 'number')
+          target[key] = old + pick([-1, 1, -0.5, 1_000, -1e6]);
+        else if (change < 7 && typeof old === 'string')
+          target[key] = pick(['', 'aapl', 'x'.repeat(65), 'MSFT']);
+        else target[key] = structuredClone(pick(ODD)); // a copy: never a value inside itself
+      }
+      const schema = checkpointSchema.safeParse(c);
+      expect(isCheckpoint(c), `run ${run}: ${JSON.stringify(schema.error?.issues[0])}`).toBe(schema.success);
+      if (schema.success) expect(parseCheckpoint(c)).toEqual(schema.data);
+      outcomes[schema.success ? 'accepted' : 'rejected']++;
+    }
+    expect(outcomes.accepted).toBeGreaterThan(300);
     expect(outcomes.rejected).toBeGreaterThan(2_000);
   });
 });
