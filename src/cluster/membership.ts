@@ -26,7 +26,7 @@ import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
 import { encodeMemberInfo, parseMemberInfo } from './member-info.js';
 import { SCRIPT_CODES } from '../redis/scripts.js';
 import { Assignment } from './ring.js';
-import { parseRingRecord, withMember, type RingRecord } from './ring-record.js';
+import { parseRingRecord, withDraining, withMember, type RingRecord } from './ring-record.js';
 import { DEFAULT_VNODES } from './ring.js';
 
 export interface MembershipOptions {
@@ -89,6 +89,13 @@ export interface MembershipEvents {
   fenced: [string];
   /** The member holds a lease again. */
   rejoined: [];
+  /**
+   * Another member is about to drain itself (`noticeLeave`): its id, and the assignment its drain
+   * epoch will give, built now (which also puts that placement in the ring module's cache).
+   */
+  leaveNotice: [string, Assignment];
+  /** A peer subscribed to what it gains from this worker's drain (`noticeLeaveReady`): its id. */
+  leaveReady: [string];
 }
 
 /** Checks the options' rules; each message names the option and the rule. */
@@ -108,6 +115,15 @@ export function membershipOptionProblems(options: MembershipOptions): string[] {
 /** What a worker about to join publishes on the join-notice channel (`noticeJoin`). */
 const JOIN_NOTICE = z.object({ id: z.string().min(1), weight: z.number().int().min(1) });
 type JoinNotice = z.infer<typeof JOIN_NOTICE>;
+/**
+ * What goes on the leave-notice channel: a worker about to drain itself says so (`noticeLeave`), and
+ * each peer answers once it has subscribed to what it gains (`noticeLeaveReady`).
+ */
+const LEAVE_NOTICE = z.union([
+  z.object({ leaving: z.string().min(1) }).strict(),
+  z.object({ ready: z.string().min(1), for: z.string().min(1) }).strict(),
+]);
+type LeaveNotice = z.infer<typeof LEAVE_NOTICE>;
 
 export class Membership extends EventEmitter<MembershipEvents> {
   status: MembershipStatus = 'starting';
@@ -202,6 +218,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
       if (epoch > this.epoch) this.requestRefresh();
     });
     await subscribeToChannel(this.subscriber, this.keys.joinNotices, (message) => this.prepareFor(message));
+    await subscribeToChannel(this.subscriber, this.keys.leaveNotices, (message) =>
+      this.onLeaveNotice(message),
+    );
     await this.join();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
     this.pollTimer = setInterval(() => this.requestRefresh(), this.options.pollMs);
@@ -354,6 +373,55 @@ export class Membership extends EventEmitter<MembershipEvents> {
         withMember(current.record, { id, weight, address: '' }, this.options.vnodes),
         current.universe,
       );
+    });
+  }
+
+  /**
+   * Tells the others this worker is about to drain itself, so that each subscribes to the symbols
+   * it gains before the drain epoch (see `Worker.prepareForLeave`) and answers once it has. Never
+   * rejects: without it they subscribe at the epoch, as they always could.
+   */
+  async noticeLeave(): Promise<void> {
+    await this.publishLeaveNotice({ leaving: this.options.id });
+  }
+
+  /** Answers `leaver`'s notice: this worker has subscribed to what it gains from that drain. */
+  async noticeLeaveReady(leaver: string): Promise<void> {
+    await this.publishLeaveNotice({ ready: this.options.id, for: leaver });
+  }
+
+  private async publishLeaveNotice(notice: LeaveNotice): Promise<void> {
+    await publishToChannel(this.redis, this.keys.leaveNotices, JSON.stringify(notice)).catch((err: unknown) =>
+      this.log.debug({ err }, 'leave notice not published'),
+    );
+  }
+
+  /**
+   * A leave notice: an answer to this worker's own (`leaveReady`), or another member about to drain
+   * (`leaveNotice`, with the assignment of its drain epoch, built in a macrotask of its own as in
+   * `prepareFor`). One that is malformed, or names a member not on the ring or draining already, is
+   * ignored.
+   */
+  private onLeaveNotice(message: string): void {
+    const current = this.current;
+    if (current === undefined || this.status !== 'member') return;
+    let notice: LeaveNotice;
+    try {
+      notice = LEAVE_NOTICE.parse(JSON.parse(message));
+    } catch {
+      this.log.debug({ message: message.slice(0, 80) }, 'malformed leave notice ignored');
+      return;
+    }
+    if ('ready' in notice) {
+      if (notice.for === this.options.id) this.emit('leaveReady', notice.ready);
+      return;
+    }
+    const id = notice.leaving;
+    const leaver = current.record.members.find((member) => member.id === id);
+    if (id === this.options.id || leaver === undefined || leaver.draining === true) return;
+    setImmediate(() => {
+      if (this.current !== current) return;
+      this.emit('leaveNotice', id, new Assignment(withDraining(current.record, id), current.universe));
     });
   }
 

@@ -50,6 +50,12 @@ export function withMember(record: RingRecord, member: RingMember, vnodes: numbe
   return { ...record, members, vnodes: record.vnodes > 0 ? record.vnodes : vnodes };
 }
 
+/** `record` as a drain of `id` rewrites it: the member stays, marked draining, and owns nothing. */
+export function withDraining(record: RingRecord, id: string): RingRecord {
+  const members = record.members.map((m) => (m.id === id ? { ...m, draining: true } : m));
+  return { ...record, members };
+}
+
 function corrupt(detail: string): TickringError {
   return new TickringError('TICKRING_ERR_CORRUPT_STATE', `ring record: ${detail}`);
 }

@@ -10,7 +10,7 @@ import type { ClusterKeys } from './keys.js';
 type RedisType = 'string' | 'hash' | 'set' | 'zset';
 
 export const KEY_TYPES: Readonly<
-  Record<keyof Omit<ClusterKeys, 'events' | 'joinNotices' | 'bars'>, RedisType>
+  Record<keyof Omit<ClusterKeys, 'events' | 'joinNotices' | 'leaveNotices' | 'bars'>, RedisType>
 > = {
   leases: 'zset',
   members: 'hash',

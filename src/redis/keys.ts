@@ -44,6 +44,11 @@ export interface ClusterKeys {
    * the ring with it added before the epoch comes (see `Membership.noticeJoin`).
    */
   readonly joinNotices: string;
+  /**
+   * Pub/sub channel: a worker about to drain itself says so here, and the others answer once they
+   * have subscribed to what they gain (see `Membership.noticeLeave`).
+   */
+  readonly leaveNotices: string;
   /** Prefix of the completed-bar ZSETs, one per symbol and interval; see `barKey`. */
   readonly bars: string;
   /** STRING: the active relay's record JSON (holder, token, address, feed), read by workers behind it. */
@@ -72,6 +77,7 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     standIns: `${tag}:stand-ins`,
     events: `${tag}:events`,
     joinNotices: `${tag}:join-notices`,
+    leaveNotices: `${tag}:leave-notices`,
     bars: `${tag}:bars`,
     relay: `${tag}:relay`,
     scale: `${tag}:scale`,

@@ -72,9 +72,10 @@ export class Standbys {
   /** Live shadows no longer followed, kept until this time (see `retire`). */
   private readonly retiringUntil = new Map<string, number>();
   /**
-   * Shadows a worker about to join buffers for the symbols it expects to own (`prepare`): not
-   * warmed from their owners' checkpoints, since their buffers are what the worker takes over at the
-   * epoch that admits it (`retire` runs from then on, and makes the rest ordinary shadows).
+   * Shadows a worker buffers for the symbols it expects to own at an epoch to come (`prepare`): it
+   * is about to join, or a peer is about to drain itself. Not warmed from their owners' checkpoints,
+   * since their buffers are what the worker takes over at that epoch (the next `retire` makes the
+   * rest ordinary shadows, and releases those nobody follows).
    */
   private readonly prepared = new Set<string>();
   /** A warm-up is reading checkpoints: the next tick does not start another. */
@@ -144,10 +145,24 @@ export class Standbys {
     }
   }
 
-  /** Buffers `symbol` ahead of joining, until the epoch that admits this worker (see `prepared`). */
+  /** Buffers `symbol` ahead of an epoch expected to give it to this worker (see `prepared`). */
   prepare(symbol: string): void {
     this.shadows.acquire(symbol);
     this.prepared.add(symbol);
+  }
+
+  /**
+   * Releases those of `symbols` still prepared: the epoch they were prepared for did not come. Returns
+   * how many were released: the caller unsubscribes them.
+   */
+  unprepare(symbols: readonly string[]): number {
+    let released = 0;
+    for (const symbol of symbols) {
+      if (!this.prepared.has(symbol)) continue;
+      this.release(symbol);
+      released++;
+    }
+    return released;
   }
 
   /** Drops every shadow. */

@@ -60,11 +60,11 @@ const STAND_IN_NOTICE_MS = 500;
  */
 const QUIET_HANDOVER_MS = 30;
 /**
- * How long a worker about to join waits for the subscriptions of the symbols it expects to own,
- * beyond the time their subscribe frames take at the provider's frame rate, before it joins anyway
- * (the feed may be down).
+ * How long a worker subscribing ahead of an epoch (about to join, or gaining from a peer about to
+ * drain itself) waits for the subscriptions, beyond the time their subscribe frames take at the
+ * provider's frame rate, before it goes on anyway (the feed may be down).
  */
-const PREPARE_JOIN_MAX_MS = 1_000;
+const SUBSCRIBE_AHEAD_MAX_MS = 1_000;
 /** How many checkpoints a joining worker loads beforehand to warm the code its first epoch runs. */
 const WARM_UP_CHECKPOINTS = 300;
 /**
@@ -200,7 +200,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly redis: Redis;
   private readonly keys: ClusterKeys;
   private readonly handoverLog: RateLimitedLog;
-  private readonly awaitTimers = new Set<NodeJS.Timeout>();
+  /** Timers of hand-over bounds (`awaitPosition`, `prepareForLeave`), cleared on close. */
+  private readonly timers = new Set<NodeJS.Timeout>();
   private closing = false;
   /** This epoch's hand-over bound: the timeout plus the time subscribe frames take to leave. */
   private handoverBoundMs = 0;
@@ -271,7 +272,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       {
         replicas: this.options.replicas,
-        leaseMs: this.options.membership.leaseMs ?? DEFAULT_MEMBERSHIP_OPTIONS.leaseMs,
+        leaseMs: this.leaseMs(),
         handoverTimeoutMs: this.options.handoverTimeoutMs,
       },
     );
@@ -303,6 +304,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.membership.on('assignment', (assignment) => this.enqueueRebalance(assignment));
     this.membership.on('fenced', () => this.onFenced());
+    this.membership.on('leaveNotice', (leaver, drained) => void this.prepareForLeave(leaver, drained));
     this.feed.start();
     try {
       await this.prepareJoin(universe);
@@ -324,7 +326,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /**
    * Make before break from the very start: before it joins, a worker subscribes to the symbols it
    * expects to own (the ring as it stands, plus itself) and buffers them as shadows, for up to
-   * `PREPARE_JOIN_MAX_MS` past the subscribe frames' pacing. Where they take several connections
+   * `SUBSCRIBE_AHEAD_MAX_MS` past the subscribe frames' pacing. Where they take several connections
    * (Binance: 1,024 streams each), it also waits for the last of them to have its turn at the
    * connect gate (300 attempts per 5 minutes): joining sooner would only make the hand-overs wait
    * for the same connections. When its epoch comes, the subscriptions are confirmed and each buffer
@@ -350,11 +352,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const started = performance.now();
     this.feed.setSymbols(expected);
     // The connections the symbols need have reserved their turns at the gate by now.
-    const deadline = started + this.feed.gateWaitMs() + PREPARE_JOIN_MAX_MS + this.pacingMs(expected.length);
     await this.warmCheckpointLoading(expected);
-    while (performance.now() < deadline && !expected.every((symbol) => this.feed.isConfirmed(symbol)))
-      await sleep(HANDOVER_POLL_MS);
-    const confirmed = expected.filter((symbol) => this.feed.isConfirmed(symbol)).length;
+    const confirmed = await this.awaitConfirmed(expected, started);
     this.log.info(
       {
         expected: expected.length,
@@ -364,6 +363,98 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       'subscribed to the expected symbols; joining',
     );
+  }
+
+  /**
+   * Waits until every one of `symbols`, subscribed at `started`, is confirmed, or until the bound
+   * (`SUBSCRIBE_AHEAD_MAX_MS` beyond the connect gate's wait and the subscribe frames' pacing)
+   * passes. Returns how many were confirmed.
+   */
+  private async awaitConfirmed(symbols: readonly string[], started: number): Promise<number> {
+    const deadline =
+      started + this.feed.gateWaitMs() + SUBSCRIBE_AHEAD_MAX_MS + this.pacingMs(symbols.length);
+    while (performance.now() < deadline && !symbols.every((symbol) => this.feed.isConfirmed(symbol)))
+      await sleep(HANDOVER_POLL_MS);
+    return symbols.filter((symbol) => this.feed.isConfirmed(symbol)).length;
+  }
+
+  /**
+   * Make before break for a peer's drain, as `prepareJoin` is for a join: `leaver` is about to drain
+   * itself (`Membership.noticeLeave`), so this worker subscribes now to the symbols the drain epoch
+   * will give it, buffering them as shadows, and answers once they are confirmed. At the epoch they
+   * are taken over with their buffers (see `beginMoves`): the leaver sees the subscription confirmed
+   * long ago, and hands a quiet symbol over at its first look rather than after a subscribe round
+   * trip, the confirmation and a quiet window. The next epoch acted on releases whatever it did not
+   * move here (`Standbys.retire`); should none come, a timer does.
+   */
+  private async prepareForLeave(leaver: string, drained: Assignment): Promise<void> {
+    const current = this.membership.assignment;
+    if (this.status !== 'ready' || this.closing || current === undefined) return;
+    // A symbol shadowed here already (a standby) keeps its shadow as it is.
+    const expected = drained
+      .symbolsOf(this.id)
+      .filter((symbol) => current.ownerOf(symbol) === leaver && this.standbys.stateOf(symbol) === undefined);
+    const started = performance.now();
+    if (expected.length > 0) {
+      for (const symbol of expected) this.standbys.prepare(symbol);
+      this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
+      const timer = setTimeout(
+        () => {
+          this.timers.delete(timer);
+          if (this.standbys.unprepare(expected) > 0 && this.status === 'ready')
+            this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
+        },
+        this.options.handoverTimeoutMs + this.leaseMs() + SUBSCRIBE_AHEAD_MAX_MS,
+      );
+      this.timers.add(timer);
+    }
+    const confirmed = await this.awaitConfirmed(expected, started);
+    await this.membership.noticeLeaveReady(leaver);
+    this.log.info(
+      { leaver, expected: expected.length, confirmed, ms: Math.round(performance.now() - started) },
+      'subscribed to what a draining peer hands over',
+    );
+  }
+
+  /**
+   * The leaver's half of `prepareForLeave`: says this worker is about to drain itself, and waits
+   * until every other active member answered that it subscribed to what it gains, or until the
+   * bound (`SUBSCRIBE_AHEAD_MAX_MS` beyond the subscribe frames' pacing of every symbol here)
+   * passes. A peer that does not answer (busy with an epoch, or an older version) only means its
+   * symbols move as without the notice.
+   */
+  private async prepareReceivers(others: readonly { id: string }[]): Promise<void> {
+    const waiting = new Set(others.map((member) => member.id));
+    const started = performance.now();
+    let onReady: ((id: string) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<void>((resolve) => {
+      onReady = (id) => {
+        waiting.delete(id);
+        if (waiting.size === 0) resolve();
+      };
+      this.membership.on('leaveReady', onReady);
+      timer = setTimeout(resolve, SUBSCRIBE_AHEAD_MAX_MS + this.pacingMs(this.owned.size));
+    });
+    try {
+      await this.membership.noticeLeave();
+      await answered;
+    } finally {
+      clearTimeout(timer);
+      if (onReady) this.membership.off('leaveReady', onReady);
+    }
+    this.log.info(
+      {
+        peers: others.length,
+        ready: others.length - waiting.size,
+        ms: Math.round(performance.now() - started),
+      },
+      'peers subscribed to what they gain; draining',
+    );
+  }
+
+  private leaseMs(): number {
+    return this.options.membership.leaseMs ?? DEFAULT_MEMBERSHIP_OPTIONS.leaseMs;
   }
 
   /**
@@ -1064,7 +1155,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private awaitPosition(symbol: string): void {
     const boundMs = this.handoverBoundMs;
     const timer = setTimeout(() => {
-      this.awaitTimers.delete(timer);
+      this.timers.delete(timer);
       if (!this.owned.stopAwaiting(symbol)) return;
       this.handoverFallbacks++;
       this.handoverLog.warn(
@@ -1073,7 +1164,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         "previous owner's last trade never arrived here; whole buffer applied",
       );
     }, boundMs);
-    this.awaitTimers.add(timer);
+    this.timers.add(timer);
   }
 
   /** The aggregate a checkpoint holds; throws on one that is corrupt. */
@@ -1213,7 +1304,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const wasServing = this.status === 'ready';
     this.status = 'draining';
     clearInterval(this.checkpointTimer);
-    for (const timer of this.awaitTimers) clearTimeout(timer);
+    for (const timer of this.timers) clearTimeout(timer);
     await this.rebalancing;
     await this.checkpointing;
     this.feed.close();
@@ -1246,8 +1337,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async outlastSilentOwners(): Promise<void> {
     if (this.options.replicas < 2) return;
-    const leaseMs = this.options.membership.leaseMs ?? DEFAULT_MEMBERSHIP_OPTIONS.leaseMs;
-    const deadline = performance.now() + leaseMs + 2 * this.options.handoverTimeoutMs;
+    const deadline = performance.now() + this.leaseMs() + 2 * this.options.handoverTimeoutMs;
     let waited = false;
     while (this.status === 'ready' && this.membership.leaseValid && performance.now() < deadline) {
       const assignment = this.membership.assignment;
@@ -1293,6 +1383,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.once('drained', onDrained);
     });
     try {
+      await this.prepareReceivers(others);
       await drainMember(this.redis, this.keys, this.id, this.options.membership.vnodes ?? DEFAULT_VNODES);
       if (!(await drained)) {
         this.log.warn({ limitMs }, 'drain did not finish in time; writing final checkpoints of the rest');

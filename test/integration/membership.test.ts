@@ -187,6 +187,65 @@ describe('membership in Redis', () => {
     expect(placementCounts.reused).toBeGreaterThan(before.reused);
   });
 
+  it('hands a drain notice on with the ring its drain will give, and the answer back to the leaver', async () => {
+    await addSymbols(env.redis, env.keys, ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD']);
+    const [leaver, peer] = [member('l1'), member('l2')];
+    await leaver.start();
+    await peer.start();
+    await eventually('both on both rings', () =>
+      leaver.assignment?.record.members.length === 2 && peer.assignment?.record.members.length === 2
+        ? true
+        : undefined,
+    );
+    const notices: [string, Assignment][] = [];
+    peer.on('leaveNotice', (id, drained) => notices.push([id, drained]));
+    const answers: string[] = [];
+    leaver.on('leaveReady', (id) => answers.push(id));
+    await leaver.noticeLeave();
+    const [id, drained] = await eventually('the notice at l2', () => notices[0]);
+    expect(id).toBe('l1');
+    // The ring a drain of l1 gives: l1 owns nothing, l2 everything, as the drain epoch will say.
+    const universe = peer.assignment!.universe;
+    expect(drained.symbolsOf('l1')).toEqual([]);
+    expect(drained.symbolsOf('l2')).toHaveLength(universe.length);
+    expect(leaver.assignment!.symbolsOf('l1').length).toBeGreaterThan(0);
+    await peer.noticeLeaveReady('l1');
+    await eventually('the answer at l1', () => (answers[0] === 'l2' ? true : undefined));
+    await drainMember(env.redis, env.keys, 'l1');
+    const epoch = await eventually('l2 on the drain epoch', () =>
+      peer.assignment?.isDraining('l1') === true ? peer.assignment : undefined,
+    );
+    for (const symbol of universe) expect(epoch.ownerOf(symbol)).toBe(drained.ownerOf(symbol));
+    // Its own notice, and one for a member draining already, are nobody's business.
+    await leaver.noticeLeave();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(notices).toHaveLength(1);
+  });
+
+  it('ignores malformed leave notices and answers meant for another member', async () => {
+    const first = member('r1');
+    await first.start();
+    await eventually('r1 on its ring', () =>
+      first.assignment?.record.members.length === 1 ? true : undefined,
+    );
+    const heard: unknown[] = [];
+    first.on('leaveNotice', (id) => heard.push(id));
+    first.on('leaveReady', (id) => heard.push(id));
+    for (const notice of [
+      'not json',
+      '{"leaving":""}',
+      '{"leaving":"r9"}',
+      '{"leaving":"r1"}',
+      '{"ready":"r2","for":"r3"}',
+      '{"ready":"r2"}',
+      '{"leaving":"r1","extra":1}',
+    ])
+      await env.redis.publish(env.keys.leaveNotices, notice);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heard).toEqual([]);
+    expect(first.status).toBe('member');
+  });
+
   it('ignores malformed join notices and notices of members already on the ring', async () => {
     const first = member('q1');
     await first.start();

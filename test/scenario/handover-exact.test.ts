@@ -112,6 +112,14 @@ describe.each([
 
     workers[1]!.child.kill('SIGTERM');
     expect(await workers[1]!.exited).toBe(0);
+    // Before draining itself, w2 had both peers subscribe to what they gain (`prepareForLeave`).
+    const drainNotice = workers[1]!.output.find((line) =>
+      line.includes('peers subscribed to what they gain'),
+    );
+    expect(drainNotice === undefined ? undefined : JSON.parse(drainNotice)).toMatchObject({
+      peers: 2,
+      ready: 2,
+    });
     const assignment = await converged(['w3', 'w4']);
     await sleep(500);
     feed.pause();
