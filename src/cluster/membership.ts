@@ -340,10 +340,38 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * build that ring at the epoch, as they always could.
    */
   async noticeJoin(): Promise<void> {
-    const notice = JSON.stringify({ id: this.options.id, weight: this.options.weight } satisfies JoinNotice);
-    await publishToChannel(this.redis, this.keys.joinNotices, notice).catch((err: unknown) =>
-      this.log.debug({ err }, 'join notice not published'),
+    const notice: JoinNotice = { id: this.options.id, weight: this.options.weight };
+    await this.publishNotice(this.keys.joinNotices, notice, 'join');
+  }
+
+  /** Publishes a notice; never rejects (a lost notice only costs the time it would have saved). */
+  private async publishNotice(
+    channel: string,
+    notice: JoinNotice | LeaveNotice,
+    what: string,
+  ): Promise<void> {
+    await publishToChannel(this.redis, channel, JSON.stringify(notice)).catch((err: unknown) =>
+      this.log.debug({ err }, `${what} notice not published`),
     );
+  }
+
+  /**
+   * A notice this member can act on, with the ring it has now; `undefined` before it has one, or
+   * for a malformed notice (logged at debug).
+   */
+  private readNotice<T>(
+    message: string,
+    schema: z.ZodType<T>,
+    what: string,
+  ): { current: Assignment; notice: T } | undefined {
+    const current = this.current;
+    if (current === undefined || this.status !== 'member') return undefined;
+    try {
+      return { current, notice: schema.parse(JSON.parse(message)) };
+    } catch {
+      this.log.debug({ message: message.slice(0, 80) }, `malformed ${what} notice ignored`);
+      return undefined;
+    }
   }
 
   /**
@@ -354,15 +382,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * on the ring, or comes before this worker has a ring is ignored.
    */
   private prepareFor(message: string): void {
-    const current = this.current;
-    if (current === undefined || this.status !== 'member') return;
-    let notice: JoinNotice;
-    try {
-      notice = JOIN_NOTICE.parse(JSON.parse(message));
-    } catch {
-      this.log.debug({ message: message.slice(0, 80) }, 'malformed join notice ignored');
-      return;
-    }
+    const read = this.readNotice(message, JOIN_NOTICE, 'join');
+    if (read === undefined) return;
+    const { current, notice } = read;
     const { id, weight } = notice;
     if (current.record.members.some((member) => member.id === id)) return;
     // A macrotask of its own: the notice's handler returns at once, and the build runs after
@@ -382,18 +404,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * rejects: without it they subscribe at the epoch, as they always could.
    */
   async noticeLeave(): Promise<void> {
-    await this.publishLeaveNotice({ leaving: this.options.id });
+    await this.publishNotice(this.keys.leaveNotices, { leaving: this.options.id }, 'leave');
   }
 
   /** Answers `leaver`'s notice: this worker has subscribed to what it gains from that drain. */
   async noticeLeaveReady(leaver: string): Promise<void> {
-    await this.publishLeaveNotice({ ready: this.options.id, for: leaver });
-  }
-
-  private async publishLeaveNotice(notice: LeaveNotice): Promise<void> {
-    await publishToChannel(this.redis, this.keys.leaveNotices, JSON.stringify(notice)).catch((err: unknown) =>
-      this.log.debug({ err }, 'leave notice not published'),
-    );
+    await this.publishNotice(this.keys.leaveNotices, { ready: this.options.id, for: leaver }, 'leave');
   }
 
   /**
@@ -403,15 +419,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * ignored.
    */
   private onLeaveNotice(message: string): void {
-    const current = this.current;
-    if (current === undefined || this.status !== 'member') return;
-    let notice: LeaveNotice;
-    try {
-      notice = LEAVE_NOTICE.parse(JSON.parse(message));
-    } catch {
-      this.log.debug({ message: message.slice(0, 80) }, 'malformed leave notice ignored');
-      return;
-    }
+    const read = this.readNotice(message, LEAVE_NOTICE, 'leave');
+    if (read === undefined) return;
+    const { current, notice } = read;
     if ('ready' in notice) {
       if (notice.for === this.options.id) this.emit('leaveReady', notice.ready);
       return;

@@ -171,15 +171,9 @@ function load(bytes: Uint8Array): unknown {
 }
 
 function expectCorrupt(bytes: Uint8Array, message: RegExp): void {
-  let thrown: unknown;
-  try {
-    load(bytes);
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown).toBeInstanceOf(TickringError);
-  expect((thrown as TickringError).code).toBe('TICKRING_ERR_CORRUPT_STATE');
-  expect((thrown as Error).message).toMatch(message);
+  expect(() => load(bytes)).toThrow(
+    expect.objectContaining({ code: 'TICKRING_ERR_CORRUPT_STATE', message: expect.stringMatching(message) }),
+  );
 }
 
 /** `bytes` with the double at `index` set to `value`. */
