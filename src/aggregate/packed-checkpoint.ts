@@ -96,7 +96,10 @@ function corrupt(problem: string): TickringError {
   );
 }
 
-/** A count from the header: a non-negative integer no larger than `max`. */
+/**
+ * A count or length from the bytes: an integer from -1 ("none", where the layout allows it; the
+ * callers refuse it elsewhere) to `max`.
+ */
 function countAt(d: Float64Array, at: number, what: string, max: number): number {
   const value = d[at] as number;
   if (!Number.isInteger(value) || value < -1 || value > max) throw corrupt(`${what} is ${value}`);

@@ -23,6 +23,7 @@ import type { RedisClient as Redis } from '../redis/client.js';
 import type { Logger } from '../log.js';
 import { publishToChannel, subscribeToChannel } from '../redis/events.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
+import { LEAVE_NOTICE, type LeaveNotice } from './leave-notice.js';
 import { encodeMemberInfo, parseMemberInfo } from './member-info.js';
 import { SCRIPT_CODES } from '../redis/scripts.js';
 import { Assignment } from './ring.js';
@@ -90,12 +91,10 @@ export interface MembershipEvents {
   /** The member holds a lease again. */
   rejoined: [];
   /**
-   * Another member is about to drain itself (`noticeLeave`): its id, and the assignment its drain
+   * Another member is about to be drained (`noticeDrain`): its id, and the assignment its drain
    * epoch will give, built now (which also puts that placement in the ring module's cache).
    */
   leaveNotice: [string, Assignment];
-  /** A peer subscribed to what it gains from this worker's drain (`noticeLeaveReady`): its id. */
-  leaveReady: [string];
 }
 
 /** Checks the options' rules; each message names the option and the rule. */
@@ -115,15 +114,6 @@ export function membershipOptionProblems(options: MembershipOptions): string[] {
 /** What a worker about to join publishes on the join-notice channel (`noticeJoin`). */
 const JOIN_NOTICE = z.object({ id: z.string().min(1), weight: z.number().int().min(1) });
 type JoinNotice = z.infer<typeof JOIN_NOTICE>;
-/**
- * What goes on the leave-notice channel: a worker about to drain itself says so (`noticeLeave`), and
- * each peer answers once it has subscribed to what it gains (`noticeLeaveReady`).
- */
-const LEAVE_NOTICE = z.union([
-  z.object({ leaving: z.string().min(1) }).strict(),
-  z.object({ ready: z.string().min(1), for: z.string().min(1) }).strict(),
-]);
-type LeaveNotice = z.infer<typeof LEAVE_NOTICE>;
 
 export class Membership extends EventEmitter<MembershipEvents> {
   status: MembershipStatus = 'starting';
@@ -398,34 +388,21 @@ export class Membership extends EventEmitter<MembershipEvents> {
     });
   }
 
-  /**
-   * Tells the others this worker is about to drain itself, so that each subscribes to the symbols
-   * it gains before the drain epoch (see `Worker.prepareForLeave`) and answers once it has. Never
-   * rejects: without it they subscribe at the epoch, as they always could.
-   */
-  async noticeLeave(): Promise<void> {
-    await this.publishNotice(this.keys.leaveNotices, { leaving: this.options.id }, 'leave');
-  }
-
   /** Answers `leaver`'s notice: this worker has subscribed to what it gains from that drain. */
   async noticeLeaveReady(leaver: string): Promise<void> {
     await this.publishNotice(this.keys.leaveNotices, { ready: this.options.id, for: leaver }, 'leave');
   }
 
   /**
-   * A leave notice: an answer to this worker's own (`leaveReady`), or another member about to drain
-   * (`leaveNotice`, with the assignment of its drain epoch, built in a macrotask of its own as in
-   * `prepareFor`). One that is malformed, or names a member not on the ring or draining already, is
-   * ignored.
+   * Another member about to be drained (`leaveNotice`, with the assignment of its drain epoch, built
+   * in a macrotask of its own as in `prepareFor`). Answers, and notices that are malformed or name
+   * this worker, a member not on the ring or one draining already, are ignored.
    */
   private onLeaveNotice(message: string): void {
     const read = this.readNotice(message, LEAVE_NOTICE, 'leave');
     if (read === undefined) return;
     const { current, notice } = read;
-    if ('ready' in notice) {
-      if (notice.for === this.options.id) this.emit('leaveReady', notice.ready);
-      return;
-    }
+    if (!('leaving' in notice)) return;
     const id = notice.leaving;
     const leaver = current.record.members.find((member) => member.id === id);
     if (id === this.options.id || leaver === undefined || leaver.draining === true) return;

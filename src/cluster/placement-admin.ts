@@ -3,10 +3,15 @@
  * through one Lua script that changes the pins or the member's state, bumps the epoch and rewrites
  * the ring record in the same atomic step, exactly like a membership change.
  */
+import { performance } from 'node:perf_hooks';
 import type { RedisClient as Redis } from '../redis/client.js';
+import { publishToChannel, subscribeToChannel } from '../redis/events.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
 import { scriptError } from '../redis/scripts.js';
+import { parseLeaveNotice } from './leave-notice.js';
+import { readRingRecord } from './membership.js';
 import { DEFAULT_VNODES } from './ring.js';
+import { activeMembers } from './ring-record.js';
 import { assertValidSymbols } from './universe.js';
 
 export interface PlacementChange {
@@ -69,4 +74,77 @@ export async function drainMember(
   const [code = 0, changed] = await redis.tickringDrain(...ringScriptKeys(keys), memberId, vnodes);
   if (code < 0) throw scriptError(code, `drain ${memberId}`);
   return { epoch: code, changed: changed === 1 };
+}
+
+/**
+ * How long a drain waits for the other members' answers to its notice, unless the caller knows
+ * better (a worker draining itself adds the subscribe pacing of its own symbols).
+ */
+export const DRAIN_NOTICE_MS = 2_000;
+
+export interface DrainNotice {
+  /** The other active members told. */
+  readonly peers: number;
+  /** Of those, the ones that answered in time. */
+  readonly ready: number;
+  readonly ms: number;
+}
+
+/**
+ * Make before break for a drain: says on the leave-notice channel that `memberId` is about to be
+ * drained, so that every other active member subscribes now to the symbols it gains
+ * (`Worker.prepareForLeave`), and waits until each answered, or `boundMs` passed. At the drain
+ * epoch the old owner then finds the new owners' subscriptions confirmed long ago, and hands a
+ * quiet symbol over at its first look. Never rejects: a member that does not answer (busy, or of an
+ * older version), or a notice lost, only means its symbols move as without it.
+ */
+export async function noticeDrain(
+  redis: Redis,
+  keys: ClusterKeys,
+  memberId: string,
+  boundMs = DRAIN_NOTICE_MS,
+): Promise<DrainNotice> {
+  const started = performance.now();
+  const waiting = new Set<string>();
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => undefined);
+  try {
+    const active = activeMembers(await readRingRecord(redis, keys)).map((member) => member.id);
+    if (active.includes(memberId)) for (const id of active) if (id !== memberId) waiting.add(id);
+    if (waiting.size === 0) return { peers: 0, ready: 0, ms: 0 };
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, boundMs);
+      void subscribeToChannel(subscriber, keys.leaveNotices, (message) => {
+        const notice = parseLeaveNotice(message);
+        if (notice === undefined || !('ready' in notice) || notice.for !== memberId) return;
+        waiting.delete(notice.ready);
+        if (waiting.size === 0) resolve();
+      })
+        .then(() => publishToChannel(redis, keys.leaveNotices, JSON.stringify({ leaving: memberId })))
+        .catch(resolve);
+    });
+    const peers = waiting.size;
+    await answered;
+    clearTimeout(timer);
+    return { peers, ready: peers - waiting.size, ms: Math.round(performance.now() - started) };
+  } catch {
+    return { peers: waiting.size, ready: 0, ms: Math.round(performance.now() - started) };
+  } finally {
+    subscriber.disconnect();
+  }
+}
+
+/**
+ * `noticeDrain`, then `drainMember`: a drain asked from outside the member (`tickring drain`, the
+ * admin API, a scale-down), made before break as a member stopping on SIGTERM drains itself.
+ */
+export async function drainMemberAhead(
+  redis: Redis,
+  keys: ClusterKeys,
+  memberId: string,
+  vnodes = DEFAULT_VNODES,
+): Promise<PlacementChange & { notice: DrainNotice }> {
+  const notice = await noticeDrain(redis, keys, memberId);
+  return { ...(await drainMember(redis, keys, memberId, vnodes)), notice };
 }

@@ -45,8 +45,8 @@ export interface ClusterKeys {
    */
   readonly joinNotices: string;
   /**
-   * Pub/sub channel: a worker about to drain itself says so here, and the others answer once they
-   * have subscribed to what they gain (see `Membership.noticeLeave`).
+   * Pub/sub channel: a member about to be drained is named here, and the others answer once they
+   * have subscribed to what they gain (see `noticeDrain` and `leave-notice.ts`).
    */
   readonly leaveNotices: string;
   /** Prefix of the completed-bar ZSETs, one per symbol and interval; see `barKey`. */

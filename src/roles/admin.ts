@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { readRingRecord } from '../cluster/membership.js';
 import { parseRatesSnapshot, planHotPins } from '../cluster/hot-pins.js';
 import { sampleTradeRates } from './rate-sample.js';
-import { drainMember, pinSymbol, unpinSymbol } from '../cluster/placement-admin.js';
+import { drainMemberAhead, pinSymbol, unpinSymbol } from '../cluster/placement-admin.js';
 import { Assignment } from '../cluster/ring.js';
 import { addSymbols, assertValidSymbols, listSymbols, removeSymbols } from '../cluster/universe.js';
 import {
@@ -303,7 +303,7 @@ export function registerAdminCommands(program: Command, fail: (err: unknown) => 
     'drain',
     async (config, [worker = ''], redis, keys) => {
       const before = await readRingRecord(redis, keys);
-      const { epoch, changed } = await drainMember(redis, keys, worker);
+      const { epoch, changed } = await drainMemberAhead(redis, keys, worker);
       const head = changed
         ? `draining ${worker} at epoch ${epoch} (was epoch ${before.epoch})`
         : `${worker} was already draining`;

@@ -6,7 +6,7 @@
  * hand-overs and exits on its own, and is not restarted. One change runs at a time.
  */
 import { readRingRecord } from '../cluster/membership.js';
-import { drainMember } from '../cluster/placement-admin.js';
+import { drainMemberAhead } from '../cluster/placement-admin.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
 import type { ClusterKeys } from '../redis/keys.js';
@@ -110,7 +110,7 @@ export class WorkerPool {
   private async drain(id: string): Promise<void> {
     const exited = this.supervisor.retire(id);
     try {
-      await drainMember(this.redis, this.keys, id);
+      await drainMemberAhead(this.redis, this.keys, id);
     } catch (err) {
       // Not (or no longer) a member, or Redis refused: a SIGTERM makes it leave the ring gracefully.
       this.log.warn({ err, workerId: id }, 'drain refused; stopping the worker instead');

@@ -6,7 +6,7 @@ import type { RedisClient as Redis } from '../redis/client.js';
 import type { ClusterView, Readiness } from '../http/cluster-view.js';
 import { addSymbols, removeSymbols } from '../cluster/universe.js';
 import { readActiveRelay } from '../relay/relay-lease.js';
-import { drainMember, pinSymbol, unpinSymbol } from '../cluster/placement-admin.js';
+import { drainMemberAhead, pinSymbol, unpinSymbol } from '../cluster/placement-admin.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
 import type { Worker } from './worker.js';
@@ -112,7 +112,10 @@ export function workerView(
     placement: {
       pin: (symbol, id) => pinSymbol(deps.redis, deps.keys, symbol, id, deps.vnodes),
       unpin: (symbol) => unpinSymbol(deps.redis, deps.keys, symbol, deps.vnodes),
-      drain: (id) => drainMember(deps.redis, deps.keys, id, deps.vnodes),
+      drain: async (id) => {
+        const { epoch, changed } = await drainMemberAhead(deps.redis, deps.keys, id, deps.vnodes);
+        return { epoch, changed };
+      },
     },
   };
 }

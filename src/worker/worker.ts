@@ -29,7 +29,7 @@ import {
   readRingRecord,
   type MembershipOptions,
 } from '../cluster/membership.js';
-import { drainMember } from '../cluster/placement-admin.js';
+import { drainMember, noticeDrain } from '../cluster/placement-admin.js';
 import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
 import { activeMembers, withMember } from '../cluster/ring-record.js';
 import { DedupWindow } from '../ingest/dedup.js';
@@ -379,9 +379,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Make before break for a peer's drain, as `prepareJoin` is for a join: `leaver` is about to drain
-   * itself (`Membership.noticeLeave`), so this worker subscribes now to the symbols the drain epoch
-   * will give it, buffering them as shadows, and answers once they are confirmed. At the epoch they
+   * Make before break for a peer's drain, as `prepareJoin` is for a join: `leaver` is about to be
+   * drained (`noticeDrain`, by itself on SIGTERM or by whoever asked), so this worker subscribes now
+   * to the symbols the drain epoch will give it, buffering them as shadows, and answers once they
+   * are confirmed. At the epoch they
    * are taken over with their buffers (see `beginMoves`): the leaver sees the subscription confirmed
    * long ago, and hands a quiet symbol over at its first look rather than after a subscribe round
    * trip, the confirmation and a quiet window. The next epoch acted on releases whatever it did not
@@ -413,43 +414,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.log.info(
       { leaver, expected: expected.length, confirmed, ms: Math.round(performance.now() - started) },
       'subscribed to what a draining peer hands over',
-    );
-  }
-
-  /**
-   * The leaver's half of `prepareForLeave`: says this worker is about to drain itself, and waits
-   * until every other active member answered that it subscribed to what it gains, or until the
-   * bound (`SUBSCRIBE_AHEAD_MAX_MS` beyond the subscribe frames' pacing of every symbol here)
-   * passes. A peer that does not answer (busy with an epoch, or an older version) only means its
-   * symbols move as without the notice.
-   */
-  private async prepareReceivers(others: readonly { id: string }[]): Promise<void> {
-    const waiting = new Set(others.map((member) => member.id));
-    const started = performance.now();
-    let onReady: ((id: string) => void) | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const answered = new Promise<void>((resolve) => {
-      onReady = (id) => {
-        waiting.delete(id);
-        if (waiting.size === 0) resolve();
-      };
-      this.membership.on('leaveReady', onReady);
-      timer = setTimeout(resolve, SUBSCRIBE_AHEAD_MAX_MS + this.pacingMs(this.owned.size));
-    });
-    try {
-      await this.membership.noticeLeave();
-      await answered;
-    } finally {
-      clearTimeout(timer);
-      if (onReady) this.membership.off('leaveReady', onReady);
-    }
-    this.log.info(
-      {
-        peers: others.length,
-        ready: others.length - waiting.size,
-        ms: Math.round(performance.now() - started),
-      },
-      'peers subscribed to what they gain; draining',
     );
   }
 
@@ -1383,7 +1347,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.once('drained', onDrained);
     });
     try {
-      await this.prepareReceivers(others);
+      // Make before break: the others subscribe to what they gain first (see `prepareForLeave`).
+      const notice = await noticeDrain(
+        this.redis,
+        this.keys,
+        this.id,
+        SUBSCRIBE_AHEAD_MAX_MS + this.pacingMs(this.owned.size),
+      );
+      this.log.info(notice, 'peers subscribed to what they gain; draining');
       await drainMember(this.redis, this.keys, this.id, this.options.membership.vnodes ?? DEFAULT_VNODES);
       if (!(await drained)) {
         this.log.warn({ limitMs }, 'drain did not finish in time; writing final checkpoints of the rest');

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Membership, readRingRecord, type MembershipOptions } from '../../src/cluster/membership.js';
 import type { RingRecord } from '../../src/cluster/ring-record.js';
-import { drainMember, pinSymbol, unpinSymbol } from '../../src/cluster/placement-admin.js';
+import { drainMember, noticeDrain, pinSymbol, unpinSymbol } from '../../src/cluster/placement-admin.js';
 import { placementCounts, type Assignment } from '../../src/cluster/ring.js';
 import { addSymbols, listSymbols, removeSymbols } from '../../src/cluster/universe.js';
 import { TickringError } from '../../src/errors.js';
@@ -197,29 +197,47 @@ describe('membership in Redis', () => {
         ? true
         : undefined,
     );
+    // l2 answers as a worker does once subscribed (`Worker.prepareForLeave`).
     const notices: [string, Assignment][] = [];
-    peer.on('leaveNotice', (id, drained) => notices.push([id, drained]));
-    const answers: string[] = [];
-    leaver.on('leaveReady', (id) => answers.push(id));
-    await leaver.noticeLeave();
-    const [id, drained] = await eventually('the notice at l2', () => notices[0]);
+    peer.on('leaveNotice', (id, drained) => {
+      notices.push([id, drained]);
+      void peer.noticeLeaveReady(id);
+    });
+    const notice = await noticeDrain(env.redis, env.keys, 'l1', 5_000);
+    expect(notice).toMatchObject({ peers: 1, ready: 1 });
+    expect(notice.ms).toBeLessThan(5_000);
+    const [id, drained] = notices[0]!;
     expect(id).toBe('l1');
     // The ring a drain of l1 gives: l1 owns nothing, l2 everything, as the drain epoch will say.
     const universe = peer.assignment!.universe;
     expect(drained.symbolsOf('l1')).toEqual([]);
     expect(drained.symbolsOf('l2')).toHaveLength(universe.length);
     expect(leaver.assignment!.symbolsOf('l1').length).toBeGreaterThan(0);
-    await peer.noticeLeaveReady('l1');
-    await eventually('the answer at l1', () => (answers[0] === 'l2' ? true : undefined));
     await drainMember(env.redis, env.keys, 'l1');
     const epoch = await eventually('l2 on the drain epoch', () =>
       peer.assignment?.isDraining('l1') === true ? peer.assignment : undefined,
     );
     for (const symbol of universe) expect(epoch.ownerOf(symbol)).toBe(drained.ownerOf(symbol));
-    // Its own notice, and one for a member draining already, are nobody's business.
-    await leaver.noticeLeave();
+    // A member draining already is told nothing, and nobody answers for it.
+    expect(await noticeDrain(env.redis, env.keys, 'l1', 300)).toEqual({ peers: 0, ready: 0, ms: 0 });
+    await env.redis.publish(env.keys.leaveNotices, '{"leaving":"l1"}');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(notices).toHaveLength(1);
+  });
+
+  it('waits for the answers only as long as its bound: a peer that never answers costs that much', async () => {
+    const [leaver, silentPeer] = [member('s1'), member('s2')];
+    await leaver.start();
+    await silentPeer.start();
+    await eventually('both on both rings', () =>
+      leaver.assignment?.record.members.length === 2 && silentPeer.assignment?.record.members.length === 2
+        ? true
+        : undefined,
+    );
+    const notice = await noticeDrain(env.redis, env.keys, 's1', 300);
+    expect(notice).toMatchObject({ peers: 1, ready: 0 });
+    expect(notice.ms).toBeGreaterThanOrEqual(290);
+    expect(notice.ms).toBeLessThan(2_000);
   });
 
   it('ignores malformed leave notices and answers meant for another member', async () => {
@@ -230,7 +248,6 @@ describe('membership in Redis', () => {
     );
     const heard: unknown[] = [];
     first.on('leaveNotice', (id) => heard.push(id));
-    first.on('leaveReady', (id) => heard.push(id));
     for (const notice of [
       'not json',
       '{"leaving":""}',

@@ -103,6 +103,12 @@ describe.each([
     const drainCode = await new Promise<number | null>((resolve) => drain.once('exit', resolve));
     expect(drainCode).toBe(0);
     expect(await workers[0]!.exited).toBe(0);
+    // Told before the drain epoch, both peers subscribed to what they gain (`noticeDrain`).
+    for (const peer of workers.slice(1, 3)) {
+      expect(peer.output.some((line) => line.includes('subscribed to what a draining peer hands over'))).toBe(
+        true,
+      );
+    }
     await converged(['w2', 'w3']);
     await sleep(500);
 
