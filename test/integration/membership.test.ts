@@ -187,16 +187,19 @@ describe('membership in Redis', () => {
     expect(placementCounts.reused).toBeGreaterThan(before.reused);
   });
 
-  it('hands a drain notice on with the ring its drain will give, and the answer back to the leaver', async () => {
-    await addSymbols(env.redis, env.keys, ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD']);
-    const [leaver, peer] = [member('l1'), member('l2')];
-    await leaver.start();
-    await peer.start();
+  /** Two members, started, each acting on the ring of both. */
+  async function pair(first: string, second: string): Promise<[Membership, Membership]> {
+    const both: [Membership, Membership] = [member(first), member(second)];
+    for (const m of both) await m.start();
     await eventually('both on both rings', () =>
-      leaver.assignment?.record.members.length === 2 && peer.assignment?.record.members.length === 2
-        ? true
-        : undefined,
+      both.every((m) => m.assignment?.record.members.length === 2) ? true : undefined,
     );
+    return both;
+  }
+
+  it('hands a drain notice on with the ring its drain will give, and waits for the answer', async () => {
+    await addSymbols(env.redis, env.keys, ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD']);
+    const [leaver, peer] = await pair('l1', 'l2');
     // l2 answers as a worker does once subscribed (`Worker.prepareForLeave`).
     const notices: [string, Assignment][] = [];
     peer.on('leaveNotice', (id, drained) => {
@@ -226,14 +229,7 @@ describe('membership in Redis', () => {
   });
 
   it('waits for the answers only as long as its bound: a peer that never answers costs that much', async () => {
-    const [leaver, silentPeer] = [member('s1'), member('s2')];
-    await leaver.start();
-    await silentPeer.start();
-    await eventually('both on both rings', () =>
-      leaver.assignment?.record.members.length === 2 && silentPeer.assignment?.record.members.length === 2
-        ? true
-        : undefined,
-    );
+    await pair('s1', 's2');
     const notice = await noticeDrain(env.redis, env.keys, 's1', 300);
     expect(notice).toMatchObject({ peers: 1, ready: 0 });
     expect(notice.ms).toBeGreaterThanOrEqual(290);
