@@ -303,9 +303,10 @@ export function registerAdminCommands(program: Command, fail: (err: unknown) => 
     'drain',
     async (config, [worker = ''], redis, keys) => {
       const before = await readRingRecord(redis, keys);
-      const { epoch, changed } = await drainMemberAhead(redis, keys, worker);
+      const { epoch, changed, notice } = await drainMemberAhead(redis, keys, worker);
+      const ahead = `${notice.ready} of ${notice.peers} other workers subscribed to its symbols first`;
       const head = changed
-        ? `draining ${worker} at epoch ${epoch} (was epoch ${before.epoch})`
+        ? `draining ${worker} at epoch ${epoch} (was epoch ${before.epoch}; ${ahead})`
         : `${worker} was already draining`;
       if (config.waitMs === 0) return head;
       process.stdout.write(`${head}; waiting for it to hand over and leave...\n`);

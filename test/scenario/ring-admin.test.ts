@@ -158,6 +158,8 @@ describe('operator commands against a running ring', () => {
     const startedAt = Date.now();
     const drained = await cli(['drain', 'w2']);
     expect(drained.stdout).toMatch(/draining w2 at epoch \d+/);
+    // Both other workers answered the drain notice (`noticeDrain`) before w2 was marked.
+    expect(drained.stdout).toContain('2 of 2 other workers subscribed to its symbols first');
     expect(drained.stdout).toContain('w2 left the ring');
     expect(await leaving.exited).toBe(0);
     figure('fast.drain-to-left-ms', Date.now() - startedAt);
