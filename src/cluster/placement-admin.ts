@@ -110,7 +110,9 @@ export async function noticeDrain(
   subscriber.on('error', () => undefined);
   try {
     const active = activeMembers(await readRingRecord(redis, keys)).map((member) => member.id);
-    if (active.includes(memberId)) for (const id of active) if (id !== memberId) waiting.add(id);
+    // A member not active (absent, or draining already) has nothing to hand over ahead.
+    if (!active.includes(memberId)) return { peers: 0, ready: 0, ms: 0 };
+    for (const id of active) if (id !== memberId) waiting.add(id);
     if (waiting.size === 0) return { peers: 0, ready: 0, ms: 0 };
     let timer: NodeJS.Timeout | undefined;
     const answered = new Promise<void>((resolve) => {
@@ -136,15 +138,16 @@ export async function noticeDrain(
 }
 
 /**
- * `noticeDrain`, then `drainMember`: a drain asked from outside the member (`tickring drain`, the
- * admin API, a scale-down), made before break as a member stopping on SIGTERM drains itself.
+ * `noticeDrain`, then `drainMember`: every drain, asked from outside the member (`tickring drain`,
+ * the admin API, a scale-down) or by the member itself on SIGTERM, is made before break.
  */
 export async function drainMemberAhead(
   redis: Redis,
   keys: ClusterKeys,
   memberId: string,
   vnodes = DEFAULT_VNODES,
+  noticeMs = DRAIN_NOTICE_MS,
 ): Promise<PlacementChange & { notice: DrainNotice }> {
-  const notice = await noticeDrain(redis, keys, memberId);
+  const notice = await noticeDrain(redis, keys, memberId, noticeMs);
   return { ...(await drainMember(redis, keys, memberId, vnodes)), notice };
 }

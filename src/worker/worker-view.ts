@@ -112,10 +112,7 @@ export function workerView(
     placement: {
       pin: (symbol, id) => pinSymbol(deps.redis, deps.keys, symbol, id, deps.vnodes),
       unpin: (symbol) => unpinSymbol(deps.redis, deps.keys, symbol, deps.vnodes),
-      drain: async (id) => {
-        const { epoch, changed } = await drainMemberAhead(deps.redis, deps.keys, id, deps.vnodes);
-        return { epoch, changed };
-      },
+      drain: (id) => drainMemberAhead(deps.redis, deps.keys, id, deps.vnodes),
     },
   };
 }

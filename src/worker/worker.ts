@@ -29,7 +29,7 @@ import {
   readRingRecord,
   type MembershipOptions,
 } from '../cluster/membership.js';
-import { drainMember, noticeDrain } from '../cluster/placement-admin.js';
+import { drainMemberAhead } from '../cluster/placement-admin.js';
 import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
 import { activeMembers, withMember } from '../cluster/ring-record.js';
 import { DedupWindow } from '../ingest/dedup.js';
@@ -382,11 +382,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Make before break for a peer's drain, as `prepareJoin` is for a join: `leaver` is about to be
    * drained (`noticeDrain`, by itself on SIGTERM or by whoever asked), so this worker subscribes now
    * to the symbols the drain epoch will give it, buffering them as shadows, and answers once they
-   * are confirmed. At the epoch they
-   * are taken over with their buffers (see `beginMoves`): the leaver sees the subscription confirmed
-   * long ago, and hands a quiet symbol over at its first look rather than after a subscribe round
-   * trip, the confirmation and a quiet window. The next epoch acted on releases whatever it did not
-   * move here (`Standbys.retire`); should none come, a timer does.
+   * are confirmed. At the epoch they are taken over with their buffers (see `beginMoves`): the
+   * leaver sees the subscription confirmed long ago, and hands a quiet symbol over at its first look
+   * rather than after a subscribe round trip, the confirmation and a quiet window. The next epoch
+   * acted on releases whatever it did not move here (`Standbys.retire`); should none come, a timer
+   * does.
    */
   private async prepareForLeave(leaver: string, drained: Assignment): Promise<void> {
     const current = this.membership.assignment;
@@ -398,12 +398,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const started = performance.now();
     if (expected.length > 0) {
       for (const symbol of expected) this.standbys.prepare(symbol);
-      this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
+      this.subscribeHeld();
       const timer = setTimeout(
         () => {
           this.timers.delete(timer);
-          if (this.standbys.unprepare(expected) > 0 && this.status === 'ready')
-            this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
+          if (this.standbys.unprepare(expected) > 0 && this.status === 'ready') this.subscribeHeld();
         },
         this.options.handoverTimeoutMs + this.leaseMs() + SUBSCRIBE_AHEAD_MAX_MS,
       );
@@ -511,7 +510,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     ]);
     if (this.actingEpoch === epoch) {
       for (const symbol of followed) if (!this.owned.has(symbol)) this.standbys.acquire(symbol);
-      this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
+      this.subscribeHeld();
     }
     if (lost.length > 0) this.emit('handedOver', { direction: 'out', symbols: lost.length, ms: outMs });
     if (gained.length > 0) this.emit('handedOver', { direction: 'in', symbols: gained.length, ms: inMs });
@@ -585,10 +584,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return subscribePacingMs(symbols, limits.symbolsPerConnection, limits);
   }
 
+  /** Subscribes to what this worker holds, owned or shadowed, and to nothing else. */
+  private subscribeHeld(): void {
+    this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
+  }
+
   /** Releases retiring shadows whose time is up (on the checkpoint timer) and unsubscribes them. */
   private async expireRetiredShadows(): Promise<void> {
     if ((await this.standbys.expireRetired()) > 0 && this.status !== 'fenced' && this.status !== 'closed')
-      this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
+      this.subscribeHeld();
   }
 
   /** Whether a hand-over loop begun at `epoch` should go on (no lease loss, no newer epoch). */
@@ -1348,14 +1352,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     try {
       // Make before break: the others subscribe to what they gain first (see `prepareForLeave`).
-      const notice = await noticeDrain(
+      const { notice } = await drainMemberAhead(
         this.redis,
         this.keys,
         this.id,
+        this.options.membership.vnodes ?? DEFAULT_VNODES,
         SUBSCRIBE_AHEAD_MAX_MS + this.pacingMs(this.owned.size),
       );
       this.log.info(notice, 'peers subscribed to what they gain; draining');
-      await drainMember(this.redis, this.keys, this.id, this.options.membership.vnodes ?? DEFAULT_VNODES);
       if (!(await drained)) {
         this.log.warn({ limitMs }, 'drain did not finish in time; writing final checkpoints of the rest');
       }
