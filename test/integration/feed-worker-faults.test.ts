@@ -412,6 +412,10 @@ describe('worker under feed faults', () => {
     await feedSettled(s.sim, b.worker);
     await sleep(300); // streaming
     expect(s.sim.dropConnections()).toBe(2);
+    // Sent while both are away, to nobody, whatever the market's own timer manages meanwhile: on a
+    // busy machine (the whole suite in parallel) it once sent nothing before both were back, and no
+    // gap showed below.
+    s.sim.emit(300);
     await until(
       () => a.worker.feed.stats.reconnects === 1 && b.worker.feed.stats.reconnects === 1,
       'both reconnect',
