@@ -390,7 +390,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async prepareForLeave(leaver: string, drained: Assignment): Promise<void> {
     const current = this.membership.assignment;
-    if (this.status !== 'ready' || this.closing || current === undefined) return;
+    // Nothing to prepare (starting, or stopping itself: a whole cluster stopped at once): answering
+    // at once spares the leaver its wait for an answer that would never come.
+    if (this.status !== 'ready' || this.closing || current === undefined) {
+      await this.membership.noticeLeaveReady(leaver);
+      return;
+    }
     // A symbol shadowed here already (a standby) keeps its shadow as it is.
     const expected = drained
       .symbolsOf(this.id)

@@ -160,4 +160,22 @@ describe('a tickring cluster of worker processes', () => {
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.code).toBe('bad_request');
   });
+
+  it('stops the whole cluster at once: no drain waits for a stopping peer, and every aggregate survives', async () => {
+    const running = workers.filter((w) => w.child.exitCode === null);
+    expect(running.map((w) => w.id).sort()).toEqual(['w1', 'w3', 'w4']);
+    for (const worker of running) worker.child.kill('SIGTERM');
+    for (const worker of running) expect(await worker.exited).toBe(0);
+    // Each announced its drain; a peer stopping itself answers at once rather than not at all
+    // (before, every worker waited out its notice's bound, about a second).
+    for (const worker of running) {
+      const line = worker.output.find((l) => l.includes('peers subscribed to what they gain'));
+      if (line === undefined) continue; // drained by the others' epochs before announcing its own
+      const notice = JSON.parse(line) as { peers: number; ready: number };
+      expect(notice.ready, worker.id).toBe(notice.peers);
+    }
+    launch('w5');
+    const assignment = await converged(['w5']);
+    await emitAndMatch(500, assignment);
+  });
 });
