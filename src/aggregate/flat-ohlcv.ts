@@ -132,6 +132,11 @@ export function cancelAt(d: Float64Array, at: number, price: number, size: numbe
   return true;
 }
 
+/** The accumulator's trade count, without building the `Ohlcv`. */
+export function tradesAt(d: Float64Array, at: number): number {
+  return d[at + TRADES] as number;
+}
+
 export function isDirtyAt(d: Float64Array, at: number): boolean {
   return ((d[at + FLAGS] as number) & FLAG_DIRTY) !== 0;
 }

@@ -40,4 +40,9 @@ export {
 } from './options.js';
 export { type RecordPlacement } from './flat-slab.js';
 export { PackedCheckpoint, unpackCheckpoint } from './packed-checkpoint.js';
-export { SymbolAggregate, type AggregateSnapshot, type LastTradeSnapshot } from './symbol-aggregate.js';
+export {
+  SymbolAggregate,
+  type AggregateSnapshot,
+  type AggregateSummary,
+  type LastTradeSnapshot,
+} from './symbol-aggregate.js';

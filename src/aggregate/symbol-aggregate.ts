@@ -33,6 +33,7 @@ import {
   sessionAt,
   startAt,
   storeAt,
+  tradesAt,
 } from './flat-ohlcv.js';
 import { FlatRecord, type FlatSlab, type RecordPlacement } from './flat-slab.js';
 import { isBefore, Ohlcv, priceOrNull } from './ohlcv.js';
@@ -79,6 +80,13 @@ export interface AggregateSnapshot {
   readonly amended: boolean;
   readonly counters: AggregateCounters;
   readonly bars: readonly BarSeriesSummary[];
+}
+
+/** A symbol's line in the listing (`SymbolAggregate.summary`). */
+export interface AggregateSummary {
+  /** Trades this session. */
+  readonly trades: number;
+  readonly lastPrice: number | null;
 }
 
 /** The aggregate's record: 1 once a trade set the last trade, then that trade's numbers. */
@@ -256,6 +264,20 @@ export class SymbolAggregate {
       amended: s?.amended ?? false,
       counters: { ...this.counters },
       bars: this.barSet.summary(),
+    };
+  }
+
+  /**
+   * What the symbol listing shows: the session's trade count and the last price, read in place
+   * (`snapshot()` builds the whole answer, times as text and bar summaries included).
+   */
+  summary(): AggregateSummary {
+    const d = this.slab.data;
+    const at = this.at;
+    const inSession = !Number.isNaN(startAt(d, at + SESSION));
+    return {
+      trades: inSession ? tradesAt(d, at + SESSION) : 0,
+      lastPrice: d[at + HAS_LAST] === 0 ? null : (d[at + LAST_PRICE] as number),
     };
   }
 

@@ -2,7 +2,7 @@
  * What the HTTP layer may ask of the worker: a narrow view, so the API knows nothing of feeds,
  * leases or scripts. Tests implement it with a fake to reach every route and error in-process.
  */
-import type { AggregateSnapshot, Bar } from '../aggregate/index.js';
+import type { AggregateSnapshot, AggregateSummary, Bar } from '../aggregate/index.js';
 import type { BarRange } from '../cluster/bar-store.js';
 import type { CheckpointRecord } from '../cluster/checkpoints.js';
 import type { PlacementChange } from '../cluster/placement-admin.js';
@@ -69,6 +69,8 @@ export interface ClusterView {
   barIntervalsMs(): readonly number[];
   /** The live aggregate of a symbol this worker owns and has loaded, else undefined. */
   localSnapshot(symbol: string): LocalSnapshot | undefined;
+  /** `localSnapshot`'s trade count and last price alone, for the listing; undefined as it is. */
+  localSummary(symbol: string): AggregateSummary | undefined;
   /**
    * A token that changes whenever `localSnapshot(symbol)` would answer differently (a new trade, a
    * new epoch, another aggregate object), `undefined` when it would answer nothing. Lets the API

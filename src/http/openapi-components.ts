@@ -310,6 +310,37 @@ export const schemas: Record<string, Schema> = {
       minEpoch: { type: 'integer', minimum: 0 },
     },
   },
+  SummaryRequest: {
+    type: 'object',
+    required: ['symbols'],
+    properties: {
+      symbols: { type: 'array', maxItems: 1000, items: { type: 'string' } },
+      minEpoch: { type: 'integer', minimum: 0 },
+    },
+  },
+  SummaryBatch: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['answeredBy', 'epoch', 'summaries', 'notOwned'],
+    properties: {
+      answeredBy: { type: 'string' },
+      epoch: { type: 'integer', minimum: 0 },
+      summaries: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['symbol', 'trades', 'lastPrice'],
+          properties: {
+            symbol: { type: 'string' },
+            trades: { type: 'integer', minimum: 0 },
+            lastPrice: { type: ['number', 'null'] },
+          },
+        },
+      },
+      notOwned: { type: 'array', items: { type: 'string' } },
+    },
+  },
   SnapshotBatch: {
     type: 'object',
     additionalProperties: false,

@@ -200,6 +200,18 @@ const paths: Record<string, Schema> = {
       },
     },
   },
+  '/v1/internal/summaries': {
+    post: {
+      summary: "Internal: the listing's trade count and last price of the given symbols this worker owns",
+      requestBody: { required: true, content: json(ref('SummaryRequest')) },
+      responses: {
+        '200': ok('Lines of the symbols owned', ref('SummaryBatch')),
+        '400': err('BadRequest'),
+        '413': err('PayloadTooLarge'),
+        '415': err('UnsupportedMediaType'),
+      },
+    },
+  },
 };
 
 Object.assign(paths, dashboardPaths);

@@ -2,9 +2,12 @@
  * Many symbols' answers at once, for the listing's page and for stream updates: this worker's own
  * symbols from memory, every other owner's in one internal call per owner
  * (`POST /v1/internal/snapshots`). Each answer carries a version token, and a caller passes the
- * tokens it already has, so an owner sends only what changed.
+ * tokens it already has, so an owner sends only what changed. The listing needs two numbers per
+ * symbol, and asks for those alone (`POST /v1/internal/summaries`): whole answers cost each owner a
+ * snapshot and about 700 bytes of JSON per symbol, and the asking worker their parsing.
  */
-import type { AggregateSnapshot } from '../aggregate/index.js';
+import type { AggregateSnapshot, AggregateSummary } from '../aggregate/index.js';
+import type { Assignment } from '../cluster/ring.js';
 import type { ClusterView } from './cluster-view.js';
 import type { OwnerRouting, Provenance } from './owner-routing.js';
 
@@ -21,6 +24,20 @@ export interface SnapshotBatch {
   readonly epoch: number;
   /** Answers whose version differs from the one the caller passed. */
   readonly changed: SymbolUpdate[];
+  /** Symbols this worker does not own (live) at the caller's epoch. */
+  readonly notOwned: string[];
+}
+
+/** A symbol's line in the listing, as its owner answers it. */
+export interface SymbolLine extends AggregateSummary {
+  readonly symbol: string;
+}
+
+/** The internal summaries route's reply. */
+export interface SummaryBatch {
+  readonly answeredBy: string;
+  readonly epoch: number;
+  readonly summaries: SymbolLine[];
   /** Symbols this worker does not own (live) at the caller's epoch. */
   readonly notOwned: string[];
 }
@@ -51,6 +68,63 @@ export class Snapshots {
     return { answeredBy: this.view.workerId, epoch: this.view.epoch(), changed, notOwned };
   }
 
+  /** What the internal summaries route answers: this worker's own symbols' lines. */
+  localSummaries(symbols: readonly string[], minEpoch: number): SummaryBatch {
+    const summaries: SymbolLine[] = [];
+    const notOwned: string[] = [];
+    for (const symbol of symbols) {
+      const summary = this.view.ownsAt(symbol, minEpoch) ? this.view.localSummary(symbol) : undefined;
+      if (summary) summaries.push({ symbol, trades: summary.trades, lastPrice: summary.lastPrice });
+      else notOwned.push(symbol);
+    }
+    return { answeredBy: this.view.workerId, epoch: this.view.epoch(), summaries, notOwned };
+  }
+
+  /**
+   * The listing's lines for `symbols`, asking each owner once. Symbols whose owner did not answer
+   * are missing from the result.
+   */
+  async summaries(symbols: readonly string[]): Promise<Map<string, AggregateSummary>> {
+    const result = new Map<string, AggregateSummary>();
+    const assignment = this.view.assignment();
+    if (!assignment) return result;
+    const calls: Promise<void>[] = [];
+    for (const [owner, owned] of symbolsByOwner(assignment, symbols)) {
+      if (owner === this.view.workerId) {
+        for (const line of this.localSummaries(owned, 0).summaries) result.set(line.symbol, line);
+        continue;
+      }
+      const address = assignment.record.members.find((m) => m.id === owner)?.address;
+      if (!address) continue;
+      for (let i = 0; i < owned.length; i += SNAPSHOT_BATCH_MAX) {
+        const part = owned.slice(i, i + SNAPSHOT_BATCH_MAX);
+        calls.push(this.summariesFrom(address, part, assignment.epoch, result));
+      }
+    }
+    await Promise.all(calls);
+    return result;
+  }
+
+  private async summariesFrom(
+    address: string,
+    symbols: readonly string[],
+    epoch: number,
+    into: Map<string, AggregateSummary>,
+  ): Promise<void> {
+    const reply = await this.routing.post(`${address}/v1/internal/summaries`, { symbols, minEpoch: epoch });
+    if (typeof reply !== 'object' || reply === null) return;
+    const summaries = (reply as { summaries?: unknown }).summaries;
+    if (!Array.isArray(summaries)) return;
+    const asked = new Set(symbols);
+    for (const item of summaries as unknown[]) {
+      if (typeof item !== 'object' || item === null) continue;
+      const { symbol, trades, lastPrice } = item as Record<string, unknown>;
+      if (typeof symbol !== 'string' || !asked.has(symbol) || typeof trades !== 'number') continue;
+      if (lastPrice !== null && typeof lastPrice !== 'number') continue;
+      into.set(symbol, { trades, lastPrice });
+    }
+  }
+
   /**
    * Answers for `symbols` whose version differs from `known`, asking each owner once. Symbols whose
    * owner did not answer are missing from the result.
@@ -62,16 +136,8 @@ export class Snapshots {
     const result = new Map<string, SymbolUpdate>();
     const assignment = this.view.assignment();
     if (!assignment) return result;
-    const byOwner = new Map<string, string[]>();
-    for (const symbol of symbols) {
-      const owner = assignment.ownerOf(symbol);
-      if (owner === undefined) continue;
-      const list = byOwner.get(owner) ?? [];
-      list.push(symbol);
-      byOwner.set(owner, list);
-    }
     const calls: Promise<void>[] = [];
-    for (const [owner, owned] of byOwner) {
+    for (const [owner, owned] of symbolsByOwner(assignment, symbols)) {
       if (owner === this.view.workerId) {
         // The ring says these are ours; `localSnapshot` answers only those already live.
         const batch = this.local(owned, Object.fromEntries(known), 0);
@@ -122,4 +188,17 @@ export class Snapshots {
       });
     }
   }
+}
+
+/** `symbols` grouped by their owner at `assignment`; symbols without one are left out. */
+function symbolsByOwner(assignment: Assignment, symbols: readonly string[]): Map<string, string[]> {
+  const byOwner = new Map<string, string[]>();
+  for (const symbol of symbols) {
+    const owner = assignment.ownerOf(symbol);
+    if (owner === undefined) continue;
+    const list = byOwner.get(owner);
+    if (list) list.push(symbol);
+    else byOwner.set(owner, [symbol]);
+  }
+  return byOwner;
 }

@@ -1,6 +1,6 @@
 /**
  * The read routes on symbols: the paged listing, one symbol's aggregate, its bars, and the internal
- * batch call owners answer for the listing and the stream. Each symbol answer comes from the owner's
+ * batch calls owners answer for the listing (summaries) and the stream (snapshots). Each symbol answer comes from the owner's
  * memory (directly or forwarded) or, when no owner answers, from Redis marked `stale: true`.
  */
 import { isValidSymbol } from '../../feeds/symbol.js';
@@ -154,14 +154,14 @@ export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): voi
     requireServing();
     const assignment = view.assignment();
     const { page, more } = pageOfSymbols(assignment, filter);
-    const answers = await snapshots.collect(page);
+    const lines = await snapshots.summaries(page);
     const symbols: SymbolSummary[] = page.map((symbol) => {
-      const data = answers.get(symbol)?.data;
+      const line = lines.get(symbol);
       return {
         symbol,
         owner: assignment?.ownerOf(symbol) ?? null,
-        trades: data?.trades ?? null,
-        lastPrice: data?.last?.price ?? null,
+        trades: line?.trades ?? null,
+        lastPrice: line?.lastPrice ?? null,
       };
     });
     const last = page[page.length - 1];
@@ -219,8 +219,14 @@ export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): voi
   router.on('POST', '/v1/internal/snapshots', async ({ req, res, query }) => {
     checkQuery(query, []);
     const body = await readJsonBody(req);
-    const { symbols, known, minEpoch } = parseSnapshotRequest(body);
+    const { symbols, known, minEpoch } = parseBatchRequest(body);
     sendJson(res, 200, snapshots.local(symbols, known, minEpoch));
+  });
+
+  router.on('POST', '/v1/internal/summaries', async ({ req, res, query }) => {
+    checkQuery(query, []);
+    const { symbols, minEpoch } = parseBatchRequest(await readJsonBody(req));
+    sendJson(res, 200, snapshots.localSummaries(symbols, minEpoch));
   });
 
   function localAnswer(symbol: string): SymbolAnswer | undefined {
@@ -333,7 +339,8 @@ export function registerSymbolRoutes(router: Router, deps: SymbolRouteDeps): voi
   }
 }
 
-function parseSnapshotRequest(body: unknown): {
+/** The body of an internal batch call (`known` is read by the snapshots route alone). */
+function parseBatchRequest(body: unknown): {
   symbols: string[];
   known: Record<string, string>;
   minEpoch: number;

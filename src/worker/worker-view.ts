@@ -73,6 +73,7 @@ export function workerView(
         version: `${worker.actingEpoch}:${owned.aggregate.changes}`,
       };
     },
+    localSummary: (symbol) => live(symbol)?.aggregate.summary(),
     localVersion(symbol) {
       const owned = live(symbol);
       return owned

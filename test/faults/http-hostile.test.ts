@@ -97,6 +97,7 @@ const SYMBOL_ROUTES = [
   '/v1/pins/{s}',
   '/v1/members/{s}/drain',
   '/v1/internal/snapshots',
+  '/v1/internal/summaries',
   '/openapi.json',
   '/{s}',
   '/v1/{s}/{s}',

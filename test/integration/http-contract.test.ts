@@ -258,6 +258,18 @@ describe('the OpenAPI document', () => {
     await check(w1, 'POST', path, path, { body: '{}' });
   });
 
+  it('describes the internal summaries call', async () => {
+    const path = '/v1/internal/summaries';
+    const headers = { 'content-type': 'application/json' };
+    const { body } = await check(w1, 'POST', path, path, {
+      headers,
+      body: JSON.stringify({ symbols: ['AAPL', 'MSFT'], minEpoch: 0 }),
+    });
+    expect(body).toMatchObject({ notOwned: ['MSFT'], summaries: [{ symbol: 'AAPL' }] });
+    await check(w1, 'POST', path, path, { headers, body: '{"symbols":"AAPL"}' });
+    await check(w1, 'POST', path, path, { body: '{}' });
+  });
+
   it('describes the stream, its events and its errors', async () => {
     const response = await fetch(`${w2.url}/v1/stream?symbols=AAPL,MSFT`);
     expect(response.status).toBe(200);

@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { makeTrade } from '../../feeds/trade.js';
-import { SymbolAggregate, type Bar } from '../../src/aggregate/index.js';
+import { SymbolAggregate, type AggregateSummary, type Bar } from '../../src/aggregate/index.js';
 import type { BarRange } from '../../src/cluster/bar-store.js';
 import type { CheckpointRecord } from '../../src/cluster/checkpoints.js';
 import { Assignment } from '../../src/cluster/ring.js';
@@ -130,6 +130,10 @@ export class FakeView implements ClusterView {
     return (
       aggregate && { snapshot: aggregate.snapshot(), version: `${this.state.epoch}:${aggregate.changes}` }
     );
+  }
+
+  localSummary(symbol: string): AggregateSummary | undefined {
+    return this.live(symbol)?.summary();
   }
 
   /** As the worker's view: epoch, the aggregate object and its change count. */
