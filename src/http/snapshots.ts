@@ -86,22 +86,13 @@ export class Snapshots {
    */
   async summaries(symbols: readonly string[]): Promise<Map<string, AggregateSummary>> {
     const result = new Map<string, AggregateSummary>();
-    const assignment = this.view.assignment();
-    if (!assignment) return result;
-    const calls: Promise<void>[] = [];
-    for (const [owner, owned] of symbolsByOwner(assignment, symbols)) {
-      if (owner === this.view.workerId) {
+    await this.askOwners(
+      symbols,
+      (owned) => {
         for (const line of this.localSummaries(owned, 0).summaries) result.set(line.symbol, line);
-        continue;
-      }
-      const address = assignment.record.members.find((m) => m.id === owner)?.address;
-      if (!address) continue;
-      for (let i = 0; i < owned.length; i += SNAPSHOT_BATCH_MAX) {
-        const part = owned.slice(i, i + SNAPSHOT_BATCH_MAX);
-        calls.push(this.summariesFrom(address, part, assignment.epoch, result));
-      }
-    }
-    await Promise.all(calls);
+      },
+      (address, part, epoch) => this.summariesFrom(address, part, epoch, result),
+    );
     return result;
   }
 
@@ -112,13 +103,8 @@ export class Snapshots {
     into: Map<string, AggregateSummary>,
   ): Promise<void> {
     const reply = await this.routing.post(`${address}/v1/internal/summaries`, { symbols, minEpoch: epoch });
-    if (typeof reply !== 'object' || reply === null) return;
-    const summaries = (reply as { summaries?: unknown }).summaries;
-    if (!Array.isArray(summaries)) return;
     const asked = new Set(symbols);
-    for (const item of summaries as unknown[]) {
-      if (typeof item !== 'object' || item === null) continue;
-      const { symbol, trades, lastPrice } = item as Record<string, unknown>;
+    for (const { symbol, trades, lastPrice } of replyItems(reply, 'summaries')) {
       if (typeof symbol !== 'string' || !asked.has(symbol) || typeof trades !== 'number') continue;
       if (lastPrice !== null && typeof lastPrice !== 'number') continue;
       into.set(symbol, { trades, lastPrice });
@@ -134,25 +120,41 @@ export class Snapshots {
     known: ReadonlyMap<string, string> = new Map(),
   ): Promise<Map<string, SymbolUpdate>> {
     const result = new Map<string, SymbolUpdate>();
+    await this.askOwners(
+      symbols,
+      (owned) => {
+        const batch = this.local(owned, Object.fromEntries(known), 0);
+        for (const update of batch.changed) result.set(update.data.symbol, update);
+      },
+      (address, part, epoch) => this.fetchFrom(address, part, known, epoch, result),
+    );
+    return result;
+  }
+
+  /**
+   * Groups `symbols` by owner at the current ring and asks each once: this worker's own through
+   * `local` (the ring says they are ours; the local answers skip those not live yet), every other
+   * owner through `remote`, in calls of at most `SNAPSHOT_BATCH_MAX` symbols, all at once.
+   */
+  private async askOwners(
+    symbols: readonly string[],
+    local: (owned: readonly string[]) => void,
+    remote: (address: string, part: readonly string[], epoch: number) => Promise<void>,
+  ): Promise<void> {
     const assignment = this.view.assignment();
-    if (!assignment) return result;
+    if (!assignment) return;
     const calls: Promise<void>[] = [];
     for (const [owner, owned] of symbolsByOwner(assignment, symbols)) {
       if (owner === this.view.workerId) {
-        // The ring says these are ours; `localSnapshot` answers only those already live.
-        const batch = this.local(owned, Object.fromEntries(known), 0);
-        for (const update of batch.changed) result.set(update.data.symbol, update);
+        local(owned);
         continue;
       }
       const address = assignment.record.members.find((m) => m.id === owner)?.address;
       if (!address) continue;
-      for (let i = 0; i < owned.length; i += SNAPSHOT_BATCH_MAX) {
-        const part = owned.slice(i, i + SNAPSHOT_BATCH_MAX);
-        calls.push(this.fetchFrom(address, part, known, assignment.epoch, result));
-      }
+      for (let i = 0; i < owned.length; i += SNAPSHOT_BATCH_MAX)
+        calls.push(remote(address, owned.slice(i, i + SNAPSHOT_BATCH_MAX), assignment.epoch));
     }
     await Promise.all(calls);
-    return result;
   }
 
   private async fetchFrom(
@@ -172,13 +174,8 @@ export class Snapshots {
       known: knownHere,
       minEpoch: epoch,
     });
-    if (typeof reply !== 'object' || reply === null) return;
-    const changed = (reply as { changed?: unknown }).changed;
-    if (!Array.isArray(changed)) return;
     const asked = new Set(symbols);
-    for (const item of changed as unknown[]) {
-      if (typeof item !== 'object' || item === null) continue;
-      const { version, data } = item as { version?: unknown; data?: unknown };
+    for (const { version, data } of replyItems(reply, 'changed')) {
       if (typeof version !== 'string' || typeof data !== 'object' || data === null) continue;
       const answer = data as SymbolAnswer;
       if (!asked.has(answer.symbol)) continue;
@@ -201,4 +198,12 @@ function symbolsByOwner(assignment: Assignment, symbols: readonly string[]): Map
     else byOwner.set(owner, [symbol]);
   }
   return byOwner;
+}
+
+/** The objects in the array `field` of a peer's reply; anything else there is skipped. */
+function replyItems(reply: unknown, field: string): Record<string, unknown>[] {
+  if (typeof reply !== 'object' || reply === null) return [];
+  const items = (reply as Record<string, unknown>)[field];
+  if (!Array.isArray(items)) return [];
+  return items.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null);
 }
