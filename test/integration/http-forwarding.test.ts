@@ -1,7 +1,8 @@
 /**
  * Forwarded queries pass the owner's bytes through when the owner wrote the final answer, and still
  * rewrite the answer of an owner that does not know `x-tickring-answer-for` (a worker of an older
- * version during a rolling upgrade).
+ * version during a rolling upgrade). The listing shows what owners answer for its lines, and nothing
+ * of a reply that is not such an answer.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,8 @@ describe('forwarded queries', () => {
   let oldSaw: IncomingHttpHeaders | undefined;
   let oldRequests = 0;
   let oldDelayMs = 0;
+  /** What `old` answers to the listing's internal call. */
+  let oldSummaries: unknown = {};
 
   beforeAll(async () => {
     for (const symbol of ['AAPL', 'MSFT']) state.symbols.add(symbol);
@@ -26,15 +29,19 @@ describe('forwarded queries', () => {
     old = createServer((req, res) => {
       oldSaw = req.headers;
       oldRequests++;
-      const body = JSON.stringify({
-        symbol: 'MSFT',
-        trades: 7,
-        owner: 'old',
-        epoch: state.epoch,
-        answeredBy: 'old',
-        stale: false,
-        ageMs: 0,
-      });
+      const body = JSON.stringify(
+        req.url === '/v1/internal/summaries'
+          ? oldSummaries
+          : {
+              symbol: 'MSFT',
+              trades: 7,
+              owner: 'old',
+              epoch: state.epoch,
+              answeredBy: 'old',
+              stale: false,
+              ageMs: 0,
+            },
+      );
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
@@ -79,6 +86,37 @@ describe('forwarded queries', () => {
       answeredBy: 'w1',
       forwardedTo: 'old',
     });
+  });
+
+  it("lists an owner's symbols with null where its reply to the listing's call is not an answer", async () => {
+    const listed = async (): Promise<unknown> =>
+      (await call<{ symbols: unknown[] }>(`${w1.url}/v1/symbols`)).body.symbols;
+    const aapl = { symbol: 'AAPL', owner: 'w2', trades: 3, lastPrice: 190.02 };
+    const unanswered = { symbol: 'MSFT', owner: 'old', trades: null, lastPrice: null };
+    // An owner of an older version answers its single-symbol answer; the route itself is new.
+    expect(await listed()).toEqual([aapl, unanswered]);
+    for (const hostile of [
+      { summaries: 'MSFT' },
+      {
+        summaries: [
+          null,
+          5,
+          [],
+          { symbol: 'MSFT', trades: '7', lastPrice: 1 },
+          { symbol: 'MSFT', trades: 7, lastPrice: 'x' },
+          { symbol: 'MSFT', lastPrice: 1 },
+          { symbol: ['MSFT'], trades: 7, lastPrice: 1 },
+          // Not asked of this owner: its own owner answers for it.
+          { symbol: 'AAPL', trades: 99, lastPrice: 1 },
+        ],
+      },
+    ]) {
+      oldSummaries = hostile;
+      expect(await listed()).toEqual([aapl, unanswered]);
+    }
+    oldSummaries = { summaries: [{ symbol: 'MSFT', trades: 7, lastPrice: 412.5 }] };
+    expect(await listed()).toEqual([aapl, { ...unanswered, trades: 7, lastPrice: 412.5 }]);
+    oldSummaries = {};
   });
 
   it('shares one forward among queries that arrive while it is on its way, and keeps nothing after', async () => {
