@@ -21,6 +21,7 @@ import {
   CLI,
   eventually,
   everyMemberActsOn,
+  everyMemberReady,
   getJson,
   startWorker,
   stopAll,
@@ -66,7 +67,9 @@ describe.each([
           const record = await readRingRecord(cluster.redis, cluster.keys);
           const members = record.members.filter((m) => m.draining !== true).map((m) => m.id);
           if (members.sort().join(',') !== [...ids].sort().join(',')) return undefined;
-          return (await everyMemberActsOn(record)) ? new Assignment(record, symbols) : undefined;
+          return (await everyMemberActsOn(record)) && (await everyMemberReady(record))
+            ? new Assignment(record, symbols)
+            : undefined;
         },
         30_000,
       );

@@ -100,3 +100,17 @@ export async function everyMemberActsOn(record: RingRecord): Promise<boolean> {
   for (const member of record.members) if ((await actingEpoch(member.address)) !== record.epoch) return false;
   return true;
 }
+
+/**
+ * Whether every member of `record` is ready (`/readyz`): acting on an epoch is not enough for a
+ * worker that just joined, which stays `starting` until its first hand-over ends, and meanwhile
+ * answers a peer's drain notice with nothing prepared.
+ */
+export async function everyMemberReady(record: RingRecord): Promise<boolean> {
+  for (const member of record.members) {
+    const response = await fetch(`${member.address}/readyz`, { signal: AbortSignal.timeout(5_000) });
+    await response.body?.cancel();
+    if (response.status !== 200) return false;
+  }
+  return true;
+}
