@@ -173,21 +173,47 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * runs out. One round trip.
    */
   async silentMembers(ids: readonly string[]): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
+    return (await this.leaseStates(ids, Infinity)).silent;
+  }
+
+  /**
+   * Now in Redis time, as this member reckons it from its last renewal (Redis stamped that one, and
+   * this process timed it): a mark to pass to `leaseStates`, which then tells which others renewed
+   * their lease after it. Off by the renewal's round trip at most.
+   */
+  renewalMark(): number {
+    return this.leaseDeadline - this.options.leaseMs + (performance.now() - this.lastRenewedAt);
+  }
+
+  /**
+   * Of `ids`: those `silentMembers` would name, and those that renewed their lease after `mark` (a
+   * `renewalMark()`): alive since then. One round trip.
+   */
+  async leaseStates(
+    ids: readonly string[],
+    mark: number,
+  ): Promise<{ silent: Set<string>; renewedSince: Set<string> }> {
+    const silent = new Set<string>();
+    const renewedSince = new Set<string>();
+    if (ids.length === 0) return { silent, renewedSince };
     const [deadlines, infos] = await Promise.all([
       this.redis.zmscore(this.keys.leases, ...ids),
       this.redis.hmget(this.keys.members, ...ids),
     ]);
     const renewedHere = this.leaseDeadline - this.options.leaseMs;
-    return new Set(
-      ids.filter((_, i) => {
-        const deadline = deadlines[i];
-        if (deadline === null || deadline === undefined) return true;
-        const { leaseMs, heartbeatMs } = parseMemberInfo(infos[i]);
-        if (leaseMs === undefined) return false;
-        return renewedHere - (Number(deadline) - leaseMs) > 2 * (heartbeatMs ?? leaseMs / 3);
-      }),
-    );
+    ids.forEach((id, i) => {
+      const deadline = deadlines[i];
+      if (deadline === null || deadline === undefined) {
+        silent.add(id);
+        return;
+      }
+      const { leaseMs, heartbeatMs } = parseMemberInfo(infos[i]);
+      if (leaseMs === undefined) return;
+      const renewedThere = Number(deadline) - leaseMs;
+      if (renewedHere - renewedThere > 2 * (heartbeatMs ?? leaseMs / 3)) silent.add(id);
+      if (renewedThere > mark) renewedSince.add(id);
+    });
+    return { silent, renewedSince };
   }
 
   /** True while this member may ingest and write shared state. */

@@ -87,6 +87,8 @@ export interface DrainNotice {
   readonly peers: number;
   /** Of those, the ones that answered in time. */
   readonly ready: number;
+  /** The ones that did not (busy, of an older version, or dead with their lease still running). */
+  readonly unanswered: readonly string[];
   readonly ms: number;
 }
 
@@ -111,9 +113,9 @@ export async function noticeDrain(
   try {
     const active = activeMembers(await readRingRecord(redis, keys)).map((member) => member.id);
     // A member not active (absent, or draining already) has nothing to hand over ahead.
-    if (!active.includes(memberId)) return { peers: 0, ready: 0, ms: 0 };
+    if (!active.includes(memberId)) return { peers: 0, ready: 0, unanswered: [], ms: 0 };
     for (const id of active) if (id !== memberId) waiting.add(id);
-    if (waiting.size === 0) return { peers: 0, ready: 0, ms: 0 };
+    if (waiting.size === 0) return { peers: 0, ready: 0, unanswered: [], ms: 0 };
     let timer: NodeJS.Timeout | undefined;
     const answered = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, boundMs);
@@ -129,9 +131,16 @@ export async function noticeDrain(
     const peers = waiting.size;
     await answered;
     clearTimeout(timer);
-    return { peers, ready: peers - waiting.size, ms: Math.round(performance.now() - started) };
+    const unanswered = [...waiting];
+    return {
+      peers,
+      ready: peers - unanswered.length,
+      unanswered,
+      ms: Math.round(performance.now() - started),
+    };
   } catch {
-    return { peers: waiting.size, ready: 0, ms: Math.round(performance.now() - started) };
+    const unanswered = [...waiting];
+    return { peers: unanswered.length, ready: 0, unanswered, ms: Math.round(performance.now() - started) };
   } finally {
     subscriber.disconnect();
   }

@@ -29,7 +29,7 @@ import {
   readRingRecord,
   type MembershipOptions,
 } from '../cluster/membership.js';
-import { drainMemberAhead } from '../cluster/placement-admin.js';
+import { drainMember, noticeDrain } from '../cluster/placement-admin.js';
 import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
 import { activeMembers, withMember } from '../cluster/ring-record.js';
 import { DedupWindow } from '../ingest/dedup.js';
@@ -1340,6 +1340,48 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (waited) await this.rebalancing;
   }
 
+  /**
+   * A peer that did not answer the drain notice may be busy, of an older version, or dead or frozen
+   * with its lease still running, the ring unaware. Draining past a dead one would give it symbols
+   * it never takes: they would wait for its lease to run out, then move again from this worker's
+   * final checkpoints, and what the feed sent meanwhile would be lost. So this worker watches the
+   * unanswered peers' leases, still applying its symbols. One that renewed its lease since the
+   * notice began (`mark`) is alive; once one is silent (two heartbeats behind), the worker waits
+   * until the ring drops it, bounded by a lease and two polls. It looks every half heartbeat, for
+   * three heartbeats at most. Returns whether it waited for the ring.
+   */
+  private async outlastSilentPeers(unanswered: readonly string[], mark: number): Promise<boolean> {
+    const heartbeatMs = this.options.membership.heartbeatMs ?? DEFAULT_MEMBERSHIP_OPTIONS.heartbeatMs;
+    const lookUntil = performance.now() + 3 * heartbeatMs;
+    let pending = [...unanswered];
+    let silent = new Set<string>();
+    while (pending.length > 0 && this.membership.leaseValid) {
+      try {
+        const states = await this.membership.leaseStates(pending, mark);
+        silent = states.silent;
+        pending = pending.filter((id) => !states.renewedSince.has(id));
+      } catch (err) {
+        this.log.warn({ err }, "peers' leases unreadable before draining; draining anyway");
+        return false;
+      }
+      if (silent.size > 0 || performance.now() >= lookUntil) break;
+      await sleep(heartbeatMs / 2);
+    }
+    if (silent.size === 0) return false;
+    this.log.info(
+      { silent: [...silent] },
+      'peers silent in the leases: waiting for the ring to drop them before draining',
+    );
+    const pollMs = this.options.membership.pollMs ?? DEFAULT_MEMBERSHIP_OPTIONS.pollMs;
+    const deadline = performance.now() + this.leaseMs() + 2 * pollMs;
+    const inRing = (): boolean =>
+      this.membership.assignment?.record.members.some((member) => silent.has(member.id)) ?? false;
+    // The ring this worker holds is the one it reads on every epoch event: looking costs nothing.
+    while (inRing() && this.membership.leaseValid && performance.now() < deadline)
+      await sleep(HANDOVER_POLL_MS);
+    return true;
+  }
+
   /** Drains this worker through the ring and waits (bounded) until every symbol was handed over. */
   private async handOverEverything(): Promise<void> {
     const others = this.membership.assignment?.record.members.filter((m) => m.id !== this.id && !m.draining);
@@ -1357,14 +1399,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     try {
       // Make before break: the others subscribe to what they gain first (see `prepareForLeave`).
-      const { notice } = await drainMemberAhead(
-        this.redis,
-        this.keys,
-        this.id,
-        this.options.membership.vnodes ?? DEFAULT_VNODES,
-        SUBSCRIBE_AHEAD_MAX_MS + this.pacingMs(this.owned.size),
-      );
+      const noticeMs = SUBSCRIBE_AHEAD_MAX_MS + this.pacingMs(this.owned.size);
+      const mark = this.membership.renewalMark();
+      let notice = await noticeDrain(this.redis, this.keys, this.id, noticeMs);
+      // Told anew after the ring dropped a silent peer: the others prepared for the ring with it.
+      if (await this.outlastSilentPeers(notice.unanswered, mark))
+        notice = await noticeDrain(this.redis, this.keys, this.id, noticeMs);
       this.log.info(notice, 'peers subscribed to what they gain; draining');
+      await drainMember(this.redis, this.keys, this.id, this.options.membership.vnodes ?? DEFAULT_VNODES);
       if (!(await drained)) {
         this.log.warn({ limitMs }, 'drain did not finish in time; writing final checkpoints of the rest');
       }

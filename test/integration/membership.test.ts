@@ -207,7 +207,7 @@ describe('membership in Redis', () => {
       void peer.noticeLeaveReady(id);
     });
     const notice = await noticeDrain(env.redis, env.keys, 'l1', 5_000);
-    expect(notice).toMatchObject({ peers: 1, ready: 1 });
+    expect(notice).toMatchObject({ peers: 1, ready: 1, unanswered: [] });
     expect(notice.ms).toBeLessThan(5_000);
     const [id, drained] = notices[0]!;
     expect(id).toBe('l1');
@@ -222,16 +222,38 @@ describe('membership in Redis', () => {
     );
     for (const symbol of universe) expect(epoch.ownerOf(symbol)).toBe(drained.ownerOf(symbol));
     // A member draining already is told nothing, and nobody answers for it.
-    expect(await noticeDrain(env.redis, env.keys, 'l1', 300)).toEqual({ peers: 0, ready: 0, ms: 0 });
+    expect(await noticeDrain(env.redis, env.keys, 'l1', 300)).toEqual({
+      peers: 0,
+      ready: 0,
+      unanswered: [],
+      ms: 0,
+    });
     await env.redis.publish(env.keys.leaveNotices, '{"leaving":"l1"}');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(notices).toHaveLength(1);
   });
 
+  it('tells a member that stopped renewing its lease from one that renewed since a mark', async () => {
+    const [watcher] = await pair('v1', 'v2');
+    const frozen = member('v3');
+    await frozen.start();
+    // Stops renewing, as a frozen process does; its lease runs on until the ring reaps it.
+    frozen.close();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // a renewal on its way lands first
+    const mark = watcher.renewalMark();
+    const states = await eventually('v2 to renew and v3 to fall silent', async () => {
+      const { silent, renewedSince } = await watcher.leaseStates(['v2', 'v3'], mark);
+      return renewedSince.has('v2') && silent.has('v3') ? { silent, renewedSince } : undefined;
+    });
+    expect([...states.silent]).toEqual(['v3']);
+    expect([...states.renewedSince]).toEqual(['v2']);
+    expect(await watcher.silentMembers(['v2', 'v3'])).toEqual(new Set(['v3']));
+  });
+
   it('waits for the answers only as long as its bound: a peer that never answers costs that much', async () => {
     await pair('s1', 's2');
     const notice = await noticeDrain(env.redis, env.keys, 's1', 300);
-    expect(notice).toMatchObject({ peers: 1, ready: 0 });
+    expect(notice).toMatchObject({ peers: 1, ready: 0, unanswered: ['s2'] });
     expect(notice.ms).toBeGreaterThanOrEqual(290);
     expect(notice.ms).toBeLessThan(2_000);
   });

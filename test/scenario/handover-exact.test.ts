@@ -274,6 +274,55 @@ describe('hand-overs a newer epoch interrupts', () => {
     expect(oldOwners).not.toContain('new owner did not overlap in time');
   }, 120_000);
 
+  it('drains past a frozen peer only once the ring dropped it, so the leaver hands over exactly', async () => {
+    // w3 freezes (SIGSTOP) with its lease still running, then w1 stops (SIGTERM). Draining at once
+    // would give w3 some of w1's symbols, which it never takes: they would wait for w3's lease, then
+    // move again from w1's final checkpoints, and what the feed sent meanwhile would be lost. w3
+    // does not answer w1's drain notice and is silent in the leases: w1 waits until the ring drops
+    // w3, then drains to w2 alone.
+    const symbols = generateSymbols(60);
+    const { cluster, feed } = await begin('frozen-peer', { protocol: polygon, symbols, rate: 500, seed: 23 });
+    for (const id of ['w1', 'w2', 'w3']) {
+      workers.push(
+        startWorker(id, {
+          prefix: cluster.prefix,
+          cluster: cluster.cluster,
+          feedUrl: feed.wsUrl,
+          // The lease (6 s) outlasts the leaver's hand-over bound: without waiting for the ring, the
+          // leaver would give up on w3's share and leave before the ring drops w3.
+          extraArgs: STEADY,
+        }),
+      );
+    }
+    const before = await ringOf(cluster, 3);
+    feed.resume();
+    await sleep(1_000);
+    const [leaver, survivor, frozen] = workers as [WorkerProcess, WorkerProcess, WorkerProcess];
+    frozen.child.kill('SIGSTOP');
+    try {
+      leaver.child.kill('SIGTERM');
+      expect(await leaver.exited).toBe(0);
+      expect(leaver.output.some((line) => line.includes('waiting for the ring to drop them'))).toBe(true);
+      const after = await eventually(
+        'w2 alone on the ring',
+        async () => {
+          const record = await readRingRecord(cluster.redis, cluster.keys);
+          const ids = record.members.map((m) => m.id).join(',');
+          return ids === survivor.id && (await everyMemberActsOn(record)) ? record : undefined;
+        },
+        30_000,
+      );
+      await sleep(1_000);
+      feed.pause();
+      const handedOver = symbols.filter((s) => new Assignment(before, symbols).ownerOf(s) === leaver.id);
+      expect(handedOver.length).toBeGreaterThan(0);
+      const address = after.members[0]!.address;
+      expect(await settledCounts(address, handedOver, feed)).toEqual({ lost: 0, doubled: 0 });
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+  }, 120_000);
+
   it('loses no trade when an owner pauses for less than its lease', async () => {
     // A stop-the-world pause (a long collection, a throttled container): the feed's frames wait in
     // the socket meanwhile, and every one of them must be applied once the process runs again.
