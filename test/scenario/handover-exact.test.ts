@@ -282,18 +282,9 @@ describe('hand-overs a newer epoch interrupts', () => {
     // w3, then drains to w2 alone.
     const symbols = generateSymbols(60);
     const { cluster, feed } = await begin('frozen-peer', { protocol: polygon, symbols, rate: 500, seed: 23 });
-    for (const id of ['w1', 'w2', 'w3']) {
-      workers.push(
-        startWorker(id, {
-          prefix: cluster.prefix,
-          cluster: cluster.cluster,
-          feedUrl: feed.wsUrl,
-          // The lease (6 s) outlasts the leaver's hand-over bound: without waiting for the ring, the
-          // leaver would give up on w3's share and leave before the ring drops w3.
-          extraArgs: STEADY,
-        }),
-      );
-    }
+    // The lease (6 s) outlasts the leaver's hand-over bound: without waiting for the ring, the
+    // leaver would give up on w3's share and leave before the ring drops w3.
+    workers.push(...startThree(cluster, feed, () => STEADY));
     const before = await ringOf(cluster, 3);
     feed.resume();
     await sleep(1_000);
@@ -460,6 +451,22 @@ function scenarioStoppedAfterEach(): {
 }
 
 /** The ring once it has `members` members and every one of them acts on it. */
+/** Workers w1, w2 and w3 of `cluster` on `feed`, each with the arguments `argsOf` gives it. */
+function startThree(
+  cluster: TestCluster,
+  feed: RunningSimulator,
+  argsOf: (id: string) => readonly string[],
+): WorkerProcess[] {
+  return ['w1', 'w2', 'w3'].map((id) =>
+    startWorker(id, {
+      prefix: cluster.prefix,
+      cluster: cluster.cluster,
+      feedUrl: feed.wsUrl,
+      extraArgs: argsOf(id),
+    }),
+  );
+}
+
 async function ringOf(cluster: TestCluster, members: number): Promise<RingRecord> {
   return eventually(
     `${members} members acting on one ring`,
@@ -669,17 +676,16 @@ describe('standby replicas (--replicas 2)', () => {
       rate: 500,
       seed: 19,
     });
-    for (const id of ['w1', 'w2', 'w3']) {
-      workers.push(
-        startWorker(id, {
-          prefix: cluster.prefix,
-          cluster: cluster.cluster,
-          feedUrl: feed.wsUrl,
-          // w1's lease outlasts the drain (its symbols' hand-overs to the dead w1 time out first).
-          extraArgs: [...STEADY, '--lease-ms', id === 'w1' ? '9000' : '4000', '--replicas', '2'],
-        }),
-      );
-    }
+    // w1's lease outlasts the drain (its symbols' hand-overs to the dead w1 time out first).
+    workers.push(
+      ...startThree(cluster, feed, (id) => [
+        ...STEADY,
+        '--lease-ms',
+        id === 'w1' ? '9000' : '4000',
+        '--replicas',
+        '2',
+      ]),
+    );
     const before = await ringOf(cluster, 3);
     feed.resume();
     await everyStandbyWarm(before, symbols.length);
