@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RedisClient as Redis } from '../redis/client.js';
-import { publishToChannel, subscribeToChannel } from '../redis/events.js';
+import { publishToChannel, subscribeToChannel, subscriberLike } from '../redis/events.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
 import { scriptError } from '../redis/scripts.js';
 import { parseLeaveNotice } from './leave-notice.js';
@@ -108,7 +108,7 @@ export async function noticeDrain(
 ): Promise<DrainNotice> {
   const started = performance.now();
   const waiting = new Set<string>();
-  const subscriber = redis.duplicate();
+  const subscriber = subscriberLike(redis);
   subscriber.on('error', () => undefined);
   try {
     const active = activeMembers(await readRingRecord(redis, keys)).map((member) => member.id);

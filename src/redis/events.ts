@@ -27,6 +27,16 @@ export async function subscribeToChannel(
   await subscriber.subscribe(channel);
 }
 
+/**
+ * A new connection like `client`, to subscribe with. On a Redis Cluster it must be made for sharded
+ * subscribers (as `createRedis` makes a subscriber): a plain duplicate of a command client sends
+ * SSUBSCRIBE to whichever node it likes, not the one that owns the channel's slot, and hears
+ * nothing, without an error.
+ */
+export function subscriberLike(client: RedisClient): RedisClient {
+  return client instanceof Cluster ? client.duplicate([], { shardedSubscribers: true }) : client.duplicate();
+}
+
 /** Publishes `message` to `channel`: sharded (SPUBLISH) on a Redis Cluster, as the scripts do. */
 export async function publishToChannel(client: RedisClient, channel: string, message: string): Promise<void> {
   if (client instanceof Cluster) await client.spublish(channel, message);

@@ -111,6 +111,14 @@ describe('a tickring cluster of worker processes', () => {
     }
   }
 
+  /** What a worker stopped on SIGTERM logged of its drain notice: peers told, and those that answered. */
+  function drainNoticeOf(worker: WorkerProcess): { peers: number; ready: number } | undefined {
+    const line = worker.output.find((l) => l.includes('peers subscribed to what they gain'));
+    if (line === undefined) return undefined;
+    const { peers, ready } = JSON.parse(line) as { peers: number; ready: number };
+    return { peers, ready };
+  }
+
   function expectExactlyOneOwner(assignment: Assignment, ids: readonly string[]): void {
     const owners = new Map<string, string[]>();
     for (const connection of sim.stats().connections) {
@@ -143,6 +151,8 @@ describe('a tickring cluster of worker processes', () => {
     leaving.child.kill('SIGTERM');
     expect(await leaving.exited).toBe(0);
     expect(leaving.output.join('\n')).toContain('left the ring');
+    // Its drain was announced, and every peer answered (on a Redis Cluster too: test/ha).
+    expect(drainNoticeOf(leaving)).toEqual({ peers: 3, ready: 3 });
     const assignment = await converged(['w1', 'w3', 'w4']);
     expectExactlyOneOwner(assignment, ['w1', 'w3', 'w4']);
     await emitAndMatch(2_000, assignment);
@@ -169,9 +179,8 @@ describe('a tickring cluster of worker processes', () => {
     // Each announced its drain; a peer stopping itself answers at once rather than not at all
     // (before, every worker waited out its notice's bound, about a second).
     for (const worker of running) {
-      const line = worker.output.find((l) => l.includes('peers subscribed to what they gain'));
-      if (line === undefined) continue; // drained by the others' epochs before announcing its own
-      const notice = JSON.parse(line) as { peers: number; ready: number };
+      const notice = drainNoticeOf(worker);
+      if (notice === undefined) continue; // drained by the others' epochs before announcing its own
       expect(notice.ready, worker.id).toBe(notice.peers);
     }
     launch('w5');
