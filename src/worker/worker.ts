@@ -1345,12 +1345,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * with its lease still running, the ring unaware. Draining past a dead one would give it symbols
    * it never takes: they would wait for its lease to run out, then move again from this worker's
    * final checkpoints, and what the feed sent meanwhile would be lost. So this worker watches the
-   * unanswered peers' leases, still applying its symbols. One that renewed its lease since the
-   * notice began (`mark`) is alive; once one is silent (two heartbeats behind), the worker waits
-   * until the ring drops it, bounded by a lease and two polls. It looks every half heartbeat, for
-   * three heartbeats at most. Returns whether it waited for the ring.
+   * unanswered peers' leases, still applying its symbols. One that renews its lease after the notice
+   * ended is alive (a peer that froze as the notice began renews nothing after it: a mark taken at
+   * the start could count its last renewal, still queued in Redis); once one is silent (two
+   * heartbeats behind), the worker waits until the ring drops it, bounded by a lease and two polls.
+   * It looks every half heartbeat, for three heartbeats at most. Returns whether it waited for the
+   * ring.
    */
-  private async outlastSilentPeers(unanswered: readonly string[], mark: number): Promise<boolean> {
+  private async outlastSilentPeers(unanswered: readonly string[]): Promise<boolean> {
+    if (unanswered.length === 0) return false;
+    const mark = this.membership.renewalMark();
     const heartbeatMs = this.options.membership.heartbeatMs ?? DEFAULT_MEMBERSHIP_OPTIONS.heartbeatMs;
     const lookUntil = performance.now() + 3 * heartbeatMs;
     let pending = [...unanswered];
@@ -1400,10 +1404,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       // Make before break: the others subscribe to what they gain first (see `prepareForLeave`).
       const noticeMs = SUBSCRIBE_AHEAD_MAX_MS + this.pacingMs(this.owned.size);
-      const mark = this.membership.renewalMark();
       let notice = await noticeDrain(this.redis, this.keys, this.id, noticeMs);
       // Told anew after the ring dropped a silent peer: the others prepared for the ring with it.
-      if (await this.outlastSilentPeers(notice.unanswered, mark))
+      if (await this.outlastSilentPeers(notice.unanswered))
         notice = await noticeDrain(this.redis, this.keys, this.id, noticeMs);
       this.log.info(notice, 'peers subscribed to what they gain; draining');
       await drainMember(this.redis, this.keys, this.id, this.options.membership.vnodes ?? DEFAULT_VNODES);

@@ -293,7 +293,10 @@ describe('hand-overs a newer epoch interrupts', () => {
     try {
       leaver.child.kill('SIGTERM');
       expect(await leaver.exited).toBe(0);
-      expect(leaver.output.some((line) => line.includes('waiting for the ring to drop them'))).toBe(true);
+      expect(
+        leaver.output.some((line) => line.includes('waiting for the ring to drop them')),
+        `w1 did not wait for the ring to drop w3; its log:\n${leaver.output.join('\n')}`,
+      ).toBe(true);
       const after = await eventually(
         'w2 alone on the ring',
         async () => {
