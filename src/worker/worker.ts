@@ -1408,6 +1408,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // Told anew after the ring dropped a silent peer: the others prepared for the ring with it.
       if (await this.outlastSilentPeers(notice.unanswered))
         notice = await noticeDrain(this.redis, this.keys, this.id, noticeMs);
+      // Peers stopping at the same moment drained first: the last of them has nobody to drain to.
+      const record = await readRingRecord(this.redis, this.keys);
+      if (!activeMembers(record).some((member) => member.id !== this.id)) {
+        this.log.info('the last active worker: nobody to hand over to; writing final checkpoints');
+        return;
+      }
       this.log.info(notice, 'peers subscribed to what they gain; draining');
       await drainMember(this.redis, this.keys, this.id, this.options.membership.vnodes ?? DEFAULT_VNODES);
       if (!(await drained)) {
