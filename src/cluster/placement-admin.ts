@@ -4,6 +4,7 @@
  * the ring record in the same atomic step, exactly like a membership change.
  */
 import { performance } from 'node:perf_hooks';
+import { TickringError } from '../errors.js';
 import type { RedisClient as Redis } from '../redis/client.js';
 import { publishToChannel, subscribeToChannel, subscriberLike } from '../redis/events.js';
 import { ringScriptKeys, type ClusterKeys } from '../redis/keys.js';
@@ -74,6 +75,14 @@ export async function drainMember(
   const [code = 0, changed] = await redis.tickringDrain(...ringScriptKeys(keys), memberId, vnodes);
   if (code < 0) throw scriptError(code, `drain ${memberId}`);
   return { epoch: code, changed: changed === 1 };
+}
+
+/**
+ * Whether `drainMember` refused because the member is the last active one (the script's only
+ * refusal with `TICKRING_ERR_CONFIG`; the admin API answers it as `last_member`).
+ */
+export function isLastMemberRefusal(err: unknown): boolean {
+  return err instanceof TickringError && err.code === 'TICKRING_ERR_CONFIG';
 }
 
 /**

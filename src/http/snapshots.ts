@@ -74,7 +74,7 @@ export class Snapshots {
     const notOwned: string[] = [];
     for (const symbol of symbols) {
       const summary = this.view.ownsAt(symbol, minEpoch) ? this.view.localSummary(symbol) : undefined;
-      if (summary) summaries.push({ symbol, trades: summary.trades, lastPrice: summary.lastPrice });
+      if (summary) summaries.push({ symbol, ...summary });
       else notOwned.push(symbol);
     }
     return { answeredBy: this.view.workerId, epoch: this.view.epoch(), summaries, notOwned };

@@ -1,7 +1,8 @@
 /**
  * The read routes on symbols: the paged listing, one symbol's aggregate, its bars, and the internal
- * batch calls owners answer for the listing (summaries) and the stream (snapshots). Each symbol answer comes from the owner's
- * memory (directly or forwarded) or, when no owner answers, from Redis marked `stale: true`.
+ * batch calls owners answer for the listing (summaries) and the stream (snapshots). Each symbol
+ * answer comes from the owner's memory (directly or forwarded) or, when no owner answers, from Redis
+ * marked `stale: true`.
  */
 import { isValidSymbol } from '../../feeds/symbol.js';
 import { parseCheckpoint, SymbolAggregate, type AggregateSnapshot, type Bar } from '../aggregate/index.js';

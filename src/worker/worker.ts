@@ -29,7 +29,7 @@ import {
   readRingRecord,
   type MembershipOptions,
 } from '../cluster/membership.js';
-import { drainMember, noticeDrain } from '../cluster/placement-admin.js';
+import { drainMember, isLastMemberRefusal, noticeDrain } from '../cluster/placement-admin.js';
 import { Assignment, DEFAULT_VNODES } from '../cluster/ring.js';
 import { activeMembers, withMember } from '../cluster/ring-record.js';
 import { DedupWindow } from '../ingest/dedup.js';
@@ -1408,19 +1408,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // Told anew after the ring dropped a silent peer: the others prepared for the ring with it.
       if (await this.outlastSilentPeers(notice.unanswered))
         notice = await noticeDrain(this.redis, this.keys, this.id, noticeMs);
-      // Peers stopping at the same moment drained first: the last of them has nobody to drain to.
-      const record = await readRingRecord(this.redis, this.keys);
-      if (!activeMembers(record).some((member) => member.id !== this.id)) {
-        this.log.info('the last active worker: nobody to hand over to; writing final checkpoints');
-        return;
-      }
       this.log.info(notice, 'peers subscribed to what they gain; draining');
       await drainMember(this.redis, this.keys, this.id, this.options.membership.vnodes ?? DEFAULT_VNODES);
       if (!(await drained)) {
         this.log.warn({ limitMs }, 'drain did not finish in time; writing final checkpoints of the rest');
       }
     } catch (err) {
-      this.log.warn({ err }, 'drain before shutdown failed; writing final checkpoints instead');
+      // Peers stopping at the same moment drained first: the last of them has nobody to drain to.
+      if (isLastMemberRefusal(err))
+        this.log.info('the last active worker: nobody to hand over to; writing final checkpoints');
+      else this.log.warn({ err }, 'drain before shutdown failed; writing final checkpoints instead');
     } finally {
       clearTimeout(timer);
       if (onDrained) this.off('drained', onDrained);
