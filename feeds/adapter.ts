@@ -205,6 +205,11 @@ export interface FeedAdapter {
    * that carries none. Absent: the provider's ids say nothing about missed trades.
    */
   sequentialId?(trade: Trade): number | null;
+  /**
+   * The string the decoder hands out as `Trade.symbol` for this symbol, where it hands out one
+   * shared string per symbol: keyed by it, the worker's per-trade lookups match on identity.
+   */
+  canonicalSymbol?(symbol: string): string;
   readonly server: SimServerProtocol;
 }
 

@@ -150,6 +150,11 @@ function scanCodes(text: string, at: number): number {
 /** What `scanPolygonTrades` returns for a frame it leaves to the general path. */
 export const NOT_SCANNED = -1;
 
+/** The symbol string the scanner hands out for `symbol` (see `StringInterner.canonical`). */
+export function canonicalPolygonSymbol(symbol: string): string {
+  return symbols.canonical(symbol);
+}
+
 /**
  * Decodes `frame` into `out[0]` to `out[n - 1]` when it is an array of valid trade events and
  * nothing else, and returns `n`; returns `NOT_SCANNED` otherwise (then `out` may hold some of its

@@ -22,7 +22,7 @@ import {
   type SimConnection,
   type SimServerProtocol,
 } from './adapter.js';
-import { NOT_SCANNED, scanPolygonTrades } from './polygon-scan.js';
+import { canonicalPolygonSymbol, NOT_SCANNED, scanPolygonTrades } from './polygon-scan.js';
 import { detail } from './rejection.js';
 import { isValidSymbol } from './symbol.js';
 import { NO_CONDITIONS, type Trade } from './trade.js';
@@ -276,5 +276,6 @@ export const polygon: FeedAdapter = {
   createSession: (credentials) => new PolygonSession(credentials),
   dedupFields: { exchange: true, kind: false },
   dedupKey: (trade) => `${trade.symbol}|${trade.exchange}|${trade.id}`,
+  canonicalSymbol: canonicalPolygonSymbol,
   server,
 };

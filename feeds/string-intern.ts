@@ -29,6 +29,16 @@ export class StringInterner {
     return this.count;
   }
 
+  /**
+   * The string this table hands out for `text` (held from now on, when `accept` takes it and there
+   * is room): lets a map keyed by symbols from elsewhere (the ring) hold the very strings the
+   * decoder hands out, so a lookup matches them on identity, without reading the characters of a
+   * key that is cold in the cache.
+   */
+  canonical(text: string): string {
+    return this.get(text, 0, text.length) ?? text;
+  }
+
   /** The string equal to `text.slice(start, end)`, or `undefined` when `accept` refuses it. */
   get(text: string, start: number, end: number): string | undefined {
     let hash = FNV_OFFSET;

@@ -137,8 +137,10 @@ export class OwnedSymbols {
   }
 
   /** Starts owning a symbol: trades are buffered until `goLive`. */
-  acquire(symbol: string): void {
-    if (this.symbols.has(symbol)) return;
+  acquire(name: string): void {
+    if (this.symbols.has(name)) return;
+    // The decoder's own string as the key: `ingest` looks every trade up by it.
+    const symbol = this.adapter.canonicalSymbol?.(name) ?? name;
     this.symbols.set(symbol, {
       state: 'loading',
       aggregate: new SymbolAggregate(symbol, this.aggregateOptions),

@@ -230,4 +230,21 @@ describe('StringInterner', () => {
     for (const name of ['A', 'B', 'C', 'D', 'E']) expect(interner.get(name, 0, 1)).toBe(name);
     expect(interner.size).toBe(3);
   });
+
+  it('takes a string from elsewhere as the one it hands out, once, and never one it refuses', () => {
+    let checks = 0;
+    const interner = new StringInterner((text) => {
+      checks++;
+      return /^[A-Z]+$/.test(text);
+    });
+    expect(interner.canonical('AAPL')).toBe('AAPL');
+    expect(interner.size).toBe(1);
+    // The frame's text finds the string held, without validating it again; so does a second call.
+    expect(interner.get('["AAPL"]', 2, 6)).toBe('AAPL');
+    expect(interner.canonical('AAPL')).toBe('AAPL');
+    expect(interner.size).toBe(1);
+    expect(checks).toBe(1);
+    expect(interner.canonical('a-1')).toBe('a-1');
+    expect(interner.size).toBe(1);
+  });
 });
