@@ -15,7 +15,7 @@ type ScriptArg = string | number | Buffer;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     tickringJoin(...args: ScriptArg[]): Result<number[], Context>;
-    tickringHeartbeat(...args: ScriptArg[]): Result<number[], Context>;
+    tickringHeartbeat(...args: ScriptArg[]): Result<(number | string)[], Context>;
     tickringLeave(...args: ScriptArg[]): Result<number[], Context>;
     tickringSetSymbols(...args: ScriptArg[]): Result<number[], Context>;
     tickringCheckpoint(...args: ScriptArg[]): Result<(number | string)[], Context>;

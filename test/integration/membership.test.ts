@@ -197,6 +197,21 @@ describe('membership in Redis', () => {
     return both;
   }
 
+  it('builds the ring without a member whose lease is about to lapse, so the reap finds it built', async () => {
+    const [victim, survivor] = await pair('c1', 'c2');
+    const before = { ...placementCounts };
+    let atReap: typeof placementCounts | undefined;
+    survivor.on('assignment', (assignment: Assignment) => {
+      if (assignment.record.reason.includes('reaped c1')) atReap = { ...placementCounts };
+    });
+    victim.close(); // stops heartbeats without leaving, like a crash
+    const counts = await eventually('c2 acts on the ring without c1', () => atReap, 3_000, 10);
+    // One build of that ring, before the epoch (the survivor saw the lease about to lapse), which
+    // the epoch then reused; built at the epoch instead, nothing would have been reused.
+    expect(counts.computed).toBe(before.computed + 1);
+    expect(counts.reused).toBeGreaterThan(before.reused);
+  });
+
   it('hands a drain notice on with the ring its drain will give, and waits for the answer', async () => {
     await addSymbols(env.redis, env.keys, ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD']);
     const [leaver, peer] = await pair('l1', 'l2');

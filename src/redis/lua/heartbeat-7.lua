@@ -5,7 +5,8 @@
 -- max ms, ARGV[6] the highest epoch the member saw (optional): a record below it was lost, say by a
 -- failover to a replica that had not received it, and is rewritten above it so epochs never go back
 -- Reply: { epoch, lease deadline ms, ms until the soonest other member's lease lapses (-1: no other
--- member) } or { -1 } when the member's lease had already lapsed (it must stop, then join again).
+-- member), that member's id ('' for none) } or { -1 } when the member's lease had already lapsed (it
+-- must stop, then join again).
 --@include ring-lib
 local id, lease_ms, vnodes = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local settle_ms, settle_max_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -33,12 +34,12 @@ if not deadline or deadline < now then return { -1 } end
 redis.call('ZADD', KEYS[1], now + lease_ms, id)
 -- The soonest lease of another member, so the caller can reap it the moment it lapses (reaping above
 -- took every lease already past; ours, just renewed, is rarely among the first two).
-local next_lapse = -1
+local next_lapse, next_id = -1, ''
 local soonest = redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')
 for i = 1, #soonest, 2 do
   if soonest[i] ~= id then
-    next_lapse = tonumber(soonest[i + 1]) - now
+    next_lapse, next_id = tonumber(soonest[i + 1]) - now, soonest[i]
     break
   end
 end
-return { epoch, now + lease_ms, next_lapse }
+return { epoch, now + lease_ms, next_lapse, next_id }
