@@ -139,8 +139,7 @@ export class OwnedSymbols {
   /** Starts owning a symbol: trades are buffered until `goLive`. */
   acquire(name: string): void {
     if (this.symbols.has(name)) return;
-    // The decoder's own string as the key: `ingest` looks every trade up by it.
-    const symbol = this.adapter.canonicalSymbol?.(name) ?? name;
+    const symbol = this.keyOf(name);
     this.symbols.set(symbol, {
       state: 'loading',
       aggregate: new SymbolAggregate(symbol, this.aggregateOptions),
@@ -350,7 +349,12 @@ export class OwnedSymbols {
 
   /** Takes over a live symbol kept elsewhere (a promoted standby's shadow). */
   adopt(symbol: string, owned: OwnedSymbol): void {
-    this.symbols.set(symbol, owned);
+    this.symbols.set(this.keyOf(symbol), owned);
+  }
+
+  /** The decoder's own string for `symbol`, as the map's key: `ingest` looks every trade up by it. */
+  private keyOf(symbol: string): string {
+    return this.adapter.canonicalSymbol?.(symbol) ?? symbol;
   }
 
   /** Gives up waiting for an awaited position: replays the whole buffer. */
