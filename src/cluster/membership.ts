@@ -363,7 +363,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
    */
   private prepareForReap(lapsing: string): void {
     const current = this.current;
-    if (current === undefined || !activeMembers(current.record).some((member) => member.id === lapsing)) return;
+    if (current === undefined || !activeMembers(current.record).some((member) => member.id === lapsing))
+      return;
     if (this.preparedReap?.id === lapsing && this.preparedReap.ring === current) return;
     this.preparedReap = { id: lapsing, ring: current };
     this.buildAhead(current, withDraining(current.record, lapsing));
