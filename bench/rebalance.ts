@@ -83,6 +83,11 @@ export interface EventSample {
   readonly liveMs: number;
   /** The new epoch's `changedAt` (Redis time, ms). */
   readonly changedAt: number;
+  /**
+   * Cores the whole machine kept busy from when the bench saw the new epoch until every moved symbol
+   * was live: how much the event's work, and everything else, left idle meanwhile.
+   */
+  readonly busyCores: number;
   readonly lost: number;
   /** Of `lost`, in symbols that moved in this event. */
   readonly lostInMoved: number;
@@ -244,7 +249,10 @@ class Bench {
     record: RingRecord,
     moved: readonly string[],
   ): Promise<
-    Omit<EventSample, 'kind' | 'epoch' | 'moved' | 'triggerToEpochMs' | 'actedMs' | 'liveMs' | 'changedAt'>
+    Omit<
+      EventSample,
+      'kind' | 'epoch' | 'moved' | 'triggerToEpochMs' | 'actedMs' | 'liveMs' | 'changedAt' | 'busyCores'
+    >
   > {
     await this.sim.pause();
     if (this.runningSince !== undefined) this.runningMs += performance.now() - this.runningSince;
@@ -320,6 +328,27 @@ class Bench {
   }
 }
 
+/**
+ * When every member acts on `record` and every symbol of `moved` is live there, and how busy the
+ * machine was from now until the latter.
+ */
+async function settled(
+  bench: Bench,
+  record: RingRecord,
+  moved: readonly string[],
+): Promise<{ actedAt: number; liveAt: number; busyCores: number }> {
+  const machine = new MachineCpu();
+  let busyCores = NaN;
+  const [actedAt, liveAt] = await Promise.all([
+    bench.acted(record),
+    bench.live(record, moved).then((at) => {
+      busyCores = machine.busyCores();
+      return at;
+    }),
+  ]);
+  return { actedAt, liveAt, busyCores };
+}
+
 async function planned(
   bench: Bench,
   kind: 'join' | 'leave',
@@ -332,7 +361,7 @@ async function planned(
   trigger();
   const record = await bench.nextRing((r) => r.epoch > before.epoch && test(r));
   const moved = bench.moved(before, record);
-  const [actedAt, liveAt] = await Promise.all([bench.acted(record), bench.live(record, moved)]);
+  const { actedAt, liveAt, busyCores } = await settled(bench, record, moved);
   await beforeCheck();
   // The members to ask are those of now: after a leave, the record without the leaver.
   const check = await bench.check(await bench.ring(), moved);
@@ -344,6 +373,7 @@ async function planned(
     actedMs: actedAt - record.changedAt,
     liveMs: liveAt - record.changedAt,
     changedAt: record.changedAt,
+    busyCores,
     ...check,
   };
 }
@@ -358,7 +388,7 @@ async function crash(bench: Bench, victim: WorkerProcess): Promise<EventSample> 
     (r) => r.epoch > before.epoch && !r.members.some((m) => m.id === victim.id),
   );
   const moved = bench.moved(before, record);
-  const [actedAt, liveAt] = await Promise.all([bench.acted(record), bench.live(record, moved)]);
+  const { actedAt, liveAt, busyCores } = await settled(bench, record, moved);
   const check = await bench.check(record, moved);
   return {
     kind: 'crash',
@@ -368,6 +398,7 @@ async function crash(bench: Bench, victim: WorkerProcess): Promise<EventSample> 
     actedMs: actedAt - killedAt,
     liveMs: liveAt - killedAt,
     changedAt: record.changedAt,
+    busyCores,
     ...check,
   };
 }
@@ -412,7 +443,7 @@ export async function runRebalance(options: RebalanceOptions, log = true): Promi
     if (process.env['BENCH_DEBUG']) debugEpoch(bench, sample);
     if (log)
       console.log(
-        `${sample.kind} (epoch ${sample.epoch}, ${sample.moved} moved): acted ${Math.round(sample.actedMs)} ms, live ${Math.round(sample.liveMs)} ms; lost ${sample.lost} (${sample.lostInMoved} in moved symbols), doubled ${sample.doubled}`,
+        `${sample.kind} (epoch ${sample.epoch}, ${sample.moved} moved): acted ${Math.round(sample.actedMs)} ms, live ${Math.round(sample.liveMs)} ms (machine ${fixed(sample.busyCores)} cores busy); lost ${sample.lost} (${sample.lostInMoved} in moved symbols), doubled ${sample.doubled}`,
       );
   };
   try {
@@ -536,6 +567,7 @@ export function formatRebalance(
       kind === 'join' ? '-' : spread(s.map((x) => x.triggerToEpochMs)),
       spread(s.map((x) => x.actedMs)),
       spread(s.map((x) => x.liveMs)),
+      fixed(s.reduce((a, b) => a + b.busyCores, 0) / Math.max(s.length, 1)),
     ];
   });
   const exact = (['join', 'leave', 'crash'] as const).map((kind) => {
@@ -573,6 +605,7 @@ export function formatRebalance(
         'trigger → new epoch',
         'every worker on the epoch',
         'every moved symbol live',
+        `machine busy, new epoch → live (mean, of ${availableParallelism()} cores)`,
       ],
       rows,
     ),
