@@ -205,7 +205,7 @@ const lines = [
     `${dirty > 0 ? ` with ${dirty} uncommitted file(s) in the checkout` : ''}, the build copied to \`${cli.replace(/^.*\/node_modules\//, 'node_modules/')}\`` +
     ' for the run.',
   '',
-  'Regenerate with `npm run build && npm run bench` (all scenarios, about 13 minutes), or run one scenario',
+  'Regenerate with `npm run build && npm run bench` (all scenarios, about 15 minutes), or run one scenario',
   'alone with the command in its section (its file header lists the environment variables that scale it).',
   'Every figure has its baseline measured in the same run. This machine is shared with other work: the',
   '"machine busy" and "other load" columns and the load averages say how much else ran, and the per-core',
