@@ -20,6 +20,12 @@ export const errorResponse = (description: string): Schema => ({ description, co
 export const err = (name: string): Schema => ({ $ref: `#/components/responses/${name}` });
 export const param = (name: string): Schema => ({ $ref: `#/components/parameters/${name}` });
 
+/** What both internal batch calls take: the symbols asked for, and the epoch to answer at or after. */
+const BATCH_REQUEST_PROPERTIES = {
+  symbols: { type: 'array', maxItems: 1000, items: { type: 'string' } },
+  minEpoch: { type: 'integer', minimum: 0 },
+};
+
 const PROVENANCE_PROPERTIES = {
   symbol: { type: 'string' },
   owner: { ...nullable('string'), description: 'The owner at `epoch`; null when no member owns the symbol' },
@@ -301,23 +307,15 @@ export const schemas: Record<string, Schema> = {
     type: 'object',
     required: ['symbols'],
     properties: {
-      symbols: { type: 'array', maxItems: 1000, items: { type: 'string' } },
+      ...BATCH_REQUEST_PROPERTIES,
       known: {
         type: 'object',
         additionalProperties: { type: 'string' },
         description: 'symbol → version held',
       },
-      minEpoch: { type: 'integer', minimum: 0 },
     },
   },
-  SummaryRequest: {
-    type: 'object',
-    required: ['symbols'],
-    properties: {
-      symbols: { type: 'array', maxItems: 1000, items: { type: 'string' } },
-      minEpoch: { type: 'integer', minimum: 0 },
-    },
-  },
+  SummaryRequest: { type: 'object', required: ['symbols'], properties: BATCH_REQUEST_PROPERTIES },
   SummaryBatch: {
     type: 'object',
     additionalProperties: false,
