@@ -19,13 +19,14 @@
  *
  *   npm run build && node --import tsx bench/rebalance.ts
  * Environment: BENCH_SYMBOLS (8000, the issue's figure), BENCH_WORKERS (8, the issue's), BENCH_REPEATS
- * (20, the issue's; about 3.5 minutes on 2 cores), BENCH_RATE (2000 trades/s), BENCH_SKEW (1), BENCH_LEASE_MS (2000), BENCH_HEARTBEAT_MS
- * (500), BENCH_CHECKPOINT_MS (1000), BENCH_STEADY_MS (1000: steady trading before each event),
- * BENCH_REDIS_URL (default: a private redis-server), BENCH_DEBUG (set: print each worker's own log of
- * each epoch: when it logged it after the change, and how long its rebalance took; `2`: also every
- * line each worker logged within 3 s of the change), BENCH_LOG_LEVEL (the workers' `--log-level`,
- * `info`; `debug` adds each hand-over's stages to what BENCH_DEBUG=2 prints), BENCH_PROFILE_DIR
- * (profile each worker with `--cpu-prof` into <dir>/<worker id>; a SIGKILLed worker writes none).
+ * (20, the issue's; about 3.5 minutes on 2 cores), BENCH_RATE (2000 trades/s), BENCH_SKEW (1),
+ * BENCH_LEASE_MS (2000), BENCH_HEARTBEAT_MS (500), BENCH_CHECKPOINT_MS (1000), BENCH_STEADY_MS
+ * (1000: steady trading before each event), BENCH_REDIS_URL (default: a private redis-server),
+ * BENCH_DEBUG (set: print each worker's own log of each epoch: when it logged it after the change,
+ * and how long its rebalance took; `2`: also every line each worker logged within 3 s of the
+ * change), BENCH_LOG_LEVEL (the workers' `--log-level`, `info`; `debug` adds each hand-over's stages
+ * to what BENCH_DEBUG=2 prints), BENCH_PROFILE_DIR (profile each worker with `--cpu-prof` into
+ * <dir>/<worker id>; a SIGKILLed worker writes none).
  */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -99,6 +100,12 @@ export interface EventSample {
   /** Trades per second of the symbols that moved, over the run so far (to express `lost` in time). */
   readonly movedRate: number;
 }
+
+/** What `Bench.check` finds after an event: its share of the trades lost and doubled. */
+type EventCheck = Pick<
+  EventSample,
+  'lost' | 'lostInMoved' | 'doubled' | 'unanswered' | 'ownershipErrors' | 'movedRate'
+>;
 
 export interface RebalanceResult {
   readonly options: RebalanceOptions;
@@ -248,15 +255,7 @@ class Bench {
    * Pauses the simulator, waits for the workers to drain, and compares every symbol's count with
    * the simulator's; resumes. Returns the change since the previous check.
    */
-  async check(
-    record: RingRecord,
-    moved: readonly string[],
-  ): Promise<
-    Omit<
-      EventSample,
-      'kind' | 'epoch' | 'moved' | 'triggerToEpochMs' | 'actedMs' | 'liveMs' | 'changedAt' | 'busyCores'
-    >
-  > {
+  async check(record: RingRecord, moved: readonly string[]): Promise<EventCheck> {
     await this.sim.pause();
     if (this.runningSince !== undefined) this.runningMs += performance.now() - this.runningSince;
     this.runningSince = undefined;
