@@ -1353,11 +1353,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * ring.
    */
   private async outlastSilentPeers(unanswered: readonly string[]): Promise<boolean> {
-    if (unanswered.length === 0) return false;
+    // The ring this worker holds is the one it reads on every epoch event: looking costs nothing.
+    const onRing = (id: string): boolean =>
+      this.membership.assignment?.record.members.some((member) => member.id === id) ?? false;
+    // A peer the ring dropped meanwhile (it left, stopping as well) is gone, not silent: no drain
+    // gives it anything.
+    let pending = unanswered.filter(onRing);
+    if (pending.length === 0) return false;
     const mark = this.membership.renewalMark();
     const heartbeatMs = this.options.membership.heartbeatMs ?? DEFAULT_MEMBERSHIP_OPTIONS.heartbeatMs;
     const lookUntil = performance.now() + 3 * heartbeatMs;
-    let pending = [...unanswered];
     let silent = new Set<string>();
     while (pending.length > 0 && this.membership.leaseValid) {
       try {
@@ -1378,10 +1383,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
     const pollMs = this.options.membership.pollMs ?? DEFAULT_MEMBERSHIP_OPTIONS.pollMs;
     const deadline = performance.now() + this.leaseMs() + 2 * pollMs;
-    const inRing = (): boolean =>
-      this.membership.assignment?.record.members.some((member) => silent.has(member.id)) ?? false;
-    // The ring this worker holds is the one it reads on every epoch event: looking costs nothing.
-    while (inRing() && this.membership.leaseValid && performance.now() < deadline)
+    while ([...silent].some(onRing) && this.membership.leaseValid && performance.now() < deadline)
       await sleep(HANDOVER_POLL_MS);
     return true;
   }
