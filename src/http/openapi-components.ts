@@ -26,6 +26,21 @@ const BATCH_REQUEST_PROPERTIES = {
   minEpoch: { type: 'integer', minimum: 0 },
 };
 
+/** An owner's reply to an internal batch call: its answers under `field`, and what it does not own. */
+function batchReply(field: string, item: Schema): Schema {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['answeredBy', 'epoch', field, 'notOwned'],
+    properties: {
+      answeredBy: { type: 'string' },
+      epoch: { type: 'integer', minimum: 0 },
+      [field]: { type: 'array', items: item },
+      notOwned: { type: 'array', items: { type: 'string' } },
+    },
+  };
+}
+
 const PROVENANCE_PROPERTIES = {
   symbol: { type: 'string' },
   owner: { ...nullable('string'), description: 'The owner at `epoch`; null when no member owns the symbol' },
@@ -316,48 +331,22 @@ export const schemas: Record<string, Schema> = {
     },
   },
   SummaryRequest: { type: 'object', required: ['symbols'], properties: BATCH_REQUEST_PROPERTIES },
-  SummaryBatch: {
+  SummaryBatch: batchReply('summaries', {
     type: 'object',
     additionalProperties: false,
-    required: ['answeredBy', 'epoch', 'summaries', 'notOwned'],
+    required: ['symbol', 'trades', 'lastPrice'],
     properties: {
-      answeredBy: { type: 'string' },
-      epoch: { type: 'integer', minimum: 0 },
-      summaries: {
-        type: 'array',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['symbol', 'trades', 'lastPrice'],
-          properties: {
-            symbol: { type: 'string' },
-            trades: { type: 'integer', minimum: 0 },
-            lastPrice: { type: ['number', 'null'] },
-          },
-        },
-      },
-      notOwned: { type: 'array', items: { type: 'string' } },
+      symbol: { type: 'string' },
+      trades: { type: 'integer', minimum: 0 },
+      lastPrice: { type: ['number', 'null'] },
     },
-  },
-  SnapshotBatch: {
+  }),
+  SnapshotBatch: batchReply('changed', {
     type: 'object',
     additionalProperties: false,
-    required: ['answeredBy', 'epoch', 'changed', 'notOwned'],
-    properties: {
-      answeredBy: { type: 'string' },
-      epoch: { type: 'integer', minimum: 0 },
-      changed: {
-        type: 'array',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['version', 'data'],
-          properties: { version: { type: 'string' }, data: ref('SymbolAnswer') },
-        },
-      },
-      notOwned: { type: 'array', items: { type: 'string' } },
-    },
-  },
+    required: ['version', 'data'],
+    properties: { version: { type: 'string' }, data: ref('SymbolAnswer') },
+  }),
 };
 
 const SYMBOL_PATTERN_TEXT = '^[A-Z0-9][A-Z0-9.\\-/:_]{0,31}$';
