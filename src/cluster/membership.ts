@@ -446,18 +446,21 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /**
    * Another member about to be drained (`leaveNotice`, with the assignment of its drain epoch, built
    * in a macrotask of its own as in `prepareFor`). Answers, and notices that are malformed or name
-   * this worker, a member not on the ring or one draining already, are ignored.
+   * this worker, a member not on the ring or one draining already, are ignored. The ring is the one
+   * held when the build runs: a cluster stopped at once changes it between the two, and a notice
+   * dropped then left its leaver waiting out its bound for an answer that never came.
    */
   private onLeaveNotice(message: string): void {
     const read = this.readNotice(message, LEAVE_NOTICE, 'leave');
     if (read === undefined) return;
-    const { current, notice } = read;
-    if (!('leaving' in notice)) return;
+    const { notice } = read;
+    if (!('leaving' in notice) || notice.leaving === this.options.id) return;
     const id = notice.leaving;
-    const leaver = current.record.members.find((member) => member.id === id);
-    if (id === this.options.id || leaver === undefined || leaver.draining === true) return;
     setImmediate(() => {
-      if (this.current !== current) return;
+      const current = this.current;
+      const leaver = current?.record.members.find((member) => member.id === id);
+      // Gone or draining: its drain has begun, so it waits for no answer any more.
+      if (current === undefined || leaver === undefined || leaver.draining === true) return;
       this.emit('leaveNotice', id, new Assignment(withDraining(current.record, id), current.universe));
     });
   }

@@ -90,9 +90,11 @@ export function isLastMemberRefusal(err: unknown): boolean {
  * better (a worker draining itself adds the subscribe pacing of its own symbols).
  */
 export const DRAIN_NOTICE_MS = 2_000;
+/** How often a drain notice re-reads the ring for peers that left it while it waits. */
+const RING_WATCH_MS = 50;
 
 export interface DrainNotice {
-  /** The other active members told. */
+  /** The other active members told, less those that left the ring before answering. */
   readonly peers: number;
   /** Of those, the ones that answered in time. */
   readonly ready: number;
@@ -117,33 +119,44 @@ export async function noticeDrain(
 ): Promise<DrainNotice> {
   const started = performance.now();
   const waiting = new Set<string>();
+  const answeredBy = new Set<string>();
   const subscriber = subscriberLike(redis);
   subscriber.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  let watch: NodeJS.Timeout | undefined;
   try {
     const active = activeMembers(await readRingRecord(redis, keys)).map((member) => member.id);
     // A member not active (absent, or draining already) has nothing to hand over ahead.
     if (!active.includes(memberId)) return { peers: 0, ready: 0, unanswered: [], ms: 0 };
     for (const id of active) if (id !== memberId) waiting.add(id);
     if (waiting.size === 0) return { peers: 0, ready: 0, unanswered: [], ms: 0 };
-    let timer: NodeJS.Timeout | undefined;
     const answered = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, boundMs);
+      // A peer that leaves the ring meanwhile (stopping as well, its drain done first) gains
+      // nothing from this drain and may have stopped listening: it is waited for no longer.
+      watch = setInterval(() => {
+        void readRingRecord(redis, keys)
+          .then((record) => {
+            const still = new Set(activeMembers(record).map((member) => member.id));
+            for (const id of waiting) if (!still.has(id)) waiting.delete(id);
+            if (waiting.size === 0) resolve();
+          })
+          .catch(() => undefined);
+      }, RING_WATCH_MS);
       void subscribeToChannel(subscriber, keys.leaveNotices, (message) => {
         const notice = parseLeaveNotice(message);
         if (notice === undefined || !('ready' in notice) || notice.for !== memberId) return;
-        waiting.delete(notice.ready);
+        if (waiting.delete(notice.ready)) answeredBy.add(notice.ready);
         if (waiting.size === 0) resolve();
       })
         .then(() => publishToChannel(redis, keys.leaveNotices, JSON.stringify({ leaving: memberId })))
         .catch(resolve);
     });
-    const peers = waiting.size;
     await answered;
-    clearTimeout(timer);
     const unanswered = [...waiting];
     return {
-      peers,
-      ready: peers - unanswered.length,
+      peers: answeredBy.size + unanswered.length,
+      ready: answeredBy.size,
       unanswered,
       ms: Math.round(performance.now() - started),
     };
@@ -151,6 +164,8 @@ export async function noticeDrain(
     const unanswered = [...waiting];
     return { peers: unanswered.length, ready: 0, unanswered, ms: Math.round(performance.now() - started) };
   } finally {
+    clearTimeout(timer);
+    clearInterval(watch);
     subscriber.disconnect();
   }
 }
