@@ -23,6 +23,7 @@ export const KEY_TYPES: Readonly<
   checkpoints: 'hash',
   checkpointPasses: 'hash',
   handover: 'hash',
+  handoverAhead: 'hash',
   standIns: 'hash',
   relay: 'string',
   scale: 'hash',
