@@ -9,12 +9,6 @@ export interface MemberInfo {
   readonly leaseMs: number | undefined;
   /** Absent from members of earlier versions: a third of the lease bounds it then. */
   readonly heartbeatMs: number | undefined;
-  /**
-   * A token of the process behind the member, new at every start: tells a member's signals written
-   * ahead of an epoch from those of an earlier process under the same id (see `HandoverSignal.by`).
-   * Absent from members of earlier versions.
-   */
-  readonly instance?: string | undefined;
 }
 
 export function encodeMemberInfo(info: MemberInfo): string {
@@ -39,6 +33,5 @@ export function parseMemberInfo(raw: string | null | undefined): MemberInfo {
     weight: positive('weight') ?? 1,
     leaseMs: positive('leaseMs'),
     heartbeatMs: positive('heartbeatMs'),
-    instance: typeof value['instance'] === 'string' ? value['instance'] : undefined,
   };
 }

@@ -16,7 +16,6 @@
  * its lease lapsed changes nothing (static membership); with `staticMembership` a stopping worker
  * keeps its place for that purpose instead of leaving.
  */
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
@@ -142,8 +141,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
   drained = false;
   /** `performance.now()` of the heartbeat or join that last renewed the lease, for status. */
   lastRenewedAt = 0;
-  /** This process's token in its member info (see `MemberInfo.instance`). */
-  readonly instance = randomUUID();
 
   constructor(
     private readonly redis: Redis,
@@ -169,13 +166,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   get epoch(): number {
     return this.current?.epoch ?? 0;
-  }
-
-  /** The process token each of `ids` last joined with (`MemberInfo.instance`). One round trip. */
-  async instances(ids: readonly string[]): Promise<Map<string, string | undefined>> {
-    if (ids.length === 0) return new Map();
-    const infos = await this.redis.hmget(this.keys.members, ...ids);
-    return new Map(ids.map((id, i) => [id, parseMemberInfo(infos[i]).instance]));
   }
 
   /**
@@ -262,7 +252,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
       weight: this.options.weight,
       leaseMs: this.options.leaseMs,
       heartbeatMs: this.options.heartbeatMs,
-      instance: this.instance,
     });
   }
 

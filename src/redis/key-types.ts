@@ -23,7 +23,6 @@ export const KEY_TYPES: Readonly<
   checkpoints: 'hash',
   checkpointPasses: 'hash',
   handover: 'hash',
-  handoverAhead: 'hash',
   standIns: 'hash',
   relay: 'string',
   scale: 'hash',

@@ -33,12 +33,6 @@ export interface ClusterKeys {
    */
   readonly handover: string;
   /**
-   * HASH symbol → a hand-over signal written ahead of its epoch by a worker about to gain the symbol
-   * (it is joining, or a peer is draining): kept apart from `handover`, whose signals of hand-overs
-   * still running it must not overwrite (see `cluster/handover-signals.ts`).
-   */
-  readonly handoverAhead: string;
-  /**
    * HASH symbol → the latest epoch at which a standby stands in for the symbol's previous owner
    * (it left without handing over): the new owner waits for that standby's final checkpoint.
    */
@@ -80,7 +74,6 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     checkpoints: `${tag}:checkpoints`,
     checkpointPasses: `${tag}:checkpoint-passes`,
     handover: `${tag}:handover`,
-    handoverAhead: `${tag}:handover-ahead`,
     standIns: `${tag}:stand-ins`,
     events: `${tag}:events`,
     joinNotices: `${tag}:join-notices`,
@@ -130,7 +123,6 @@ export function allKeys(keys: ClusterKeys): string[] {
     keys.checkpointEpochs,
     keys.checkpoints,
     keys.handover,
-    keys.handoverAhead,
     keys.standIns,
     keys.relay,
     keys.scale,

@@ -135,18 +135,14 @@ export class Standbys {
   /**
    * The shadows of `symbols` (those whose subscription a dropped feed connection interrupted) start
    * over, buffering, and warm from the next checkpoint. The others saw every trade and stay as they are.
-   * Returns the prepared ones among them (see `prepare`): their first buffered trade changed.
    */
-  restart(symbols: Iterable<string>): string[] {
-    const prepared: string[] = [];
+  restart(symbols: Iterable<string>): void {
     for (const symbol of symbols) {
       if (!this.shadows.has(symbol)) continue;
       this.shadows.restart(symbol);
       // A checkpoint seen unchanged since before the gap says nothing about the new subscription.
       this.settled.forget(symbol);
-      if (this.prepared.has(symbol)) prepared.push(symbol);
     }
-    return prepared;
   }
 
   /** Buffers `symbol` ahead of an epoch expected to give it to this worker (see `prepared`). */
@@ -157,18 +153,16 @@ export class Standbys {
 
   /**
    * Releases those of `symbols` still prepared: the epoch they were prepared for did not come. Returns
-   * them: the caller unsubscribes them.
+   * how many were released: the caller unsubscribes them.
    */
-  unprepare(symbols: readonly string[]): string[] {
-    const released = symbols.filter((symbol) => this.prepared.has(symbol));
-    for (const symbol of released) this.release(symbol);
+  unprepare(symbols: readonly string[]): number {
+    let released = 0;
+    for (const symbol of symbols) {
+      if (!this.prepared.has(symbol)) continue;
+      this.release(symbol);
+      released++;
+    }
     return released;
-  }
-
-  /** The shadow prepared for `symbol` (see `prepare`), while it is still buffering. */
-  preparedShadow(symbol: string): OwnedSymbol | undefined {
-    const shadow = this.prepared.has(symbol) ? this.shadows.get(symbol) : undefined;
-    return shadow?.state === 'loading' ? shadow : undefined;
   }
 
   /** Drops every shadow. */

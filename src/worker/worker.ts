@@ -22,7 +22,7 @@ import {
 } from '../aggregate/index.js';
 import { BarStore, type BarStoreOptions } from '../cluster/bar-store.js';
 import { checkpointPosition, CheckpointStore, type CheckpointRecord } from '../cluster/checkpoints.js';
-import { announces, HandoverSignals, type HandoverSignal } from '../cluster/handover-signals.js';
+import { HandoverSignals, type HandoverSignal } from '../cluster/handover-signals.js';
 import {
   DEFAULT_MEMBERSHIP_OPTIONS,
   Membership,
@@ -281,11 +281,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.feed.acceptTrades = () => this.membership.leaseValid || this.preparingJoin;
     // A shadow that missed trades is worth nothing: start it over from the next checkpoint. Only the
     // dropped connection's symbols missed any (Binance spreads them over several connections).
-    // A prepared shadow's first buffered trade is gone with it: the signal written ahead naming it is
-    // taken back.
-    this.feed.on('disconnected', (_reason, interrupted) => {
-      void this.withdrawAhead(this.standbys.restart(interrupted));
-    });
+    this.feed.on('disconnected', (_reason, interrupted) => this.standbys.restart(interrupted));
   }
 
   get id(): string {
@@ -358,7 +354,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // The connections the symbols need have reserved their turns at the gate by now.
     await this.warmCheckpointLoading(expected);
     const confirmed = await this.awaitConfirmed(expected, started);
-    await this.announceAhead(before.epoch + 1, expected);
     this.log.info(
       {
         expected: expected.length,
@@ -412,102 +407,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const timer = setTimeout(
         () => {
           this.timers.delete(timer);
-          const released = this.standbys.unprepare(expected);
-          void this.withdrawAhead(released);
-          if (released.length > 0 && this.status === 'ready') this.subscribeHeld();
+          if (this.standbys.unprepare(expected) > 0 && this.status === 'ready') this.subscribeHeld();
         },
         this.options.handoverTimeoutMs + this.leaseMs() + SUBSCRIBE_AHEAD_MAX_MS,
       );
       this.timers.add(timer);
     }
     const confirmed = await this.awaitConfirmed(expected, started);
-    await this.announceAhead(drained.epoch + 1, expected);
     await this.membership.noticeLeaveReady(leaver);
     this.log.info(
       { leaver, expected: expected.length, confirmed, ms: Math.round(performance.now() - started) },
       'subscribed to what a draining peer hands over',
     );
-  }
-
-  /**
-   * Writes the hand-over signals of `symbols`, prepared and confirmed here, ahead of `epoch`: the one
-   * expected to move them here, if nothing else changes the ring first (a guess the signals carry;
-   * at any other epoch they count for nothing). The old owners can then hand a symbol over at their
-   * first look at that epoch, without waiting for this worker to act on it as well. Resolves once
-   * written; a symbol not confirmed yet, or without a first trade, is written again once it is or
-   * has one (`followAhead`). Never rejects: without them the old owners wait for the signals
-   * written at the epoch.
-   */
-  private async announceAhead(epoch: number, symbols: readonly string[]): Promise<void> {
-    const unannounced = new Set(symbols);
-    const withoutFirst = new Set<string>();
-    await this.writeAhead(epoch, unannounced, withoutFirst);
-    void this.followAhead(epoch, unannounced, withoutFirst);
-  }
-
-  /**
-   * Writes the signals ahead of `epoch` of those `unannounced` that are confirmed, and of those
-   * `withoutFirst` that buffered a trade since, and updates both sets. A symbol no longer prepared
-   * (the worker acted on the epoch, its own signals take over; or it was dropped) leaves them.
-   */
-  private async writeAhead(
-    epoch: number,
-    unannounced: Set<string>,
-    withoutFirst: Set<string>,
-  ): Promise<void> {
-    const entries = new Map<string, Omit<HandoverSignal, 'epoch'>>();
-    for (const symbol of [...unannounced, ...withoutFirst]) {
-      const shadow = this.standbys.preparedShadow(symbol);
-      if (shadow === undefined) {
-        unannounced.delete(symbol);
-        withoutFirst.delete(symbol);
-        continue;
-      }
-      const confirmedForMs = this.feed.confirmedForMs(symbol);
-      if (confirmedForMs === undefined) continue;
-      const first = this.owned.firstBuffered(shadow);
-      if (!unannounced.delete(symbol) && first === undefined) continue;
-      entries.set(symbol, { first, confirmedForMs });
-      if (first === undefined) withoutFirst.add(symbol);
-      else withoutFirst.delete(symbol);
-    }
-    try {
-      await this.handoverSignals.announceAhead(epoch, entries, {
-        id: this.id,
-        instance: this.membership.instance,
-      });
-    } catch (err) {
-      this.handoverLog.warn(
-        'announce',
-        { err },
-        'hand-over signals not written ahead; old owners wait for the epoch',
-      );
-    }
-  }
-
-  /**
-   * Completes the signals written ahead until the epoch comes: a symbol trading too often to go quiet
-   * hands over only once a signal names a trade this worker buffered, and the old owner may look
-   * before this worker acts on the epoch and writes its own.
-   */
-  private async followAhead(
-    epoch: number,
-    unannounced: Set<string>,
-    withoutFirst: Set<string>,
-  ): Promise<void> {
-    while ((unannounced.size > 0 || withoutFirst.size > 0) && this.status !== 'closed') {
-      await sleep(HANDOVER_POLL_MS);
-      await this.writeAhead(epoch, unannounced, withoutFirst);
-    }
-  }
-
-  /** Takes back the signals written ahead for `symbols` (see `announceAhead`); never rejects. */
-  private async withdrawAhead(symbols: readonly string[]): Promise<void> {
-    try {
-      await this.handoverSignals.withdrawAhead(symbols);
-    } catch (err) {
-      this.handoverLog.warn('announce', { err }, 'hand-over signals written ahead not taken back');
-    }
   }
 
   private leaseMs(): number {
@@ -733,8 +644,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let pending = [...lost];
     while (pending.length > 0 && this.stillActing(epoch)) {
       let signals: Awaited<ReturnType<HandoverSignals['read']>> = [];
-      let signalsAhead: typeof signals = [];
-      let instances = new Map<string, string | undefined>();
       // A stand-in's symbol fenced at this epoch by someone else needs nothing more from it: the
       // owner handed over by itself, or the new owner promoted its own live shadow.
       let fencedElsewhere = new Set<string>();
@@ -743,17 +652,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       try {
         const standingIn = pending.filter((symbol) => standIns.has(symbol));
         const owners = [...new Set([...waitForOwner].map((symbol) => previous?.ownerOf(symbol) ?? ''))];
-        const newOwners = [...new Set(pending.map((symbol) => assignment.ownerOf(symbol) ?? ''))];
-        const [read, readAhead, open, silent, running] = await Promise.all([
+        const [read, open, silent] = await Promise.all([
           this.handoverSignals.read(pending),
-          this.handoverSignals.readAhead(pending),
           this.checkpoints.unfenced(epoch, standingIn),
           this.membership.silentMembers(owners),
-          this.membership.instances(newOwners),
         ]);
         signals = read;
-        signalsAhead = readAhead;
-        instances = running;
         const stillOpen = new Set(open);
         fencedElsewhere = new Set(standingIn.filter((symbol) => !stillOpen.has(symbol)));
         silentOwners = silent;
@@ -772,7 +676,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // the newer epoch (and the stand-ins it needs from this worker). The symbol stays applied
       // here, and the rebalance to that epoch takes it on (see `resumeHandOvers`).
       const onNewerRing = superseded ? new Set(newer.record.members.map((m) => m.id)) : undefined;
-      const instanceOf = (id: string): string | undefined => instances.get(id);
       const stopped = new Map<string, boolean>();
       const returned: string[] = [];
       const late: string[] = [];
@@ -817,14 +720,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         }
         const standingIn = waitForOwner.has(symbol);
         if (standingIn && now < deadline) return;
-        const atEpoch = signals[i];
-        const ahead = signalsAhead[i];
-        const signal = announces(atEpoch, epoch, newOwner, instanceOf)
-          ? atEpoch
-          : announces(ahead, epoch, newOwner, instanceOf)
-            ? ahead
-            : undefined;
-        const announced = signal !== undefined;
+        const signal = signals[i];
+        const announced = signal !== undefined && signal.epoch >= epoch;
         const limit =
           (standingIn ? standInDeadline : deadline) + (announced || superseded ? 0 : unannouncedGraceMs);
         if (now >= limit) {

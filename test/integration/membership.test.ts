@@ -105,7 +105,7 @@ describe('membership in Redis', () => {
     expect(admittedAfter).toBeLessThan(1_500);
   });
 
-  it('lets a member with the same id, address and weight rejoin without an epoch change (static membership)', async () => {
+  it('lets a member with the same id and info rejoin without an epoch change (static membership)', async () => {
     const first = member('s1', { staticMembership: true });
     await first.start();
     await member('s2').start();
@@ -118,23 +118,6 @@ describe('membership in Redis', () => {
     expect(again.waiting).toBe(false);
     expect(again.epoch).toBe(epoch);
     expect((await readRingRecord(env.redis, env.keys)).epoch).toBe(epoch);
-    // A new process token (signals the old process wrote ahead count no more) is no change of the
-    // ring; a new address is.
-    expect(again.instance).not.toBe(first.instance);
-    await again.leave();
-    again.close();
-    const moved = new Membership(
-      connection(),
-      connection(),
-      env.keys,
-      { ...FAST, staticMembership: true, id: 's1', address: 'http://s1-moved' },
-      silent,
-    );
-    members.push(moved);
-    await moved.start();
-    const record = await readRingRecord(env.redis, env.keys);
-    expect(record.epoch).toBe(epoch + 1);
-    expect(record.reason).toContain('member s1 changed');
   });
 
   it('reaps a member whose lease lapsed and moves only its symbols', async () => {

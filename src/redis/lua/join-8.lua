@@ -1,7 +1,7 @@
 -- join: adds or renews a member's lease and records its info; reaps expired members and admits the
 -- joining ones once the cluster is quiet.
 -- KEYS: see ring-lib (leases, members, ring, pins, channel, joining, draining), KEYS[8] symbols (SET)
--- ARGV[1] id, ARGV[2] lease ms, ARGV[3] member JSON (see member-info.ts), ARGV[4] vnodes per
+-- ARGV[1] id, ARGV[2] lease ms, ARGV[3] member JSON {address, weight, leaseMs}, ARGV[4] vnodes per
 -- weight unit, ARGV[5] settle ms, ARGV[6] settle max ms, ARGV[7] the highest epoch the member saw,
 -- ARGV[8..] seed symbols, added only when the cluster has no ring record (new, or Redis lost it)
 -- Reply: { epoch, lease deadline ms, 1 if the ring changed else 0, 1 if the member waits to be
@@ -10,22 +10,8 @@
 local id, lease_ms, info, vnodes = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local settle_ms, settle_max_ms, floor = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]) or 0
 local now = redis_now_ms()
-
--- Whether a member's new info changes what the ring record holds of it, its address or weight. The
--- rest (its lease and heartbeat periods, its process token) may differ between two runs of the
--- same member without moving a symbol.
-local function placement_changed(previous, new)
-  if not previous then return true end
-  local ok_before, before = pcall(cjson.decode, previous)
-  local ok_after, after = pcall(cjson.decode, new)
-  if not (ok_before and ok_after and type(before) == 'table' and type(after) == 'table') then
-    return previous ~= new
-  end
-  return before.address ~= after.address or tonumber(before.weight) ~= tonumber(after.weight)
-end
-
 -- The caller's own lapsed entry is spared: if nobody reaped it yet, the ring never moved its symbols
--- and a restart with the same id, address and weight (static membership) changes nothing.
+-- and a restart with the same id and info (static membership) changes nothing.
 local reaped = reap_expired(now, id)
 local known = redis.call('ZSCORE', KEYS[1], id)
 local was_joining = redis.call('ZSCORE', KEYS[6], id)
@@ -41,7 +27,7 @@ if #reaped > 0 then reasons[#reasons + 1] = 'reaped ' .. table.concat(reaped, ',
 if not known then
   -- New (or reaped): wait to be admitted together with whoever else joins now.
   redis.call('ZADD', KEYS[6], 'NX', now, id)
-elseif not was_joining and placement_changed(previous, info) then
+elseif not was_joining and previous ~= info then
   -- On the ring with a new address or weight: the record must say so at once.
   reasons[#reasons + 1] = 'member ' .. id .. ' changed'
 end
