@@ -3,9 +3,15 @@
  * rate. Each repetition: a worker joins, the same worker leaves gracefully (SIGTERM), then one of
  * the original workers is SIGKILLed and, once its symbols are owned again, restarted (a second join).
  * For every event:
- *   - time until every live worker acts on the new epoch (`/v1/cluster` epochs polled every 10 ms);
- *   - time until every moved symbol is live at its new owner (`POST /v1/internal/summaries` with the
- *     new epoch as `minEpoch`, polled every 10 ms: a symbol still loading its checkpoint is `notOwned`);
+ *   - time until every live worker acts on the new epoch, and until every moved symbol is live at its
+ *     new owner, by the workers' own account: each member logs an `epoch changed` line once it has
+ *     acted on an epoch, with how long that took, so it began at the line's time less its `ms`, and
+ *     a worker that gained symbols was done once every one of them was live;
+ *   - the latter also as the bench sees it through the API, polled every BENCH_POLL_MS: `POST
+ *     /v1/internal/summaries` with the new epoch as `minEpoch` (a symbol still loading its checkpoint
+ *     is `notOwned`), beside `/v1/cluster` for the epochs. The polls find when an event is over and
+ *     check the workers' account; they are not the measure, because polling costs the CPU it
+ *     measures (see RESULTS.md);
  *   measured from the new epoch's `changedAt` (Redis time, same host) for planned changes (for a
  *   leave, the drain's epoch, in which the symbols move; the removal after it moves none), and from
  *   the SIGKILL for a crash;
@@ -15,16 +21,18 @@
  * Workers run with `--settle-ms 0 --settle-max-ms 0` so a join is admitted at once rather than after
  * the settle window (1 s by default; the window exists to batch joins at cluster start), and with
  * a shorter lease than the default (BENCH_LEASE_MS) so a crash is reaped sooner.
- * Baseline, same run: the lease (a crash cannot be noticed sooner) and the polling period.
+ * Baseline, same run: the lease (a crash cannot be noticed sooner).
  *
  *   npm run build && node --import tsx bench/rebalance.ts
  * Environment: BENCH_SYMBOLS (8000, the issue's figure), BENCH_WORKERS (8, the issue's), BENCH_REPEATS
  * (20, the issue's; about 3.5 minutes on 2 cores), BENCH_RATE (2000 trades/s), BENCH_SKEW (1),
+ * BENCH_POLL_MS (50: how often the bench polls the API while an event lasts),
  * BENCH_LEASE_MS (2000), BENCH_HEARTBEAT_MS (500), BENCH_CHECKPOINT_MS (1000), BENCH_STEADY_MS
  * (1000: steady trading before each event), BENCH_REDIS_URL (default: a private redis-server),
  * BENCH_DEBUG (set: print each worker's own log of each epoch: when it logged it after the change,
- * and how long its rebalance took; `2`: also every line each worker logged within 3 s of the
- * change), BENCH_LOG_LEVEL (the workers' `--log-level`, `info`; `debug` adds each hand-over's stages
+ * and how long its rebalance took, and the CPU each process used from when the bench saw the epoch
+ * until the polls found every moved symbol live; `2`: also every line each worker logged within 3 s
+ * of the change), BENCH_LOG_LEVEL (the workers' `--log-level`, `info`; `debug` adds each hand-over's stages
  * to what BENCH_DEBUG=2 prints), BENCH_PROFILE_DIR (profile each worker with `--cpu-prof` into
  * <dir>/<worker id>; a SIGKILLed worker writes none).
  */
@@ -35,13 +43,16 @@ import type { RingRecord } from '../src/cluster/ring-record.js';
 import { Assignment } from '../src/cluster/ring.js';
 import { generateSymbols } from '../src/sim/universe.js';
 import { benchRedis, type BenchRedis } from './support/bench-redis.js';
-import { CpuMeter, CpuTracker, MachineCpu } from './support/proc-stats.js';
+import { CpuMeter, CpuTracker, MachineCpu, threadCpuMs } from './support/proc-stats.js';
 import { json, readCounter, sleep, until } from './support/processes.js';
 import { startSim, type SimProcess } from './support/sim-process.js';
 import { fixed, int, percentile, table, verdict } from './support/stats.js';
-import { startWorker, stopWorker, type WorkerProcess } from './support/worker-process.js';
+import { startWorker, stopWorker, type LogLine, type WorkerProcess } from './support/worker-process.js';
 
 const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
+const POLL_MS = Number(process.env['BENCH_POLL_MS'] ?? 50);
+/** The line a worker logs once it has acted on an epoch (`Worker.rebalance`). */
+const REBALANCED = 'epoch changed: symbols rebalanced';
 
 export interface RebalanceOptions {
   readonly symbols: number;
@@ -82,6 +93,12 @@ export interface EventSample {
   readonly actedMs: number;
   /** Reference to every moved symbol live at its new owner. */
   readonly liveMs: number;
+  /** The same, as the API showed it to the bench's polls. */
+  readonly liveMsPolled: number;
+  /** Whether the two above come from the workers' own lines (else from the polls: a line was missing). */
+  readonly ownAccount: boolean;
+  /** CPU each process used from when the bench saw the epoch until the polls found every symbol live (ms). */
+  readonly cpuMs: Readonly<Record<string, number>>;
   /** The new epoch's `changedAt` (Redis time, ms). */
   readonly changedAt: number;
   /**
@@ -191,20 +208,25 @@ class Bench {
 
   /** When every member of `record` acts on its epoch (or later), by `/v1/cluster`. */
   async acted(record: RingRecord): Promise<number> {
-    return until('every worker to act on the epoch', async () => {
-      const views = await Promise.all(
-        record.members.map((m) =>
-          json<{ epoch: number }>(`${m.address}/v1/cluster`).catch(() => ({
-            // A leaver gone already acted on its drain epoch: it exits only once it handed over
-            // (or gave up at its bound). Counted as absent, a leaver that exits before the first
-            // look here holds the run until its 60 s limit (the likely cause of one full run's
-            // failure, at its fifth leave).
-            epoch: m.draining === true ? record.epoch : 0,
-          })),
-        ),
-      );
-      return views.every((v) => v.epoch >= record.epoch) ? Date.now() : undefined;
-    });
+    return until(
+      'every worker to act on the epoch',
+      async () => {
+        const views = await Promise.all(
+          record.members.map((m) =>
+            json<{ epoch: number }>(`${m.address}/v1/cluster`).catch(() => ({
+              // A leaver gone already acted on its drain epoch: it exits only once it handed over
+              // (or gave up at its bound). Counted as absent, a leaver that exits before the first
+              // look here holds the run until its 60 s limit (the likely cause of one full run's
+              // failure, at its fifth leave).
+              epoch: m.draining === true ? record.epoch : 0,
+            })),
+          ),
+        );
+        return views.every((v) => v.epoch >= record.epoch) ? Date.now() : undefined;
+      },
+      60_000,
+      POLL_MS,
+    );
   }
 
   /** When every symbol in `moved` is live at its owner in `record` at that epoch or later. */
@@ -221,23 +243,28 @@ class Bench {
       entry.symbols.push(symbol);
       pending.set(`${owner}#${batch}`, entry);
     }
-    return until('every moved symbol to be live', async () => {
-      await Promise.all(
-        [...pending].map(async ([key, { address, symbols }]) => {
-          // The summaries route: the same `notOwned` as the snapshots route (live there at the
-          // epoch or later), with two numbers per live symbol instead of its whole snapshot. The
-          // snapshots were a sixth of a joiner's CPU while it went live (a profile at 2 workers).
-          const reply = await json<{ notOwned: string[] }>(`${address}/v1/internal/summaries`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ symbols, minEpoch: record.epoch }),
-          }).catch(() => ({ notOwned: symbols }));
-          if (reply.notOwned.length === 0) pending.delete(key);
-          else pending.set(key, { address, symbols: reply.notOwned });
-        }),
-      );
-      return pending.size === 0 ? Date.now() : undefined;
-    });
+    return until(
+      'every moved symbol to be live',
+      async () => {
+        await Promise.all(
+          [...pending].map(async ([key, { address, symbols }]) => {
+            // The summaries route: the same `notOwned` as the snapshots route (live there at the
+            // epoch or later), with two numbers per live symbol instead of its whole snapshot. The
+            // snapshots were a sixth of a joiner's CPU while it went live (a profile at 2 workers).
+            const reply = await json<{ notOwned: string[] }>(`${address}/v1/internal/summaries`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ symbols, minEpoch: record.epoch }),
+            }).catch(() => ({ notOwned: symbols }));
+            if (reply.notOwned.length === 0) pending.delete(key);
+            else pending.set(key, { address, symbols: reply.notOwned });
+          }),
+        );
+        return pending.size === 0 ? Date.now() : undefined;
+      },
+      60_000,
+      POLL_MS,
+    );
   }
 
   moved(before: RingRecord, after: RingRecord): string[] {
@@ -331,24 +358,70 @@ class Bench {
 }
 
 /**
- * When every member acts on `record` and every symbol of `moved` is live there, and how busy the
- * machine was from now until the latter.
+ * When every member acts on `record` and every symbol of `moved` is live there, as the polls saw it,
+ * and how busy the machine, and each process, was from now until the latter.
  */
 async function settled(
   bench: Bench,
   record: RingRecord,
   moved: readonly string[],
-): Promise<{ actedAt: number; liveAt: number; busyCores: number }> {
+): Promise<{ actedAt: number; liveAt: number; busyCores: number; cpuMs: Record<string, number> }> {
   const machine = new MachineCpu();
+  const processes: [string, number | undefined][] = [
+    // The last to depart is a leaver still handing over (a worker killed meanwhile reads as NaN).
+    ...[...bench.procs.values(), ...bench.departed.slice(-1).filter((p) => !bench.procs.has(p.id))].map(
+      (p): [string, number | undefined] => [p.id, p.child.pid],
+    ),
+    ['simulator', bench.sim.child.pid],
+    ['redis', bench.redis.pid],
+    ['bench', process.pid],
+  ];
+  const cpuBefore = processes.map(([, pid]) => threadCpuMs(pid));
   let busyCores = NaN;
+  const cpuMs: Record<string, number> = {};
   const [actedAt, liveAt] = await Promise.all([
     bench.acted(record),
     bench.live(record, moved).then((at) => {
       busyCores = machine.busyCores();
+      processes.forEach(([id, pid], i) => (cpuMs[id] = threadCpuMs(pid) - (cpuBefore[i] ?? NaN)));
       return at;
     }),
   ]);
-  return { actedAt, liveAt, busyCores };
+  return { actedAt, liveAt, busyCores, cpuMs };
+}
+
+/**
+ * The workers' own account of `record`'s epoch, from the line each member logs once it has acted on
+ * it: when the last of them began (its line's time less the `ms` it took), and when the last that
+ * gained symbols was done (each of its gained symbols live by then). Undefined when a line does not
+ * come (a log level above info): the polls' times stand then.
+ */
+async function ownAccount(
+  bench: Bench,
+  record: RingRecord,
+): Promise<{ actedAt: number; liveAt: number } | undefined> {
+  const procs = [...bench.procs.values(), ...bench.departed];
+  const lineOf = (id: string): LogLine | undefined =>
+    procs
+      .filter((p) => p.id === id)
+      .flatMap((p) => p.logs)
+      .find((l) => l.msg === REBALANCED && l['epoch'] === record.epoch);
+  let lines: LogLine[];
+  try {
+    lines = await until(
+      "every member's line for the epoch",
+      () => {
+        const found = record.members.map((m) => lineOf(m.id));
+        return found.every((l) => l !== undefined) ? found : undefined;
+      },
+      2_000,
+    );
+  } catch {
+    return undefined;
+  }
+  const done = lines.filter((l) => Number(l['gained']) > 0).map((l) => l.time);
+  if (done.length === 0) return undefined;
+  return { actedAt: Math.max(...lines.map((l) => l.time - Number(l['ms']))), liveAt: Math.max(...done) };
 }
 
 async function planned(
@@ -363,7 +436,8 @@ async function planned(
   trigger();
   const record = await bench.nextRing((r) => r.epoch > before.epoch && test(r));
   const moved = bench.moved(before, record);
-  const { actedAt, liveAt, busyCores } = await settled(bench, record, moved);
+  const polled = await settled(bench, record, moved);
+  const own = await ownAccount(bench, record);
   await beforeCheck();
   // The members to ask are those of now: after a leave, the record without the leaver.
   const check = await bench.check(await bench.ring(), moved);
@@ -372,10 +446,13 @@ async function planned(
     epoch: record.epoch,
     moved: moved.length,
     triggerToEpochMs: kind === 'join' ? NaN : record.changedAt - triggeredAt,
-    actedMs: actedAt - record.changedAt,
-    liveMs: liveAt - record.changedAt,
+    actedMs: (own?.actedAt ?? polled.actedAt) - record.changedAt,
+    liveMs: (own?.liveAt ?? polled.liveAt) - record.changedAt,
+    liveMsPolled: polled.liveAt - record.changedAt,
+    ownAccount: own !== undefined,
     changedAt: record.changedAt,
-    busyCores,
+    busyCores: polled.busyCores,
+    cpuMs: polled.cpuMs,
     ...check,
   };
 }
@@ -390,17 +467,21 @@ async function crash(bench: Bench, victim: WorkerProcess): Promise<EventSample> 
     (r) => r.epoch > before.epoch && !r.members.some((m) => m.id === victim.id),
   );
   const moved = bench.moved(before, record);
-  const { actedAt, liveAt, busyCores } = await settled(bench, record, moved);
+  const polled = await settled(bench, record, moved);
+  const own = await ownAccount(bench, record);
   const check = await bench.check(record, moved);
   return {
     kind: 'crash',
     epoch: record.epoch,
     moved: moved.length,
     triggerToEpochMs: record.changedAt - killedAt,
-    actedMs: actedAt - killedAt,
-    liveMs: liveAt - killedAt,
+    actedMs: (own?.actedAt ?? polled.actedAt) - killedAt,
+    liveMs: (own?.liveAt ?? polled.liveAt) - killedAt,
+    liveMsPolled: polled.liveAt - killedAt,
+    ownAccount: own !== undefined,
     changedAt: record.changedAt,
-    busyCores,
+    busyCores: polled.busyCores,
+    cpuMs: polled.cpuMs,
     ...check,
   };
 }
@@ -428,6 +509,8 @@ function debugEpoch(bench: Bench, sample: EventSample): void {
         `  ${proc.id}: logged ${line.time - changedAt} ms after the change; gained ${String(line['gained'])}, lost ${String(line['lost'])}, took ${String(line['ms'])} ms`,
       );
   }
+  const cpu = Object.entries(sample.cpuMs).map(([id, ms]) => `${id} ${fixed(ms, 0)}`);
+  console.log(`  CPU ms from the epoch until the polls saw every symbol live: ${cpu.join(', ')}`);
 }
 
 export async function runRebalance(options: RebalanceOptions, log = true): Promise<RebalanceResult> {
@@ -445,7 +528,7 @@ export async function runRebalance(options: RebalanceOptions, log = true): Promi
     if (process.env['BENCH_DEBUG']) debugEpoch(bench, sample);
     if (log)
       console.log(
-        `${sample.kind} (epoch ${sample.epoch}, ${sample.moved} moved): acted ${Math.round(sample.actedMs)} ms, live ${Math.round(sample.liveMs)} ms (machine ${fixed(sample.busyCores)} cores busy); lost ${sample.lost} (${sample.lostInMoved} in moved symbols), doubled ${sample.doubled}`,
+        `${sample.kind} (epoch ${sample.epoch}, ${sample.moved} moved): acted ${Math.round(sample.actedMs)} ms, live ${Math.round(sample.liveMs)} ms${sample.ownAccount ? '' : " (polled: a worker's line was missing)"}, polled ${Math.round(sample.liveMsPolled)} ms (machine ${fixed(sample.busyCores)} cores busy); lost ${sample.lost} (${sample.lostInMoved} in moved symbols), doubled ${sample.doubled}`,
       );
   };
   try {
@@ -569,6 +652,7 @@ export function formatRebalance(
       kind === 'join' ? '-' : spread(s.map((x) => x.triggerToEpochMs)),
       spread(s.map((x) => x.actedMs)),
       spread(s.map((x) => x.liveMs)),
+      spread(s.map((x) => x.liveMsPolled)),
       fixed(s.reduce((a, b) => a + b.busyCores, 0) / Math.max(s.length, 1)),
     ];
   });
@@ -589,12 +673,16 @@ export function formatRebalance(
   const crashP99 = percentile(crashLive, 99);
   const plannedBad = [...of('join'), ...of('leave')].reduce((a, b) => a + b.lost + b.doubled, 0);
   const doubled = result.samples.reduce((a, b) => a + b.doubled, 0);
+  const ownMissing = result.samples.filter((x) => !x.ownAccount).length;
   return [
     `${o.symbols} symbols, ${o.workers} workers, simulator at ${int(o.rate)} trades/s (Zipf skew ${o.skew}; achieved ` +
       `${int(result.rateAchieved)} trades/s while running), ${o.repeats} repetitions of: join, graceful leave (timed from ` +
       `its drain epoch, in which its symbols move), SIGKILL, restart (a second join). Workers: \`--settle-ms 0 --settle-max-ms 0\` (joins admitted at once, not after the ` +
       `default 1 s settle window), \`--lease-ms ${o.leaseMs} --heartbeat-ms ${o.heartbeatMs} --checkpoint-ms ${o.checkpointMs}\`. ` +
-      'Polled every 10 ms (5 ms for the ring record), so each time is up to ~10 ms late.',
+      "Times by the workers' own account (each member's `epoch changed` line: when it began acting, and " +
+      'when a worker that gained symbols had every one of them live), checked against what the API showed ' +
+      `polls every ${POLL_MS} ms (5 ms for the ring record)` +
+      (ownMissing > 0 ? `; ${ownMissing} events lacked a line and count as polled.` : '.'),
     `Command: \`${command}\`.`,
     '',
     'Times in ms as p50 / p99 / max:',
@@ -607,6 +695,7 @@ export function formatRebalance(
         'trigger → new epoch',
         'every worker on the epoch',
         'every moved symbol live',
+        `the same, as polled every ${POLL_MS} ms`,
         `machine busy, new epoch → live (mean, of ${availableParallelism()} cores)`,
       ],
       rows,
