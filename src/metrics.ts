@@ -48,6 +48,8 @@ export interface WorkerMetricSources {
     standbyWarming: number;
     promotions: number;
     standIns: number;
+    /** Buffered trades dropped from full hand-over buffers (owned and shadows). */
+    bufferOverflows: number;
   }>;
 }
 
@@ -110,6 +112,7 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
         standbyWarming: 0,
         promotions: 0,
         standIns: 0,
+        bufferOverflows: 0,
       };
     countFrom(
       registers,
@@ -122,6 +125,12 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
       'tickring_handover_fallbacks_total',
       'Symbols a new owner took without an exact switch (final checkpoint late, position never seen)',
       () => handover().fallbacks,
+    );
+    countFrom(
+      registers,
+      'tickring_handover_buffer_overflows_total',
+      'Buffered trades dropped from a full hand-over buffer: the switch of their symbol may lose them',
+      () => handover().bufferOverflows,
     );
     countFrom(
       registers,

@@ -93,6 +93,16 @@ export class Standbys {
     return this.shadows.size;
   }
 
+  /** Buffered trades the shadows dropped from full buffers (see `OwnedSymbols.bufferOverflows`). */
+  get bufferOverflows(): number {
+    return this.shadows.bufferOverflows;
+  }
+
+  /** The shadowed symbols whose buffer overflowed since the last call; clears them. */
+  takeOverflowed(): string[] {
+    return this.shadows.takeOverflowed();
+  }
+
   /** How many shadows are in `state` (a walk over all of them: for reports, not the trade path). */
   countIn(state: OwnedSymbolState): number {
     return this.shadows.countIn(state);

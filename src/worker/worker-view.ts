@@ -169,6 +169,7 @@ export function workerMetrics(worker: Worker, errors: RedisErrorCounts, stats?: 
       standbyWarming: worker.standbys.countIn('loading'),
       promotions: worker.standbys.promotions,
       standIns: worker.standIns,
+      bufferOverflows: worker.owned.bufferOverflows + worker.standbys.bufferOverflows,
     }),
   });
   worker.on('rebalanced', ({ ms }) => metrics.rebalanceSeconds.observe(ms / 1000));

@@ -40,7 +40,7 @@ import { START_OF_STREAM } from '../ingest/stream-position.js';
 import type { Logger } from '../log.js';
 import { LagSampler } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
-import { OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
+import { MAX_BUFFERED_TRADES, OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
 import { beginMoves } from './epoch-moves.js';
 import { GoLiveQueue, type GoLiveResult } from './go-live-queue.js';
 import { TimeSlice, yieldToEventLoop } from './time-slice.js';
@@ -318,6 +318,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       void this.checkpoint();
       void this.standbys.warm();
       void this.expireRetiredShadows();
+      this.reportBufferOverflows();
     }, this.options.checkpointMs);
     await this.rebalancing;
     if (this.status === 'starting') this.status = 'ready';
@@ -592,6 +593,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Subscribes to what this worker holds, owned or shadowed, and to nothing else. */
   private subscribeHeld(): void {
     this.feed.setSymbols([...this.owned.names(), ...this.standbys.names()]);
+  }
+
+  /**
+   * Says which symbols' hand-over buffers overflowed since the last look. A buffer holds a loading
+   * symbol's trades (or a shadow's, a joiner's prepared ones included) until its checkpoint is in;
+   * full, it drops its oldest trades, and the switch of that symbol can then lose them. Counted in
+   * `tickring_handover_buffer_overflows_total`.
+   */
+  private reportBufferOverflows(): void {
+    const symbols = [...new Set([...this.owned.takeOverflowed(), ...this.standbys.takeOverflowed()])];
+    if (symbols.length === 0) return;
+    this.handoverLog.warn(
+      'overflow',
+      { symbols: symbols.length, first: symbols.slice(0, 10), capacity: MAX_BUFFERED_TRADES },
+      'hand-over buffer full: oldest buffered trades dropped, the switch of these symbols may lose them',
+    );
   }
 
   /** Releases retiring shadows whose time is up (on the checkpoint timer) and unsubscribes them. */

@@ -19,7 +19,7 @@ import { FeedClient } from '../../src/ingest/feed-client.js';
 import { START_OF_STREAM } from '../../src/ingest/stream-position.js';
 import { startSimulator } from '../../src/sim/simulator.js';
 import { generateSymbols } from '../../src/sim/universe.js';
-import { MAX_BUFFERED_TRADES, OwnedSymbols } from '../../src/worker/owned-symbols.js';
+import { BUFFER_OVERFLOW_DROP, MAX_BUFFERED_TRADES, OwnedSymbols } from '../../src/worker/owned-symbols.js';
 import { captureLogger, sleep, until } from '../integration/feed-harness.js';
 import { REDIS_URL, testCluster } from '../support/redis.js';
 import { faultFigure } from './figures.js';
@@ -155,8 +155,8 @@ describe('feed flapping and floods', () => {
   it('a flood for a symbol still loading: the buffer stops at its cap and counts what it dropped', () => {
     const owned = new OwnedSymbols(polygon, {}, 10_000);
     owned.acquire('AAPL');
-    // Kept small past the cap: each overflow shifts the whole buffer (see docs/reliability.md).
-    const flood = MAX_BUFFERED_TRADES + 2_000;
+    // Past the cap the oldest are dropped a hundredth of the cap at a time (`BUFFER_OVERFLOW_DROP`).
+    const flood = MAX_BUFFERED_TRADES + 2 * BUFFER_OVERFLOW_DROP;
     for (let i = 0; i < flood; i++)
       owned.ingest(
         makeTrade({
@@ -169,7 +169,10 @@ describe('feed flapping and floods', () => {
         }),
       );
     expect(owned.get('AAPL')?.buffer.length).toBe(MAX_BUFFERED_TRADES);
-    expect(owned.bufferOverflows).toBe(2_000);
+    expect(owned.bufferOverflows).toBe(2 * BUFFER_OVERFLOW_DROP);
+    // The worker names them in a warning (`reportBufferOverflows`), once.
+    expect(owned.takeOverflowed()).toEqual(['AAPL']);
+    expect(owned.takeOverflowed()).toEqual([]);
     owned.goLive('AAPL', null, START_OF_STREAM, false);
     expect(owned.get('AAPL')?.aggregate.snapshot().trades).toBe(MAX_BUFFERED_TRADES);
     faultFigure('flood.loading-buffer-cap', MAX_BUFFERED_TRADES);
