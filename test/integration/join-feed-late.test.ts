@@ -1,0 +1,114 @@
+/**
+ * A joining worker whose feed connection is slow to come up waits for it before it joins: joining
+ * first, it would own symbols it cannot hear, and their old owners would hand over at their timeout
+ * with nothing overlapping. In-process `Worker`s on real Redis (a unique prefix, cleaned up after)
+ * against the Polygon simulator at a steady rate; the joiner reaches the simulator through a TCP
+ * proxy that holds each new connection for `DELAY_MS`, much longer than the 1 s a joiner allows its
+ * subscriptions once its feed is up.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { polygon } from '../../feeds/polygon.js';
+import { addSymbols } from '../../src/cluster/universe.js';
+import { startSimulator, type RunningSimulator } from '../../src/sim/simulator.js';
+import { generateSymbols } from '../../src/sim/universe.js';
+import { Worker } from '../../src/worker/worker.js';
+import { TcpProxy } from '../faults/tcp-proxy.js';
+import { testCluster, testRedis, type TestCluster } from '../support/redis.js';
+import { captureLogger, sleep, until } from './feed-harness.js';
+
+/**
+ * Past the 4 s an old owner waits for a new owner that never announced (its 2 s bound, and as long
+ * again for one behind): a joiner that joined before its feed was up would overlap with nobody.
+ */
+const DELAY_MS = 4_500;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function createWorker(
+  env: TestCluster,
+  feedUrl: string,
+  id: string,
+): { worker: Worker; lines: Record<string, unknown>[] } {
+  const subscriber: Redis = testRedis();
+  const { log, lines } = captureLogger();
+  const worker = new Worker(
+    { redis: env.redis, subscriber, keys: env.keys, logger: log },
+    {
+      id,
+      address: 'http://127.0.0.1:1',
+      feed: polygon,
+      feedUrl,
+      credentials: { key: 'test-key', secret: 'test-secret' },
+      checkpointMs: 200,
+      // Joins admitted at once: the settle window would hide nothing here, only add its second.
+      membership: { leaseMs: 5_000, heartbeatMs: 250, pollMs: 250, settleMs: 0, settleMaxMs: 0 },
+    },
+  );
+  cleanups.push(async () => {
+    await worker.close();
+    subscriber.disconnect();
+  });
+  return { worker, lines };
+}
+
+/** Every symbol's trade count over `workers` equals the simulator's, once nothing is in flight. */
+async function countedOnce(
+  sim: RunningSimulator,
+  symbols: readonly string[],
+  workers: readonly Worker[],
+): Promise<void> {
+  sim.pause();
+  const differences = (): string[] => {
+    const truth = sim.stats().symbols;
+    const got = new Map<string, number>();
+    for (const worker of workers)
+      for (const symbol of worker.owned.names())
+        got.set(
+          symbol,
+          (got.get(symbol) ?? 0) + (worker.owned.get(symbol)?.aggregate.snapshot().trades ?? 0),
+        );
+    return symbols
+      .filter((symbol) => (got.get(symbol) ?? 0) !== (truth[symbol]?.trades ?? 0))
+      .map((symbol) => `${symbol}: ${got.get(symbol) ?? 0} of ${truth[symbol]?.trades ?? 0}`);
+  };
+  await until(() => differences().length === 0, 'every trade counted once', 5_000, differences);
+}
+
+describe('a joining worker whose feed connects late', () => {
+  it('joins once its subscriptions are confirmed, and the hand-over loses nothing', async () => {
+    const env = await testCluster('feedlate');
+    cleanups.push(() => env.cleanup());
+    const symbols = generateSymbols(40);
+    const sim = await startSimulator({ protocol: polygon, symbols, paused: true, seed: 8, rate: 400 });
+    cleanups.push(() => sim.close());
+    await addSymbols(env.redis, env.keys, symbols);
+    const simUrl = new URL(sim.wsUrl);
+    const proxy = new TcpProxy(Number(simUrl.port));
+    await proxy.start();
+    cleanups.push(() => proxy.close());
+    proxy.connectDelayMs = DELAY_MS;
+
+    const { worker: w1 } = createWorker(env, sim.wsUrl, 'w1');
+    await w1.start();
+    sim.resume();
+    await sleep(300);
+    const { worker: w2, lines } = createWorker(env, `ws://127.0.0.1:${proxy.port}${simUrl.pathname}`, 'w2');
+    const startedAt = performance.now();
+    await w2.start();
+
+    const joining = lines.find((line) => line['msg'] === 'subscribed to the expected symbols; joining');
+    expect(joining?.['expected']).toBeGreaterThan(5);
+    expect(joining?.['confirmed']).toBe(joining?.['expected']);
+    expect(performance.now() - startedAt).toBeGreaterThan(DELAY_MS);
+    const warned = (text: string): unknown[] => lines.filter((line) => String(line['msg']).includes(text));
+    expect(warned('did not hand over in time')).toEqual([]);
+    expect(w2.owned.names().length).toBe(joining?.['expected']);
+    await sleep(300);
+    await countedOnce(sim, symbols, [w1, w2]);
+  });
+});
