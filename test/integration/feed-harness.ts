@@ -1,6 +1,7 @@
 /**
  * The real feed client against the real simulator, for the feed and simulator tests: a `FeedClient`
- * driving any adapter, recording what it decoded and logged (JSON lines), plus the waiting helpers.
+ * driving any adapter, recording what it decoded and logged (JSON lines), an in-process `Worker`
+ * likewise, plus the waiting helpers.
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -9,6 +10,8 @@ import type { Trade } from '../../feeds/trade.js';
 import { FeedClient, type FeedClientOptions } from '../../src/ingest/feed-client.js';
 import type { Logger } from '../../src/log.js';
 import type { RunningSimulator } from '../../src/sim/simulator.js';
+import { Worker, type WorkerOptions } from '../../src/worker/worker.js';
+import { testRedis, type TestCluster } from '../support/redis.js';
 
 /** A logger whose JSON lines land in `lines`, for asserting what was logged. */
 export function captureLogger(): { log: Logger; lines: Record<string, unknown>[] } {
@@ -113,4 +116,48 @@ export function tally(trades: readonly Trade[]): Map<string, { trades: number; v
     out.set(trade.symbol, entry);
   }
   return out;
+}
+
+/** An in-process worker of `inProcessWorker`, its log, and what closes it. */
+export interface InProcessWorker {
+  readonly worker: Worker;
+  readonly lines: Record<string, unknown>[];
+  readonly close: () => Promise<void>;
+}
+
+/**
+ * A `Worker` in this process on the test cluster's Redis, reading `feedUrl`, its log captured, with
+ * the tests' fast timings (checkpoints every 200 ms, heartbeats and ring polls every 250 ms);
+ * `options` adds or overrides (`membership` is merged with those timings). Not started.
+ */
+export function inProcessWorker(
+  env: TestCluster,
+  id: string,
+  feed: FeedAdapter,
+  feedUrl: string,
+  options: Partial<WorkerOptions> = {},
+): InProcessWorker {
+  const subscriber = testRedis();
+  const { log, lines } = captureLogger();
+  const worker = new Worker(
+    { redis: env.redis, subscriber, keys: env.keys, logger: log },
+    {
+      id,
+      address: 'http://127.0.0.1:1',
+      feed,
+      feedUrl,
+      credentials: { key: 'test-key', secret: 'test-secret' },
+      checkpointMs: 200,
+      ...options,
+      membership: { heartbeatMs: 250, pollMs: 250, ...options.membership },
+    },
+  );
+  return {
+    worker,
+    lines,
+    close: async () => {
+      await worker.close();
+      subscriber.disconnect();
+    },
+  };
 }

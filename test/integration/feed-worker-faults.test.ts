@@ -10,7 +10,6 @@ import { binance } from '../../feeds/binance.js';
 import { finnhub } from '../../feeds/finnhub.js';
 import { polygon } from '../../feeds/polygon.js';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { addSymbols } from '../../src/cluster/universe.js';
 import { buildApp } from '../../src/http/app.js';
@@ -18,8 +17,8 @@ import { startSimulator, type RunningSimulator, type SimulatorInput } from '../.
 import { generateSymbols } from '../../src/sim/universe.js';
 import { Worker } from '../../src/worker/worker.js';
 import { RedisErrorCounts, workerMetrics, workerView } from '../../src/worker/worker-view.js';
-import { testCluster, testRedis, type TestCluster } from '../support/redis.js';
-import { captureLogger, sleep, until } from './feed-harness.js';
+import { testCluster, type TestCluster } from '../support/redis.js';
+import { inProcessWorker, sleep, until } from './feed-harness.js';
 
 interface Setup {
   readonly env: TestCluster;
@@ -59,31 +58,17 @@ async function startWorker(
   feedClient: Record<string, unknown> = {},
   { leaseMs = 1_500, ...options }: { replicas?: number; leaseMs?: number } = {},
 ): Promise<Started> {
-  const subscriber: Redis = testRedis();
-  const { log, lines } = captureLogger();
-  const worker = new Worker(
-    { redis: env.redis, subscriber, keys: env.keys, logger: log },
-    {
-      id,
-      address: 'http://127.0.0.1:1',
-      feed: adapter,
-      feedUrl: sim.wsUrl,
-      credentials: { key: 'test-key', secret: 'test-secret' },
-      checkpointMs: 200,
-      membership: { leaseMs, heartbeatMs: 250, pollMs: 250 },
-      feedClient: {
-        silenceMs: 600,
-        backoff: { baseMs: 20, maxMs: 100 },
-        connectionLimitBackoffMs: 500,
-        ...feedClient,
-      },
-      ...options,
+  const { worker, lines, close } = inProcessWorker(env, id, adapter, sim.wsUrl, {
+    membership: { leaseMs },
+    feedClient: {
+      silenceMs: 600,
+      backoff: { baseMs: 20, maxMs: 100 },
+      connectionLimitBackoffMs: 500,
+      ...feedClient,
     },
-  );
-  cleanups.push(async () => {
-    await worker.close();
-    subscriber.disconnect();
+    ...options,
   });
+  cleanups.push(close);
   await worker.start();
   return { worker, lines };
 }

@@ -24,7 +24,7 @@ import type {
 } from '../../src/http/cluster-view.js';
 import type { RebalanceEntry, WorkerReport } from '../../src/http/worker-report.js';
 import { TickringError } from '../../src/errors.js';
-import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics.js';
+import { createWorkerMetrics, type WorkerMetricSources, type WorkerMetrics } from '../../src/metrics.js';
 
 export const INTERVALS = [1_000, 60_000, 300_000] as const;
 
@@ -283,7 +283,8 @@ export interface FakeNode {
   close(): Promise<void>;
 }
 
-export function fakeMetrics(): WorkerMetrics {
+/** A worker's metrics over counters that read 0, but for those `sources` gives. */
+export function fakeMetrics(sources: Partial<WorkerMetricSources> = {}): WorkerMetrics {
   return createWorkerMetrics({
     tradesIngested: () => 0,
     duplicatesDropped: () => 0,
@@ -293,6 +294,7 @@ export function fakeMetrics(): WorkerMetrics {
     epoch: () => 0,
     feedReconnects: () => 0,
     leaseValid: () => true,
+    ...sources,
   });
 }
 

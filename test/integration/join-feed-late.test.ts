@@ -7,15 +7,14 @@
  * subscriptions once its feed is up.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
 import { polygon } from '../../feeds/polygon.js';
 import { addSymbols } from '../../src/cluster/universe.js';
 import { startSimulator, type RunningSimulator } from '../../src/sim/simulator.js';
 import { generateSymbols } from '../../src/sim/universe.js';
 import { Worker } from '../../src/worker/worker.js';
 import { TcpProxy } from '../faults/tcp-proxy.js';
-import { testCluster, testRedis, type TestCluster } from '../support/redis.js';
-import { captureLogger, sleep, until } from './feed-harness.js';
+import { testCluster, type TestCluster } from '../support/redis.js';
+import { inProcessWorker, sleep, until, type InProcessWorker } from './feed-harness.js';
 
 /**
  * Past the 4 s an old owner waits for a new owner that never announced (its 2 s bound, and as long
@@ -29,31 +28,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function createWorker(
-  env: TestCluster,
-  feedUrl: string,
-  id: string,
-): { worker: Worker; lines: Record<string, unknown>[] } {
-  const subscriber: Redis = testRedis();
-  const { log, lines } = captureLogger();
-  const worker = new Worker(
-    { redis: env.redis, subscriber, keys: env.keys, logger: log },
-    {
-      id,
-      address: 'http://127.0.0.1:1',
-      feed: polygon,
-      feedUrl,
-      credentials: { key: 'test-key', secret: 'test-secret' },
-      checkpointMs: 200,
-      // Joins admitted at once: the settle window would hide nothing here, only add its second.
-      membership: { leaseMs: 5_000, heartbeatMs: 250, pollMs: 250, settleMs: 0, settleMaxMs: 0 },
-    },
-  );
-  cleanups.push(async () => {
-    await worker.close();
-    subscriber.disconnect();
+/** Joins admitted at once: the settle window would hide nothing here, only add its second. */
+function createWorker(env: TestCluster, feedUrl: string, id: string): InProcessWorker {
+  const started = inProcessWorker(env, id, polygon, feedUrl, {
+    membership: { leaseMs: 5_000, settleMs: 0, settleMaxMs: 0 },
   });
-  return { worker, lines };
+  cleanups.push(() => started.close());
+  return started;
 }
 
 /** Every symbol's trade count over `workers` equals the simulator's, once nothing is in flight. */

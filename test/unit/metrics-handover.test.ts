@@ -3,7 +3,7 @@
  * buffer overflows (trades a full hand-over buffer dropped) among them.
  */
 import { describe, expect, it } from 'vitest';
-import { createWorkerMetrics } from '../../src/metrics.js';
+import { fakeMetrics } from '../integration/http-fake-view.js';
 
 describe('hand-over metrics', () => {
   it('expose what the worker counted, at scrape time', async () => {
@@ -17,17 +17,7 @@ describe('hand-over metrics', () => {
       standIns: 0,
       bufferOverflows: 3_000,
     };
-    const metrics = createWorkerMetrics({
-      tradesIngested: () => 0,
-      duplicatesDropped: () => 0,
-      unownedDropped: () => 0,
-      rejects: () => ({}),
-      symbolsOwned: () => 0,
-      epoch: () => 0,
-      feedReconnects: () => 0,
-      leaseValid: () => true,
-      handover: () => counted,
-    });
+    const metrics = fakeMetrics({ handover: () => counted });
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/^tickring_handover_buffer_overflows_total 3000$/m);
     expect(text).toMatch(/^tickring_handover_timeouts_total 2$/m);
