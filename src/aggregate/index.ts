@@ -39,7 +39,7 @@ export {
   type AggregateOptions,
 } from './options.js';
 export { type RecordPlacement } from './flat-slab.js';
-export { PackedCheckpoint, unpackCheckpoint } from './packed-checkpoint.js';
+export { PackedCheckpoint, parseStoredCheckpoint, unpackCheckpoint } from './packed-checkpoint.js';
 export {
   SymbolAggregate,
   type AggregateSnapshot,

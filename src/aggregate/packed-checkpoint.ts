@@ -24,7 +24,13 @@
  */
 import { endianness } from 'node:os';
 import { TickringError } from '../errors.js';
-import type { BarSeriesCheckpoint, BarTuple, SessionCheckpoint } from './checkpoint.js';
+import {
+  parseCheckpoint,
+  type AggregateCheckpoint,
+  type BarSeriesCheckpoint,
+  type BarTuple,
+  type SessionCheckpoint,
+} from './checkpoint.js';
 import { CHECKPOINT_SLAB } from './byte-slab.js';
 import { OHLCV_LENGTH } from './flat-ohlcv.js';
 
@@ -147,16 +153,42 @@ function sessionAt(d: Float64Array, at: number): SessionCheckpoint | null {
 }
 
 /**
+ * The first `count` doubles of `bytes`, copied to an aligned array of their own (the bytes sit
+ * anywhere in a record) in this machine's byte order.
+ */
+function doublesOf(bytes: Uint8Array, count: number): Float64Array {
+  const d = new Float64Array(count);
+  new Uint8Array(d.buffer).set(bytes.subarray(0, count * 8));
+  if (BIG_ENDIAN) Buffer.from(d.buffer).swap64();
+  return d;
+}
+
+/**
+ * The header of packed bytes (the doubles before the first series, laid out as above), unchecked;
+ * `undefined` where the bytes are too few or of another format.
+ */
+export function packedHeader(bytes: Uint8Array): Float64Array | undefined {
+  if (bytes.length < PACKED_HEADER * 8) return undefined;
+  const d = doublesOf(bytes, PACKED_HEADER);
+  return d[0] === PACKED_FORMAT ? d : undefined;
+}
+
+/**
+ * `parseCheckpoint` of an aggregate as a checkpoint record holds it: JSON-parsed, or still packed
+ * (a record read with `unpack: false`, see `parseCheckpointRecord`).
+ */
+export function parseStoredCheckpoint(value: unknown): AggregateCheckpoint {
+  return parseCheckpoint(value instanceof PackedCheckpoint ? unpackCheckpoint(value.bytes) : value);
+}
+
+/**
  * The `AggregateCheckpoint` in `bytes` (see the layout above), unchecked but for the framing: the
  * counts must fit the bytes exactly. Throws `TICKRING_ERR_CORRUPT_STATE` where they do not.
  */
 export function unpackCheckpoint(bytes: Uint8Array): unknown {
   if (bytes.length < PACKED_HEADER * 8) throw corrupt(`${bytes.length} bytes are too few`);
-  // Copied to an aligned array of their own: the bytes sit anywhere in a record.
   const doubles = Math.floor(bytes.length / 8);
-  const d = new Float64Array(doubles);
-  new Uint8Array(d.buffer).set(bytes.subarray(0, doubles * 8));
-  if (BIG_ENDIAN) Buffer.from(d.buffer).swap64();
+  const d = doublesOf(bytes, doubles);
   if (d[0] !== PACKED_FORMAT) throw corrupt(`format ${d[0]} is not ${PACKED_FORMAT}`);
   const seriesCount = countAt(d, PACKED_SERIES_COUNT, 'the series count', doubles);
   const bars: BarSeriesCheckpoint[] = [];

@@ -49,6 +49,7 @@ import {
   PACKED_SESSION,
   PACKED_SYMBOL_BYTES,
   packedBytes,
+  packedHeader,
   packScratch,
   type PackedCheckpoint,
 } from './packed-checkpoint.js';
@@ -279,6 +280,22 @@ export class SymbolAggregate {
       trades: inSession ? tradesAt(d, at + SESSION) : 0,
       lastPrice: d[at + HAS_LAST] === 0 ? null : (d[at + LAST_PRICE] as number),
     };
+  }
+
+  /**
+   * `summary()` of the aggregate packed `bytes` hold (`checkpointPacked`), read from their header
+   * without unpacking them: a new owner answers for a symbol whose restore it deferred without
+   * restoring it. `undefined` where the bytes do not hold plausible figures; they are unchecked,
+   * so the caller then restores, which checks everything and reports what is wrong.
+   */
+  static summaryOfPacked(bytes: Uint8Array): AggregateSummary | undefined {
+    const d = packedHeader(bytes);
+    if (d === undefined) return undefined;
+    const trades = Number.isNaN(startAt(d, PACKED_SESSION)) ? 0 : tradesAt(d, PACKED_SESSION);
+    const lastPrice = (d[PACKED_EXCHANGE_BYTES] as number) < 0 ? null : (d[PACKED_LAST] as number);
+    if (!Number.isSafeInteger(trades) || trades < 0) return undefined;
+    if (lastPrice !== null && !Number.isFinite(lastPrice)) return undefined;
+    return { trades, lastPrice };
   }
 
   /** A counter that grows with every change; read it with `toCheckpoint()` and pass it to `markClean`. */

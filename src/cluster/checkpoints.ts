@@ -66,8 +66,16 @@ function corruptRecord(symbol: string, problem: string, cause?: unknown): Tickri
   );
 }
 
-/** A record as Redis holds it (see `recordBytes`); the aggregate is left for `parseCheckpoint` to check. */
-export function parseCheckpointRecord(raw: string | Buffer, symbol: string): CheckpointRecord {
+/**
+ * A record as Redis holds it (see `recordBytes`); the aggregate is left for `parseCheckpoint` to check.
+ * `unpack: false` leaves a packed aggregate as its bytes (a `PackedCheckpoint`, which
+ * `parseCheckpoint` unpacks), for a reader that may restore it later or never (see `claim`).
+ */
+export function parseCheckpointRecord(
+  raw: string | Buffer,
+  symbol: string,
+  { unpack = true }: { unpack?: boolean } = {},
+): CheckpointRecord {
   const packedAt = typeof raw === 'string' ? -1 : raw.indexOf(PACKED_AGGREGATE_FOLLOWS);
   let value: unknown;
   try {
@@ -78,7 +86,8 @@ export function parseCheckpointRecord(raw: string | Buffer, symbol: string): Che
   if (typeof value !== 'object' || value === null) throw corruptRecord(symbol, 'is not an object');
   const record = value as Record<string, unknown>;
   let aggregate = record['aggregate'];
-  if (packedAt >= 0) {
+  if (packedAt >= 0 && !unpack) aggregate = new PackedCheckpoint((raw as Buffer).subarray(packedAt + 1));
+  else if (packedAt >= 0) {
     try {
       aggregate = unpackCheckpoint((raw as Buffer).subarray(packedAt + 1));
     } catch (err) {
@@ -207,7 +216,8 @@ export class CheckpointStore {
    * Fences the symbols at `epoch` and returns their last checkpoints (`null`: none). A symbol
    * already fenced at a newer epoch is left alone and listed in `newer`: this worker is behind, and
    * must not go live from what it would read. Corrupt values are reported through `onCorrupt` and
-   * treated as absent.
+   * treated as absent. Packed aggregates stay packed (see `parseCheckpointRecord`): a new owner
+   * restores a quiet symbol's only when first needed, off its go-live path (see `OwnedSymbol`).
    */
   async claim(
     epoch: number,
@@ -238,7 +248,7 @@ export class CheckpointStore {
         return;
       }
       try {
-        records.set(symbol, parseCheckpointRecord(raw, symbol));
+        records.set(symbol, parseCheckpointRecord(raw, symbol, { unpack: false }));
       } catch (err) {
         onCorrupt(symbol, err);
         records.set(symbol, null);

@@ -8,12 +8,12 @@
  * Positions in the stream (`StreamPosition`) tell the next owner what to skip.
  */
 import type { DedupFields, FeedAdapter } from '../../feeds/adapter.js';
-import { copyTrade, type Trade, type TradeRecord } from '../../feeds/trade.js';
+import { copyTrade, type Trade } from '../../feeds/trade.js';
 import { SymbolAggregate, type AggregateOptions } from '../aggregate/index.js';
 import { DedupWindow } from '../ingest/dedup.js';
-import { START_OF_STREAM, type StreamPosition } from '../ingest/stream-position.js';
-
-export type OwnedSymbolState = 'loading' | 'live' | 'leaving';
+import type { StreamPosition } from '../ingest/stream-position.js';
+import { OwnedSymbol, type DeferredAggregate } from './owned-symbol.js';
+import type { TimeSlice } from './time-slice.js';
 
 /** Trades buffered per loading symbol at most; past it the oldest are dropped and counted. */
 export const MAX_BUFFERED_TRADES = 100_000;
@@ -24,40 +24,6 @@ export const MAX_BUFFERED_TRADES = 100_000;
  * costs about 0.4 µs a trade.
  */
 export const BUFFER_OVERFLOW_DROP = MAX_BUFFERED_TRADES / 100;
-
-export interface OwnedSymbol {
-  state: OwnedSymbolState;
-  aggregate: SymbolAggregate;
-  buffer: Trade[];
-  /**
-   * Where the aggregate stood when it went live (the previous owner's position, or the start of the
-   * stream): `position` until a trade is applied.
-   */
-  resumedFrom: StreamPosition;
-  /**
-   * Last trade applied since it went live, kept rather than its key: `position` builds the key
-   * when a checkpoint or hand-over asks for it, not once per trade. It is `lastCopy`, not the
-   * decoder's `Trade`: a kept `Trade` outlives young-generation collections once a worker owns
-   * thousands of symbols, and V8 then allocates every `Trade` in the old generation (allocation-site
-   * pretenuring), where each one costs a full collection instead of nothing.
-   */
-  lastApplied: Trade | undefined;
-  /** The storage `lastApplied` points to once a trade was applied, overwritten by every trade. */
-  lastCopy: TradeRecord | undefined;
-  timeMs: number;
-  atTime: number;
-  /** Trades applied since the symbol was acquired; tells a quiet symbol from an active one. */
-  applied: number;
-  /** `applied` when `sampleQuiet` last ran (-1: not since the symbol was acquired). */
-  appliedAtSample: number;
-  /**
-   * Loading, after the checkpoint arrived: the position the previous owner reached is still ahead
-   * in this worker's stream; everything up to it is skipped when it arrives.
-   */
-  awaiting: StreamPosition | undefined;
-  /** Live: trades with a sequence number up to this were the previous owner's (-1: none). */
-  floorSeq: number;
-}
 
 /** How a loaded checkpoint's position was used when a symbol went live. */
 export type GoLiveOutcome =
@@ -157,20 +123,7 @@ export class OwnedSymbols {
   acquire(name: string): void {
     if (this.symbols.has(name)) return;
     const symbol = this.keyOf(name);
-    this.symbols.set(symbol, {
-      state: 'loading',
-      aggregate: new SymbolAggregate(symbol, this.aggregateOptions),
-      buffer: [],
-      resumedFrom: START_OF_STREAM,
-      lastApplied: undefined,
-      lastCopy: undefined,
-      timeMs: 0,
-      atTime: 0,
-      applied: 0,
-      appliedAtSample: -1,
-      awaiting: undefined,
-      floorSeq: -1,
-    });
+    this.symbols.set(symbol, new OwnedSymbol(symbol, this.aggregateOptions));
   }
 
   /** A live symbol keeps being applied while it is handed over. */
@@ -188,7 +141,7 @@ export class OwnedSymbols {
     const owned = this.symbols.get(symbol);
     if (owned?.state !== 'leaving') return false;
     owned.state = 'live';
-    owned.aggregate.markDirty();
+    owned.markDirty();
     return true;
   }
 
@@ -309,16 +262,19 @@ export class OwnedSymbols {
    * Installs the loaded aggregate (if any) and replays the buffer past `from`, the position the
    * previous owner reached. `expectAhead`: the previous owner saw this worker's first buffered
    * trade, so `from` is in this stream; if not buffered yet, the symbol keeps buffering until it is.
+   * A `DeferredAggregate` is restored only when something first reads it (a replayed trade here, or
+   * later; see `OwnedSymbol`).
    */
   goLive(
     symbol: string,
-    loaded: SymbolAggregate | null,
+    loaded: SymbolAggregate | DeferredAggregate | null,
     from: StreamPosition,
     expectAhead: boolean,
   ): GoLiveOutcome | undefined {
     const owned = this.symbols.get(symbol);
     if (!owned || owned.state !== 'loading') return undefined;
-    if (loaded) owned.aggregate = loaded;
+    if (loaded instanceof SymbolAggregate) owned.aggregate = loaded;
+    else if (loaded) owned.deferRestore(loaded);
     this.resumeFrom(owned, from);
     const start = this.resumeIndex(owned.buffer, from);
     if (start === undefined && expectAhead) {
@@ -356,6 +312,23 @@ export class OwnedSymbols {
     this.resumeFrom(owned, from);
     this.replay(owned, start, from);
     return true;
+  }
+
+  /**
+   * Restores every aggregate whose restore was deferred at go-live, yielding to the event loop
+   * whenever `slice` is spent. Returns how many it restored.
+   */
+  async restoreDeferred(slice: TimeSlice): Promise<number> {
+    const pending = [...this.symbols].filter(([, owned]) => owned.restorePending);
+    let restored = 0;
+    for (const [symbol, owned] of pending) {
+      if (slice.spent) await slice.yield();
+      // Only while still this set's and still deferred: one released or read meanwhile is not.
+      if (this.symbols.get(symbol) !== owned || !owned.restorePending) continue;
+      owned.restoreDeferred();
+      restored++;
+    }
+    return restored;
   }
 
   /** A symbol's buffer and aggregate start over (its stream had a gap). */

@@ -25,7 +25,8 @@ import type { FeedClient } from '../ingest/feed-client.js';
 import type { RateLimitedLog } from '../ingest/rate-limited-log.js';
 import { START_OF_STREAM } from '../ingest/stream-position.js';
 import type { Logger } from '../log.js';
-import type { OwnedSymbol, OwnedSymbols, OwnedSymbolState } from './owned-symbols.js';
+import type { OwnedSymbol, OwnedSymbolState } from './owned-symbol.js';
+import type { OwnedSymbols } from './owned-symbols.js';
 import { SettledCheckpoints } from './settled-checkpoints.js';
 
 /** Symbols whose checkpoints, owners' passes and fences one warm-up round trip reads. */

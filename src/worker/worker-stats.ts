@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Assignment } from '../cluster/ring.js';
 import type { RebalanceEntry, WorkerReport } from '../http/worker-report.js';
 import { LagSampler } from '../metrics.js';
-import type { OwnedSymbolState } from './owned-symbols.js';
+import type { OwnedSymbolState } from './owned-symbol.js';
 
 /** The parts of a `Worker` the report reads; a structural type so tests can drive it directly. */
 export interface StatsSource {

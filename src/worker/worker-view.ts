@@ -73,7 +73,7 @@ export function workerView(
         version: `${worker.actingEpoch}:${owned.aggregate.changes}`,
       };
     },
-    localSummary: (symbol) => live(symbol)?.aggregate.summary(),
+    localSummary: (symbol) => live(symbol)?.summary(),
     localVersion(symbol) {
       const owned = live(symbol);
       return owned

@@ -14,7 +14,8 @@ import type { RedisClient as Redis } from '../redis/client.js';
 import type { Credentials, FeedAdapter } from '../../feeds/adapter.js';
 import {
   conditionRulesFor,
-  parseCheckpoint,
+  PackedCheckpoint,
+  parseStoredCheckpoint,
   resolveAggregateOptions,
   SymbolAggregate,
   type AggregateOptions,
@@ -40,7 +41,8 @@ import { START_OF_STREAM } from '../ingest/stream-position.js';
 import type { Logger } from '../log.js';
 import { LagSampler } from '../metrics.js';
 import type { ClusterKeys } from '../redis/keys.js';
-import { MAX_BUFFERED_TRADES, OwnedSymbols, type OwnedSymbol } from './owned-symbols.js';
+import type { DeferredAggregate, OwnedSymbol } from './owned-symbol.js';
+import { MAX_BUFFERED_TRADES, OwnedSymbols } from './owned-symbols.js';
 import { beginMoves } from './epoch-moves.js';
 import { GoLiveQueue, type GoLiveResult } from './go-live-queue.js';
 import { TimeSlice, yieldToEventLoop } from './time-slice.js';
@@ -974,6 +976,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const interruptedSet = new Set(interrupted);
     goingLive.add(gained.filter((symbol) => !interruptedSet.has(symbol)));
     const { replayedAll, newer } = await goingLive.done();
+    void this.restoreDeferred(epoch);
     if (!this.stillActing(epoch)) return;
     const unfinished = [...interrupted, ...newer];
     for (const symbol of unfinished) {
@@ -1021,7 +1024,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (this.owned.get(symbol)?.state === 'loading') {
         const outcome = this.owned.goLive(
           symbol,
-          this.loadAggregate(symbol, record),
+          record ? this.deferredAggregate(symbol, record) : null,
           record ? checkpointPosition(record) : START_OF_STREAM,
           record?.final === true && record.overlapped === true && record.epoch >= sinceOf(symbol),
         );
@@ -1037,7 +1040,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // Checkpointed once live even without a trade: standbys settle only on a checkpoint written
       // by the symbol's owner since it took it (see `Standbys.warm`). A symbol that never traded
       // keeps having no checkpoint at all.
-      if (record !== null) this.owned.get(symbol)?.aggregate.markDirty();
+      if (record !== null) this.owned.get(symbol)?.markDirty();
     }
     this.log.debug(
       {
@@ -1174,13 +1177,41 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.timers.add(timer);
   }
 
+  /**
+   * Restores, once the symbols of `epoch` are live, the aggregates that went live with their
+   * restore deferred (see `OwnedSymbol`), in slices between which the feed and queries go on. A
+   * trade, query or checkpoint pass that needs one sooner restores it itself.
+   */
+  private async restoreDeferred(epoch: number): Promise<void> {
+    await yieldToEventLoop();
+    const started = performance.now();
+    const restored = await this.owned.restoreDeferred(new TimeSlice(HANDOVER_SLICE_MS));
+    if (restored > 0) {
+      this.log.debug(
+        { epoch, symbols: restored, ms: Math.round(performance.now() - started) },
+        'deferred checkpoints restored',
+      );
+    }
+  }
+
   /** The aggregate a checkpoint holds; throws on one that is corrupt. */
   private restore(record: CheckpointRecord, placement: RecordPlacement = 'shared'): SymbolAggregate {
     return SymbolAggregate.fromCheckpoint(
-      parseCheckpoint(record.aggregate),
+      parseStoredCheckpoint(record.aggregate),
       this.options.aggregate,
       placement,
     );
+  }
+
+  /** A checkpoint's aggregate, restored when first needed (see `OwnedSymbol`). */
+  private deferredAggregate(symbol: string, record: CheckpointRecord): DeferredAggregate {
+    return {
+      restore: () => this.loadAggregate(symbol, record),
+      summary:
+        record.aggregate instanceof PackedCheckpoint
+          ? SymbolAggregate.summaryOfPacked(record.aggregate.bytes)
+          : undefined,
+    };
   }
 
   private loadAggregate(symbol: string, record: CheckpointRecord | null): SymbolAggregate | null {

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTrade } from '../../feeds/trade.js';
 import { parseCheckpoint } from '../../src/aggregate/checkpoint.js';
+import { PackedCheckpoint, parseStoredCheckpoint } from '../../src/aggregate/packed-checkpoint.js';
 import { SymbolAggregate } from '../../src/aggregate/symbol-aggregate.js';
 import { CheckpointStore, recordBytes, type CheckpointRecord } from '../../src/cluster/checkpoints.js';
 import { START_OF_STREAM } from '../../src/ingest/stream-position.js';
@@ -114,7 +115,9 @@ describe('claiming symbols at an epoch', () => {
     const claimed = (
       await new CheckpointStore(env.redis, env.keys, 'new').claim(8, ['AAPL'], () => undefined)
     ).records.get('AAPL');
-    const restored = SymbolAggregate.fromCheckpoint(parseCheckpoint(claimed?.aggregate));
+    // A claim leaves the aggregate packed, for the new owner to restore when first needed.
+    expect(claimed?.aggregate).toBeInstanceOf(PackedCheckpoint);
+    const restored = SymbolAggregate.fromCheckpoint(parseStoredCheckpoint(claimed?.aggregate));
     expect(restored.toCheckpoint()).toEqual(aggregate.toCheckpoint());
   });
 });

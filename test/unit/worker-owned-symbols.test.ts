@@ -12,7 +12,10 @@ import { relay } from '../../feeds/relay.js';
 import { makeTrade, type Trade } from '../../feeds/trade.js';
 import { decodeHandoverSignal, encodeHandoverSignal } from '../../src/cluster/handover-signals.js';
 import { START_OF_STREAM, type StreamPosition } from '../../src/ingest/stream-position.js';
-import { OwnedSymbols, type OwnedSymbol } from '../../src/worker/owned-symbols.js';
+import type { DeferredAggregate, OwnedSymbol } from '../../src/worker/owned-symbol.js';
+import { OwnedSymbols } from '../../src/worker/owned-symbols.js';
+import { TimeSlice } from '../../src/worker/time-slice.js';
+import { SymbolAggregate, type AggregateSummary } from '../../src/aggregate/index.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -320,5 +323,137 @@ describe('OwnedSymbols quietSince', () => {
     owned.sampleQuiet();
     owned.acquire('MSFT');
     expect(owned.quietSince(symbolOf(owned, 'MSFT'), 99)).toBe(99);
+  });
+});
+
+describe('OwnedSymbols deferred restore', () => {
+  /** An aggregate of AAPL with one trade at 50, as a checkpoint would restore it. */
+  function checkpointed(): SymbolAggregate {
+    const aggregate = new SymbolAggregate('AAPL');
+    aggregate.apply(
+      makeTrade({ symbol: 'AAPL', price: 50, size: 2, timeMs: T0 - 10, id: '1', exchange: '4' }),
+    );
+    return aggregate;
+  }
+
+  /** A deferred checkpoint that counts its restores in `counter.restores`. */
+  function deferred(
+    counter = { restores: 0 },
+    restore: () => SymbolAggregate | null = checkpointed,
+    summary?: AggregateSummary,
+  ): DeferredAggregate {
+    return {
+      restore: () => {
+        counter.restores++;
+        return restore();
+      },
+      summary,
+    };
+  }
+
+  it('goes live without restoring a quiet symbol, and restores it once, when first read', () => {
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.acquire('AAPL');
+    const counter = { restores: 0 };
+    expect(owned.goLive('AAPL', deferred(counter), START_OF_STREAM, false)).toBe('exact');
+    const aapl = symbolOf(owned);
+    expect(aapl.state).toBe('live');
+    expect(aapl.restorePending).toBe(true);
+    expect(counter.restores).toBe(0);
+    expect(aapl.aggregate.snapshot().trades).toBe(1);
+    expect(aapl.aggregate.snapshot().trades).toBe(1);
+    expect(counter.restores).toBe(1);
+    expect(aapl.restorePending).toBe(false);
+  });
+
+  it('answers the summary from the checkpoint without restoring, where it can', () => {
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.acquire('AAPL');
+    owned.acquire('MSFT');
+    const peeked = { restores: 0 };
+    owned.goLive(
+      'AAPL',
+      deferred(peeked, checkpointed, { trades: 1, lastPrice: 50 }),
+      START_OF_STREAM,
+      false,
+    );
+    expect(symbolOf(owned).summary()).toEqual({ trades: 1, lastPrice: 50 });
+    expect(peeked.restores).toBe(0);
+    // Without a summary read in place, it restores to answer.
+    const restored = { restores: 0 };
+    owned.goLive(
+      'MSFT',
+      deferred(restored, () => new SymbolAggregate('MSFT')),
+      START_OF_STREAM,
+      false,
+    );
+    expect(symbolOf(owned, 'MSFT').summary()).toEqual({ trades: 0, lastPrice: null });
+    expect(restored.restores).toBe(1);
+  });
+
+  it('restores before the first trade is applied, so the trade lands on the checkpoint', () => {
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.acquire('AAPL');
+    owned.goLive('AAPL', deferred(), START_OF_STREAM, false);
+    owned.ingest(trade('2', T0));
+    const session = symbolOf(owned).aggregate.snapshot();
+    expect(session.trades).toBe(2);
+    expect(session.volume).toBe(3);
+  });
+
+  it('restores at go-live when buffered trades are replayed onto it', () => {
+    const owned = buffering([trade('2', T0), trade('3', T0)]);
+    const counter = { restores: 0 };
+    owned.goLive('AAPL', deferred(counter), START_OF_STREAM, false);
+    expect(counter.restores).toBe(1);
+    expect(symbolOf(owned).aggregate.snapshot().trades).toBe(3);
+  });
+
+  it('keeps the empty aggregate when the checkpoint turns out unusable', () => {
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.acquire('AAPL');
+    owned.goLive(
+      'AAPL',
+      deferred(undefined, () => null),
+      START_OF_STREAM,
+      false,
+    );
+    owned.ingest(trade('2', T0));
+    expect(symbolOf(owned).aggregate.snapshot().trades).toBe(1);
+  });
+
+  it('marks the restored aggregate dirty when asked while deferred, without restoring for it', () => {
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.acquire('AAPL');
+    const counter = { restores: 0 };
+    const clean = (): SymbolAggregate => {
+      const aggregate = checkpointed();
+      aggregate.markClean();
+      return aggregate;
+    };
+    owned.goLive('AAPL', deferred(counter, clean), START_OF_STREAM, false);
+    const aapl = symbolOf(owned);
+    aapl.markDirty();
+    expect(counter.restores).toBe(0);
+    expect(aapl.aggregate.dirty).toBe(true);
+  });
+
+  it('restores every deferred symbol in slices, skipping one released meanwhile', async () => {
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    const restored: string[] = [];
+    for (const symbol of ['AAPL', 'MSFT', 'NVDA']) {
+      owned.acquire(symbol);
+      const restore = (): SymbolAggregate => {
+        restored.push(symbol);
+        // Releases NVDA while the loop is under way: it must not be restored after.
+        if (symbol === 'AAPL') owned.release('NVDA');
+        return new SymbolAggregate(symbol);
+      };
+      owned.goLive(symbol, deferred(undefined, restore), START_OF_STREAM, false);
+    }
+    // A zero budget yields before every symbol, as a busy worker's would.
+    expect(await owned.restoreDeferred(new TimeSlice(0))).toBe(2);
+    expect(restored).toEqual(['AAPL', 'MSFT']);
+    expect(symbolOf(owned, 'MSFT').restorePending).toBe(false);
   });
 });

@@ -9,7 +9,7 @@ import { Assignment } from '../../src/cluster/ring.js';
 import { mergeRebalances } from '../../src/http/dashboard-routes.js';
 import { LagSampler } from '../../src/metrics.js';
 import { WorkerStats, type StatsSource } from '../../src/worker/worker-stats.js';
-import type { OwnedSymbolState } from '../../src/worker/owned-symbols.js';
+import type { OwnedSymbolState } from '../../src/worker/owned-symbol.js';
 
 class FakeWorker extends EventEmitter implements StatsSource {
   readonly id = 'w1';

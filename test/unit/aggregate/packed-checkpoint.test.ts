@@ -11,8 +11,11 @@ import { parseCheckpoint } from '../../../src/aggregate/checkpoint.js';
 import {
   PACKED_FORMAT,
   PACKED_HEADER,
+  PACKED_LAST,
   PACKED_SERIES_COUNT,
+  PACKED_SESSION,
   PackedCheckpoint,
+  parseStoredCheckpoint,
   unpackCheckpoint,
 } from '../../../src/aggregate/packed-checkpoint.js';
 import { TickringError } from '../../../src/errors.js';
@@ -233,5 +236,40 @@ describe('unpackCheckpoint of untrusted bytes', () => {
       }
     }
     expect(refused).toBeGreaterThan(0);
+  });
+});
+
+describe('SymbolAggregate.summaryOfPacked', () => {
+  it('reads what the restored aggregate summarises, without unpacking', () => {
+    const bytes = sample();
+    const restored = SymbolAggregate.fromCheckpoint(
+      load(bytes) as ReturnType<typeof parseCheckpoint>,
+      options,
+    );
+    expect(SymbolAggregate.summaryOfPacked(bytes)).toEqual(restored.summary());
+    expect(SymbolAggregate.summaryOfPacked(bytes)).toEqual({ trades: 14, lastPrice: 11 });
+    const empty = new SymbolAggregate('AAPL', options);
+    expect(SymbolAggregate.summaryOfPacked(empty.checkpointPacked().bytes)).toEqual(empty.summary());
+  });
+
+  it('reads from a record where the bytes start anywhere, and parses them as stored there', () => {
+    const bytes = sample();
+    const record = Buffer.concat([Buffer.from('{"v":1}\0'), bytes]);
+    const stored = record.subarray(8);
+    expect(SymbolAggregate.summaryOfPacked(stored)).toEqual({ trades: 14, lastPrice: 11 });
+    expect(parseStoredCheckpoint(new PackedCheckpoint(stored))).toEqual(load(bytes));
+    expect(() => parseStoredCheckpoint(new PackedCheckpoint(stored.subarray(0, 100)))).toThrow(/too few/);
+  });
+
+  it('gives nothing for figures no aggregate holds, so the caller restores and reports them', () => {
+    const bytes = sample();
+    const tradesAt = PACKED_SESSION + 13; // the session tuple's trade count
+    const lastPriceAt = PACKED_LAST;
+    expect(SymbolAggregate.summaryOfPacked(bytes.subarray(0, 100))).toBeUndefined();
+    expect(SymbolAggregate.summaryOfPacked(withDouble(bytes, 0, 2))).toBeUndefined();
+    expect(SymbolAggregate.summaryOfPacked(withDouble(bytes, tradesAt, -1))).toBeUndefined();
+    expect(SymbolAggregate.summaryOfPacked(withDouble(bytes, tradesAt, 1.5))).toBeUndefined();
+    expect(SymbolAggregate.summaryOfPacked(withDouble(bytes, lastPriceAt, NaN))).toBeUndefined();
+    expect(SymbolAggregate.summaryOfPacked(withDouble(bytes, lastPriceAt, Infinity))).toBeUndefined();
   });
 });
