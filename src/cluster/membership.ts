@@ -119,6 +119,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   status: MembershipStatus = 'starting';
   private readonly options: MembershipOptions;
   private current: Assignment | undefined;
+  /** The universe as last read, and the epoch its record says it last changed at (`knowUniverse`). */
+  private universe: { changedAt: number; symbols: readonly string[] } | undefined;
   private leaseValidUntil = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -496,7 +498,16 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.noticeLostRecord(record, this.current.record);
       return;
     }
-    const symbols = await this.redis.smembers(this.keys.symbols);
+    // Only set-symbols changes the universe, and the record names the epoch it last did: a member
+    // holding the universe of that epoch does not read it again. Every member acts on a new epoch
+    // at the same moment, and reading the whole universe each time (SMEMBERS, 8,000 symbols at the
+    // issue's size) had them all parse it at once on a busy machine. (A value written into the set
+    // by hand, around set-symbols, is seen at the next change of the universe.)
+    const known = this.universe;
+    const symbols =
+      known !== undefined && record.universe === known.changedAt
+        ? known.symbols
+        : await this.redis.smembers(this.keys.symbols);
     // Re-check: a newer record may have arrived while the symbols were read.
     if (this.current && record.epoch <= this.current.epoch) return;
     this.highestEpoch = Math.max(this.highestEpoch, record.epoch);
@@ -508,6 +519,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
     const read = performance.now();
     this.current = new Assignment(record, symbols);
+    this.knowUniverse(record, this.current.universe);
     this.log.debug(
       {
         epoch: record.epoch,
@@ -517,6 +529,15 @@ export class Membership extends EventEmitter<MembershipEvents> {
       'ring read',
     );
     this.emit('assignment', this.current);
+  }
+
+  /**
+   * The universe `record` was read with (its symbols read after it, so never older), kept for the
+   * epochs that do not change it; the worker also passes what it read before joining, so that its
+   * first epoch need not read it again.
+   */
+  knowUniverse(record: RingRecord, symbols: readonly string[]): void {
+    this.universe = record.universe === undefined ? undefined : { changedAt: record.universe, symbols };
   }
 
   /**

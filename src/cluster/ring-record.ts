@@ -28,6 +28,11 @@ export interface RingRecord {
   /** Redis time (ms) of the change. */
   readonly changedAt: number;
   readonly reason: string;
+  /**
+   * The epoch at which the symbol universe last changed (set-symbols): a reader holding the
+   * universe of that epoch need not read it again. Absent in records of earlier versions.
+   */
+  readonly universe?: number;
 }
 
 export const EMPTY_RING: RingRecord = Object.freeze({
@@ -90,7 +95,7 @@ export function parseRingRecord(raw: string | null): RingRecord {
     throw corrupt('not JSON');
   }
   if (!isObject(value)) throw corrupt('not an object');
-  const { epoch, members, pins, vnodes, changedAt, reason } = value;
+  const { epoch, members, pins, vnodes, changedAt, reason, universe } = value;
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0) throw corrupt('bad epoch');
   if (typeof vnodes !== 'number' || !Number.isInteger(vnodes) || vnodes < 1) throw corrupt('bad vnodes');
   // Lua's cjson writes an empty list as `{}`.
@@ -107,5 +112,9 @@ export function parseRingRecord(raw: string | null): RingRecord {
     vnodes,
     changedAt: typeof changedAt === 'number' ? changedAt : 0,
     reason: typeof reason === 'string' ? reason : '',
+    // Anything else than an epoch up to this one is not trusted: the universe is read instead.
+    ...(typeof universe === 'number' && Number.isSafeInteger(universe) && universe >= 0 && universe <= epoch
+      ? { universe }
+      : {}),
   };
 }

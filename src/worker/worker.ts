@@ -306,6 +306,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.redis.smembers(this.keys.symbols),
       ]);
       this.previousAssignment = new Assignment(record, symbols);
+      // Read in order on one connection, the symbols after the record: the first epoch reuses them.
+      this.membership.knowUniverse(record, this.previousAssignment.universe);
       universe = symbols;
     } catch (err) {
       this.log.warn({ err }, 'ring unreadable before joining; first hand-over waits for nobody');

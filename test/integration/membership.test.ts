@@ -411,6 +411,31 @@ describe('membership in Redis', () => {
     expect((await readRingRecord(env.redis, env.keys)).pins).toEqual({});
   });
 
+  it('reads the universe again only at an epoch that changed it', async () => {
+    const a = member('u1');
+    await a.start();
+    await eventually('on the ring', () =>
+      a.assignment?.record.members.length === 1 ? a.assignment : undefined,
+    );
+    const seeded = (await readRingRecord(env.redis, env.keys)).universe;
+    expect(seeded).toBeDefined();
+    // Written by hand, around set-symbols: no epoch says the universe changed, so it is not read.
+    await env.redis.sadd(env.keys.symbols, 'AMD');
+    await pinSymbol(env.redis, env.keys, 'AAPL', 'u1');
+    const pinned = await eventually('the pin acted on', () =>
+      a.assignment?.record.reason.startsWith('pin') === true ? a.assignment : undefined,
+    );
+    expect(pinned.record.universe).toBe(seeded);
+    expect([...pinned.symbols()]).not.toContain('AMD');
+    // An epoch of set-symbols names itself as the universe's: read again, the hand-written one too.
+    const { epoch } = await addSymbols(env.redis, env.keys, ['INTC']);
+    const added = await eventually('the new universe acted on', () =>
+      a.assignment?.epoch === epoch ? a.assignment : undefined,
+    );
+    expect(added.record.universe).toBe(epoch);
+    expect([...added.symbols()]).toEqual(expect.arrayContaining(['AMD', 'INTC', 'AAPL']));
+  });
+
   it('rejects malformed symbols before writing anything', async () => {
     await expect(addSymbols(env.redis, env.keys, ['OK', 'bad sym'])).rejects.toThrow(
       /invalid symbol "bad sym"/,

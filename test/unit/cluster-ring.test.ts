@@ -186,4 +186,14 @@ describe('parseRingRecord', () => {
     );
     expect(() => parseRingRecord('{')).toThrow(/not JSON/);
   });
+
+  it("keeps the universe's epoch only where it is an epoch up to the record's own", () => {
+    const universeOf = (universe: unknown): number | undefined =>
+      parseRingRecord(JSON.stringify({ ...base, members: [], universe })).universe;
+    expect(universeOf(3)).toBe(3);
+    expect(universeOf(4)).toBe(4);
+    // Not trusted: the reader reads the universe instead.
+    for (const bad of [5, -1, 2.5, '3', null]) expect(universeOf(bad), String(bad)).toBeUndefined();
+    expect(parseRingRecord(JSON.stringify({ ...base, members: [] }))).not.toHaveProperty('universe');
+  });
 });

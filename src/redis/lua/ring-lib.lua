@@ -13,16 +13,16 @@ local function redis_now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- The stored record's epoch and vnodes (0 and nil when there is no readable record: none, garbage,
--- or a value of another kind, which a live member's heartbeat then rewrites).
+-- The stored record's epoch, vnodes and universe epoch (0, nil and nil when there is no readable
+-- record: none, garbage, or a value of another kind, which a live member's heartbeat then rewrites).
 local function current_record()
   local raw = redis.pcall('GET', KEYS[3])
-  if not raw or type(raw) == 'table' then return 0, nil end
+  if not raw or type(raw) == 'table' then return 0, nil, nil end
   local ok, record = pcall(cjson.decode, raw)
   if ok and type(record) == 'table' and tonumber(record.epoch) then
-    return tonumber(record.epoch), tonumber(record.vnodes)
+    return tonumber(record.epoch), tonumber(record.vnodes), tonumber(record.universe)
   end
-  return 0, nil
+  return 0, nil, nil
 end
 
 local function current_epoch()
@@ -69,8 +69,10 @@ end
 -- still hand over). The virtual-node count is a cluster-wide parameter: the first record fixes it,
 -- later callers' values are ignored so that every worker keeps building the same ring. The new epoch
 -- is above `floor` too: a worker rejoining a Redis that lost its data passes the highest epoch it
--- saw, so epochs never go back.
-local function rewrite_ring(now, reason, default_vnodes, floor)
+-- saw, so epochs never go back. `universe` is the epoch at which the symbol universe last changed:
+-- this one where `universe_changed` (set-symbols) or no record says otherwise, the previous record's
+-- otherwise, so that a reader holding the universe of that epoch need not read it again.
+local function rewrite_ring(now, reason, default_vnodes, floor, universe_changed)
   local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
   table.sort(ids)
   local members = {}
@@ -90,11 +92,13 @@ local function rewrite_ring(now, reason, default_vnodes, floor)
   local pins = {}
   local flat = redis.call('HGETALL', KEYS[4])
   for i = 1, #flat, 2 do pins[flat[i]] = flat[i + 1] end
-  local previous_epoch, stored_vnodes = current_record()
+  local previous_epoch, stored_vnodes, stored_universe = current_record()
   local epoch = math.max(previous_epoch, tonumber(floor) or 0) + 1
   local vnodes = stored_vnodes or default_vnodes
+  local universe = stored_universe
+  if universe_changed or not universe then universe = epoch end
   local record = { v = 1, epoch = epoch, members = members, pins = pins, vnodes = vnodes,
-                   changedAt = now, reason = reason }
+                   changedAt = now, reason = reason, universe = universe }
   local encoded = cjson.encode(record)
   -- cjson encodes an empty table as an object; readers accept both, but keep members a list.
   encoded = string.gsub(encoded, '"members":{}', '"members":[]')

@@ -15,6 +15,6 @@ for i = 3, #ARGV do
   end
 end
 if changed > 0 then
-  return { rewrite_ring(redis_now_ms(), op .. ' ' .. changed .. ' symbols', vnodes, 0), changed }
+  return { rewrite_ring(redis_now_ms(), op .. ' ' .. changed .. ' symbols', vnodes, 0, true), changed }
 end
 return { current_epoch(), 0 }
