@@ -978,7 +978,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const interruptedSet = new Set(interrupted);
     goingLive.add(gained.filter((symbol) => !interruptedSet.has(symbol)));
     const { replayedAll, newer } = await goingLive.done();
-    void this.restoreDeferred(epoch);
     if (!this.stillActing(epoch)) return;
     const unfinished = [...interrupted, ...newer];
     for (const symbol of unfinished) {
@@ -1180,17 +1179,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Restores, once the symbols of `epoch` are live, the aggregates that went live with their
-   * restore deferred (see `OwnedSymbol`), in slices between which the feed and queries go on. A
-   * trade, query or checkpoint pass that needs one sooner restores it itself.
+   * Restores the aggregates that went live with their restore deferred (see `OwnedSymbol`), in
+   * slices between which the feed and queries go on. The checkpoint pass after a move does it
+   * (within one period), not the move itself: in a drain every new owner restoring as soon as it
+   * was live took the cores from the owners and the leaver still handing over. A trade or query
+   * that needs one sooner restores it itself.
    */
-  private async restoreDeferred(epoch: number): Promise<void> {
-    await yieldToEventLoop();
+  private async restoreDeferred(): Promise<void> {
     const started = performance.now();
     const restored = await this.owned.restoreDeferred(new TimeSlice(HANDOVER_SLICE_MS));
     if (restored > 0) {
       this.log.debug(
-        { epoch, symbols: restored, ms: Math.round(performance.now() - started) },
+        { symbols: restored, ms: Math.round(performance.now() - started) },
         'deferred checkpoints restored',
       );
     }
@@ -1268,7 +1268,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async writeCheckpoints(): Promise<void> {
-    if (!this.membership.leaseValid || (this.status !== 'ready' && this.status !== 'starting')) return;
+    if (!this.mayCheckpoint()) return;
+    // Sliced here: the loop below would otherwise restore them all at once through `aggregate`.
+    await this.restoreDeferred();
+    if (!this.mayCheckpoint()) return;
     const started = performance.now();
     const epoch = this.actingEpoch;
     this.owned.sampleQuiet();
@@ -1301,6 +1304,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Only a pass whose writes all landed counts: a standby settles on what it then reads.
     if (ok) await this.countPass();
     this.emit('checkpointed', { symbols: changed.size, ms: performance.now() - started, ok });
+  }
+
+  private mayCheckpoint(): boolean {
+    return this.membership.leaseValid && (this.status === 'ready' || this.status === 'starting');
   }
 
   /**
