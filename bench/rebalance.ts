@@ -51,6 +51,7 @@ import { fixed, int, percentile, table, verdict } from './support/stats.js';
 import { startWorker, stopWorker, type LogLine, type WorkerProcess } from './support/worker-process.js';
 
 const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
+const DEBUG = process.env['BENCH_DEBUG'];
 const POLL_MS = Number(process.env['BENCH_POLL_MS'] ?? 10);
 /** The line a worker logs once it has acted on an epoch (`Worker.rebalance`). */
 const REBALANCED = 'epoch changed: symbols rebalanced';
@@ -98,7 +99,10 @@ export interface EventSample {
   readonly liveMsPolled: number;
   /** Whether the two above come from the workers' own lines (else from the polls: a line was missing). */
   readonly ownAccount: boolean;
-  /** CPU each process used from when the bench saw the epoch until the polls found every symbol live (ms). */
+  /**
+   * CPU each process used from when the bench saw the epoch until the polls found every symbol live
+   * (ms); read for BENCH_DEBUG only, empty otherwise.
+   */
   readonly cpuMs: Readonly<Record<string, number>>;
   /** The new epoch's `changedAt` (Redis time, ms). */
   readonly changedAt: number;
@@ -368,15 +372,18 @@ async function settled(
   moved: readonly string[],
 ): Promise<{ actedAt: number; liveAt: number; busyCores: number; cpuMs: Record<string, number> }> {
   const machine = new MachineCpu();
-  const processes: [string, number | undefined][] = [
-    // The last to depart is a leaver still handing over (a worker killed meanwhile reads as NaN).
-    ...[...bench.procs.values(), ...bench.departed.slice(-1).filter((p) => !bench.procs.has(p.id))].map(
-      (p): [string, number | undefined] => [p.id, p.child.pid],
-    ),
-    ['simulator', bench.sim.child.pid],
-    ['redis', bench.redis.pid],
-    ['bench', process.pid],
-  ];
+  // Read only for BENCH_DEBUG: a few hundred /proc reads by the bench in the window it measures.
+  const processes: [string, number | undefined][] = DEBUG
+    ? [
+        // The last to depart is a leaver still handing over (a worker killed meanwhile reads as NaN).
+        ...[...bench.procs.values(), ...bench.departed.slice(-1).filter((p) => !bench.procs.has(p.id))].map(
+          (p): [string, number | undefined] => [p.id, p.child.pid],
+        ),
+        ['simulator', bench.sim.child.pid],
+        ['redis', bench.redis.pid],
+        ['bench', process.pid],
+      ]
+    : [];
   const cpuBefore = processes.map(([, pid]) => threadCpuMs(pid));
   let busyCores = NaN;
   const cpuMs: Record<string, number> = {};
@@ -501,7 +508,7 @@ function debugEpoch(bench: Bench, sample: EventSample): void {
   const { epoch, changedAt } = sample;
   for (const proc of [...bench.procs.values(), ...bench.departed]) {
     const line = proc.logs.find((l) => l.msg === 'epoch changed: symbols rebalanced' && l['epoch'] === epoch);
-    if (process.env['BENCH_DEBUG'] === '2')
+    if (DEBUG === '2')
       for (const l of proc.logs) {
         if (l.time < changedAt - 1_000 || l.time > changedAt + 2_000) continue;
         const shown = Object.entries(l).filter(([key]) => !LOG_ENVELOPE.has(key));
@@ -530,7 +537,7 @@ export async function runRebalance(options: RebalanceOptions, log = true): Promi
   const samples: EventSample[] = [];
   const say = (sample: EventSample): void => {
     samples.push(sample);
-    if (process.env['BENCH_DEBUG']) debugEpoch(bench, sample);
+    if (DEBUG) debugEpoch(bench, sample);
     if (log)
       console.log(
         `${sample.kind} (epoch ${sample.epoch}, ${sample.moved} moved): acted ${Math.round(sample.actedMs)} ms, live ${Math.round(sample.liveMs)} ms${sample.ownAccount ? '' : " (polled: a worker's line was missing)"}, polled ${Math.round(sample.liveMsPolled)} ms (machine ${fixed(sample.busyCores)} cores busy); lost ${sample.lost} (${sample.lostInMoved} in moved symbols), doubled ${sample.doubled}`,

@@ -86,10 +86,10 @@ export function parseCheckpointRecord(
   if (typeof value !== 'object' || value === null) throw corruptRecord(symbol, 'is not an object');
   const record = value as Record<string, unknown>;
   let aggregate = record['aggregate'];
-  if (packedAt >= 0 && !unpack) aggregate = new PackedCheckpoint((raw as Buffer).subarray(packedAt + 1));
-  else if (packedAt >= 0) {
+  if (packedAt >= 0) {
+    const bytes = (raw as Buffer).subarray(packedAt + 1);
     try {
-      aggregate = unpackCheckpoint((raw as Buffer).subarray(packedAt + 1));
+      aggregate = unpack ? unpackCheckpoint(bytes) : new PackedCheckpoint(bytes);
     } catch (err) {
       throw corruptRecord(symbol, `has an unreadable aggregate: ${(err as Error).message}`, err);
     }

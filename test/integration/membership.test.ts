@@ -118,6 +118,21 @@ describe('membership in Redis', () => {
     expect(again.waiting).toBe(false);
     expect(again.epoch).toBe(epoch);
     expect((await readRingRecord(env.redis, env.keys)).epoch).toBe(epoch);
+    // A new address is a change of the ring.
+    await again.leave();
+    again.close();
+    const moved = new Membership(
+      connection(),
+      connection(),
+      env.keys,
+      { ...FAST, staticMembership: true, id: 's1', address: 'http://s1-moved' },
+      silent,
+    );
+    members.push(moved);
+    await moved.start();
+    const record = await readRingRecord(env.redis, env.keys);
+    expect(record.epoch).toBe(epoch + 1);
+    expect(record.reason).toContain('member s1 changed');
   });
 
   it('reaps a member whose lease lapsed and moves only its symbols', async () => {

@@ -1,7 +1,7 @@
 -- join: adds or renews a member's lease and records its info; reaps expired members and admits the
 -- joining ones once the cluster is quiet.
 -- KEYS: see ring-lib (leases, members, ring, pins, channel, joining, draining), KEYS[8] symbols (SET)
--- ARGV[1] id, ARGV[2] lease ms, ARGV[3] member JSON {address, weight, leaseMs}, ARGV[4] vnodes per
+-- ARGV[1] id, ARGV[2] lease ms, ARGV[3] member JSON (see member-info.ts), ARGV[4] vnodes per
 -- weight unit, ARGV[5] settle ms, ARGV[6] settle max ms, ARGV[7] the highest epoch the member saw,
 -- ARGV[8..] seed symbols, added only when the cluster has no ring record (new, or Redis lost it)
 -- Reply: { epoch, lease deadline ms, 1 if the ring changed else 0, 1 if the member waits to be
