@@ -89,7 +89,10 @@ export function parseCheckpointRecord(
   if (packedAt >= 0) {
     const bytes = (raw as Buffer).subarray(packedAt + 1);
     try {
-      aggregate = unpack ? unpackCheckpoint(bytes) : new PackedCheckpoint(bytes);
+      // Kept packed, the bytes are copied: a reply that spanned socket reads sits in the Redis
+      // parser's shared buffer pool, which later replies overwrite (a restore from there read
+      // another reply's bytes, and `test/ha/scale.test.ts` lost trades).
+      aggregate = unpack ? unpackCheckpoint(bytes) : new PackedCheckpoint(Buffer.from(bytes));
     } catch (err) {
       throw corruptRecord(symbol, `has an unreadable aggregate: ${(err as Error).message}`, err);
     }

@@ -9,7 +9,12 @@ import { makeTrade } from '../../feeds/trade.js';
 import { parseCheckpoint } from '../../src/aggregate/checkpoint.js';
 import { PackedCheckpoint, parseStoredCheckpoint } from '../../src/aggregate/packed-checkpoint.js';
 import { SymbolAggregate } from '../../src/aggregate/symbol-aggregate.js';
-import { CheckpointStore, recordBytes, type CheckpointRecord } from '../../src/cluster/checkpoints.js';
+import {
+  CheckpointStore,
+  parseCheckpointRecord,
+  recordBytes,
+  type CheckpointRecord,
+} from '../../src/cluster/checkpoints.js';
 import { START_OF_STREAM } from '../../src/ingest/stream-position.js';
 import { testCluster, type TestCluster } from '../support/redis.js';
 
@@ -119,5 +124,10 @@ describe('claiming symbols at an epoch', () => {
     expect(claimed?.aggregate).toBeInstanceOf(PackedCheckpoint);
     const restored = SymbolAggregate.fromCheckpoint(parseStoredCheckpoint(claimed?.aggregate));
     expect(restored.toCheckpoint()).toEqual(aggregate.toCheckpoint());
+    // Kept packed, the bytes are the record's own: the reply they came in may be overwritten.
+    const reply = Buffer.from(bytes);
+    const kept = parseCheckpointRecord(reply, 'AAPL', { unpack: false });
+    reply.fill(0);
+    expect(parseStoredCheckpoint(kept.aggregate)).toEqual(aggregate.toCheckpoint());
   });
 });
