@@ -124,7 +124,7 @@ function relayRow(relay) {
       h('span', { class: 'address muted' }, [relay.address]),
     ]),
     h('td', {}, [h('span', { class: 'badge good' }, ['active'])]),
-    h('td', { colspan: '6' }, [
+    h('td', { colspan: '6', class: 'wraps' }, [
       `relays ${relay.feed} · fencing token ${relay.token} · `,
       h('span', { class: relay.usedBy.length > 0 ? '' : 'warn-text' }, [used]),
       h('span', { class: 'muted sub-line' }, [`seen since ${clock(relaySeen.get(key) ?? '')}`]),
