@@ -343,6 +343,11 @@ class Bench {
       const delta = gap - (this.previous.get(symbol) ?? 0);
       if (delta > 0) lost += delta;
       else doubled -= delta;
+      if (delta < 0 && DEBUG)
+        console.error(
+          `  doubled ${-delta} in ${symbol}${movedSet.has(symbol) ? ' (moved)' : ''}: simulator ${truth}, ` +
+            `workers ${count}, gap before ${this.previous.get(symbol) ?? 0}, owner now ${new Assignment(record, this.symbols).ownerOf(symbol) ?? '-'}`,
+        );
       if (delta > 0 && movedSet.has(symbol)) lostInMoved += delta;
     }
     this.previous = current;

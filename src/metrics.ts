@@ -135,7 +135,7 @@ export function createWorkerMetrics(sources: WorkerMetricSources): WorkerMetrics
     countFrom(
       registers,
       'tickring_handover_skipped_trades_total',
-      'Buffered trades skipped at a hand-over because the previous owner had applied them',
+      'Trades skipped at a hand-over because the previous owner had applied them (buffered, or applied before its last trade arrived here late)',
       () => handover().skipped,
     );
     countFrom(

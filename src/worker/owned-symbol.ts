@@ -25,6 +25,25 @@ export interface DeferredAggregate {
   readonly summary: AggregateSummary | undefined;
 }
 
+/**
+ * A symbol live from a previous owner's checkpoint whose last trade was not in this worker's buffer
+ * (see `OwnedSymbols.goLive`). The two owners read the symbol on different connections, and this
+ * one's can run behind: a trade the previous owner applied just before it stopped may still be on
+ * its way here. Should it arrive, every trade applied here since going live came before it in the
+ * same stream, so the previous owner had applied those too.
+ */
+export interface LateFinalWatch {
+  /** De-duplication key of the previous owner's last trade. */
+  readonly key: string;
+  readonly from: StreamPosition;
+  /** The checkpoint the symbol went live from, restored again should that trade arrive. */
+  readonly loaded: DeferredAggregate;
+  /** Until when (`performance.now()`) the trade is looked for. */
+  readonly until: number;
+  /** Trades applied since going live. */
+  applied: number;
+}
+
 export class OwnedSymbol {
   state: OwnedSymbolState = 'loading';
   buffer: Trade[] = [];
@@ -56,6 +75,8 @@ export class OwnedSymbol {
   awaiting: StreamPosition | undefined = undefined;
   /** Live: trades with a sequence number up to this were the previous owner's (-1: none). */
   floorSeq = -1;
+  /** Live: the previous owner's last trade, looked for in case it arrives here late. */
+  lateFinal: LateFinalWatch | undefined = undefined;
 
   private current: SymbolAggregate;
   private restoring: DeferredAggregate | undefined = undefined;

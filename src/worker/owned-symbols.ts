@@ -24,6 +24,8 @@ export const MAX_BUFFERED_TRADES = 100_000;
  * costs about 0.4 µs a trade.
  */
 export const BUFFER_OVERFLOW_DROP = MAX_BUFFERED_TRADES / 100;
+/** `OwnedSymbols.lateFinalWatchMs` until set: the worker's default hand-over timeout. */
+const DEFAULT_LATE_FINAL_WATCH_MS = 2_000;
 
 /** How a loaded checkpoint's position was used when a symbol went live. */
 export type GoLiveOutcome =
@@ -47,6 +49,13 @@ export class OwnedSymbols {
   private readonly overflowed = new Set<string>();
   /** Trades skipped at go-live or after it because the previous owner had applied them. */
   handoverSkipped = 0;
+  /** Previous owners' last trades that arrived after their symbol went live here (`LateFinalWatch`). */
+  lateFinalsCaught = 0;
+  /**
+   * How long a symbol that went live from a position not in its buffer looks for that trade
+   * arriving late (`LateFinalWatch`); 0: not at all. The worker sets its hand-over timeout.
+   */
+  lateFinalWatchMs = DEFAULT_LATE_FINAL_WATCH_MS;
   /** `performance.now()` of the last `sampleQuiet`. */
   private sampledAt = 0;
 
@@ -224,6 +233,7 @@ export class OwnedSymbols {
       if (owned.awaiting !== undefined) this.catchUp(owned, trade);
       return;
     }
+    if (owned.lateFinal !== undefined && this.caughtLateFinal(owned, trade)) return;
     if (owned.floorSeq >= 0) {
       const seq = this.adapter.sequentialId?.(trade) ?? null;
       if (seq !== null && seq <= owned.floorSeq) {
@@ -281,13 +291,57 @@ export class OwnedSymbols {
       owned.awaiting = from;
       return 'awaiting';
     }
-    if (start !== undefined || owned.buffer.length === 0) {
-      this.replay(owned, start ?? 0, from);
+    if (start !== undefined) {
+      this.replay(owned, start, from);
       return 'exact';
     }
+    // Not in the buffer: either from before this worker subscribed, so every buffered trade comes
+    // after it, or not here yet. Replayed as the former, and watched for in case it is the latter.
+    const buffered = owned.buffer.length;
     // A position by time that no buffered trade passes: all of them are as old as it.
-    this.replay(owned, from.key === '' && from.timeMs > 0 ? owned.buffer.length : 0, from);
-    return 'replayed-all';
+    const replayFrom = from.key === '' && from.timeMs > 0 ? buffered : 0;
+    if (
+      from.key !== '' &&
+      loaded !== null &&
+      !(loaded instanceof SymbolAggregate) &&
+      this.lateFinalWatchMs > 0
+    )
+      owned.lateFinal = {
+        key: from.key,
+        from,
+        loaded,
+        until: performance.now() + this.lateFinalWatchMs,
+        applied: buffered - replayFrom,
+      };
+    this.replay(owned, replayFrom, from);
+    return buffered === 0 ? 'exact' : 'replayed-all';
+  }
+
+  /**
+   * Whether `trade`, on a symbol that went live from a position not in its buffer, is the trade at
+   * that position, arriving late: then every trade applied here since going live came before it,
+   * and the previous owner had applied them all. The symbol starts over from its checkpoint, past
+   * that trade. Only for the watch's length; only this symbol's trades build their key for it.
+   */
+  private caughtLateFinal(owned: OwnedSymbol, trade: Trade): boolean {
+    const watch = owned.lateFinal;
+    if (watch === undefined) return false;
+    if (performance.now() > watch.until) {
+      owned.lateFinal = undefined;
+      return false;
+    }
+    if (this.adapter.dedupKey(trade) !== watch.key) {
+      watch.applied++;
+      return false;
+    }
+    owned.lateFinal = undefined;
+    owned.deferRestore(watch.loaded);
+    // The checkpoints written since going live may hold the doubled trades: the next one mends them.
+    owned.markDirty();
+    this.resumeFrom(owned, watch.from);
+    this.handoverSkipped += watch.applied + 1;
+    this.lateFinalsCaught++;
+    return true;
   }
 
   /**

@@ -239,6 +239,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.aggregateOptions = resolveAggregateOptions(this.options.aggregate);
     const dedup = new DedupWindow(this.options.dedupWindow);
     this.owned = new OwnedSymbols(this.options.feed, this.options.aggregate, dedup);
+    // A trade this late is no longer looked for: the previous owner's hand-over waits as long.
+    this.owned.lateFinalWatchMs = this.options.handoverTimeoutMs;
     this.redis = deps.redis;
     this.keys = deps.keys;
     this.handoverLog = new RateLimitedLog(this.log, 10_000);

@@ -457,3 +457,86 @@ describe('OwnedSymbols deferred restore', () => {
     expect(symbolOf(owned, 'MSFT').restorePending).toBe(false);
   });
 });
+
+describe("OwnedSymbols: the previous owner's last trade arriving after go-live", () => {
+  /**
+   * The previous owner's side: AAPL applied from the start of the stream up to `ids`, checkpointed
+   * as a new owner would claim it (deferred), with its position.
+   */
+  function previousOwner(ids: readonly string[]): { loaded: DeferredAggregate; from: StreamPosition } {
+    const old = liveWith(ids);
+    const aapl = symbolOf(old);
+    const checkpoint = aapl.aggregate.toCheckpoint();
+    return {
+      loaded: { restore: () => SymbolAggregate.fromCheckpoint(checkpoint), summary: undefined },
+      from: old.position(aapl),
+    };
+  }
+
+  /** What one owner applying the whole stream would hold. */
+  const reference = (ids: readonly string[]): unknown => symbolOf(liveWith(ids)).aggregate.toCheckpoint();
+
+  it('starts over from the checkpoint when that trade comes, so nothing before it is doubled', () => {
+    // The old owner applied 1-3 and stopped (a quiet final); this worker's connection runs behind:
+    // nothing was buffered at go-live, and 2 and 3 arrive after it, 3 being the old owner's last.
+    const { loaded, from } = previousOwner(['1', '2', '3']);
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.acquire('AAPL');
+    expect(owned.goLive('AAPL', loaded, from, false)).toBe('exact');
+    for (const id of ['2', '3', '4', '5']) owned.ingest(trade(id));
+    const aapl = symbolOf(owned);
+    expect(aapl.aggregate.toCheckpoint()).toEqual(reference(['1', '2', '3', '4', '5']));
+    expect(aapl.aggregate.summary().trades).toBe(5);
+    expect(owned.position(aapl).key).toBe('AAPL|4|5');
+    expect(owned.lateFinalsCaught).toBe(1);
+    expect(owned.handoverSkipped).toBe(2);
+    expect(aapl.lateFinal).toBeUndefined();
+  });
+
+  it('treats buffered trades replayed at go-live the same way', () => {
+    const { loaded, from } = previousOwner(['1', '2', '3']);
+    const owned = buffering([trade('2')]);
+    expect(owned.goLive('AAPL', loaded, from, false)).toBe('replayed-all');
+    for (const id of ['3', '4']) owned.ingest(trade(id));
+    expect(symbolOf(owned).aggregate.toCheckpoint()).toEqual(reference(['1', '2', '3', '4']));
+    expect(owned.handoverSkipped).toBe(2);
+  });
+
+  it('applies everything when that trade came before this worker subscribed and never comes', () => {
+    const { loaded, from } = previousOwner(['1', '2', '3']);
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.acquire('AAPL');
+    owned.goLive('AAPL', loaded, from, false);
+    for (const id of ['4', '5']) owned.ingest(trade(id));
+    expect(symbolOf(owned).aggregate.toCheckpoint()).toEqual(reference(['1', '2', '3', '4', '5']));
+    expect(owned.lateFinalsCaught).toBe(0);
+  });
+
+  it('stops looking once the watch is over', async () => {
+    const { loaded, from } = previousOwner(['1', '2', '3']);
+    const owned = new OwnedSymbols(polygon, {}, 1_000);
+    owned.lateFinalWatchMs = 5;
+    owned.acquire('AAPL');
+    owned.goLive('AAPL', loaded, from, false);
+    owned.ingest(trade('4'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Not the previous owner's any more, as far as this worker can tell: an id seen again, applied.
+    owned.ingest(trade('3'));
+    const aapl = symbolOf(owned);
+    expect(aapl.lateFinal).toBeUndefined();
+    expect(aapl.aggregate.summary().trades).toBe(5);
+    expect(owned.lateFinalsCaught).toBe(0);
+  });
+
+  it('does not look where the position was found in the buffer, or where it has no trade key', () => {
+    const placed = previousOwner(['1', '2']);
+    const exact = buffering([trade('2'), trade('3')]);
+    expect(exact.goLive('AAPL', placed.loaded, placed.from, false)).toBe('exact');
+    expect(symbolOf(exact).lateFinal).toBeUndefined();
+
+    const byTime = new OwnedSymbols(polygon, {}, 1_000);
+    byTime.acquire('AAPL');
+    byTime.goLive('AAPL', placed.loaded, { key: '', seq: null, timeMs: T0, atTime: 1 }, false);
+    expect(symbolOf(byTime).lateFinal).toBeUndefined();
+  });
+});
