@@ -38,7 +38,7 @@ export interface LateFinalWatch {
   readonly from: StreamPosition;
   /** The checkpoint the symbol went live from, restored again should that trade arrive. */
   readonly loaded: DeferredAggregate;
-  /** Until when (`performance.now()`) the trade is looked for. */
+  /** Until when (`performance.now()`) the trade is looked for (`Infinity` while it is awaited loading). */
   readonly until: number;
   /** Trades applied since going live. */
   applied: number;

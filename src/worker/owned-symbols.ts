@@ -289,6 +289,8 @@ export class OwnedSymbols {
     const start = this.resumeIndex(owned.buffer, from);
     if (start === undefined && expectAhead) {
       owned.awaiting = from;
+      // Kept for `stopAwaiting`: should the position not come in time, it is watched for after all.
+      this.watchLateFinal(owned, loaded, from, 0, Infinity);
       return 'awaiting';
     }
     if (start !== undefined) {
@@ -300,21 +302,31 @@ export class OwnedSymbols {
     const buffered = owned.buffer.length;
     // A position by time that no buffered trade passes: all of them are as old as it.
     const replayFrom = from.key === '' && from.timeMs > 0 ? buffered : 0;
-    if (
-      from.key !== '' &&
-      loaded !== null &&
-      !(loaded instanceof SymbolAggregate) &&
-      this.lateFinalWatchMs > 0
-    )
-      owned.lateFinal = {
-        key: from.key,
-        from,
-        loaded,
-        until: performance.now() + this.lateFinalWatchMs,
-        applied: buffered - replayFrom,
-      };
     this.replay(owned, replayFrom, from);
+    this.watchLateFinal(
+      owned,
+      loaded,
+      from,
+      buffered - replayFrom,
+      performance.now() + this.lateFinalWatchMs,
+    );
     return buffered === 0 ? 'exact' : 'replayed-all';
+  }
+
+  /**
+   * Looks for the trade at `from` arriving after the symbol went live, `applied` trades applied
+   * since, until `until`: where `from` names a trade by key, and the symbol can start over from
+   * `loaded` (a checkpoint not restored yet, so restoring it again gives the same aggregate).
+   */
+  private watchLateFinal(
+    owned: OwnedSymbol,
+    loaded: SymbolAggregate | DeferredAggregate | null,
+    from: StreamPosition,
+    applied: number,
+    until: number,
+  ): void {
+    if (from.key === '' || loaded === null || loaded instanceof SymbolAggregate) return;
+    if (this.lateFinalWatchMs > 0) owned.lateFinal = { key: from.key, from, loaded, until, applied };
   }
 
   /**
@@ -407,7 +419,13 @@ export class OwnedSymbols {
     const owned = this.symbols.get(symbol);
     if (owned?.state !== 'loading' || owned.awaiting === undefined) return false;
     const from = owned.awaiting;
+    const kept = owned.lateFinal;
+    const buffered = owned.buffer.length;
     this.replay(owned, 0, from);
+    // The position is in this stream (the previous owner saw it pass this worker's first trade),
+    // only later than the wait: everything replayed here comes before it.
+    if (kept !== undefined)
+      owned.lateFinal = { ...kept, until: performance.now() + this.lateFinalWatchMs, applied: buffered };
     return true;
   }
 
@@ -441,6 +459,7 @@ export class OwnedSymbols {
     }
     owned.buffer = [];
     owned.awaiting = undefined;
+    owned.lateFinal = undefined;
     owned.floorSeq = from.seq ?? -1;
     owned.state = 'live';
   }

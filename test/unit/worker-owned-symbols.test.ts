@@ -528,11 +528,31 @@ describe("OwnedSymbols: the previous owner's last trade arriving after go-live",
     expect(owned.lateFinalsCaught).toBe(0);
   });
 
-  it('does not look where the position was found in the buffer, or where it has no trade key', () => {
+  it('looks for an awaited position the wait gave up on, once the buffer is replayed', () => {
+    // An overlapped final: the previous owner passed this worker's first trade (2), so its last (4)
+    // is in this stream, only later than the wait.
+    const { loaded, from } = previousOwner(['1', '2', '3', '4']);
+    const owned = buffering([trade('2')]);
+    expect(owned.goLive('AAPL', loaded, from, true)).toBe('awaiting');
+    owned.ingest(trade('3'));
+    expect(owned.stopAwaiting('AAPL')).toBe(true);
+    for (const id of ['4', '5']) owned.ingest(trade(id));
+    expect(symbolOf(owned).aggregate.toCheckpoint()).toEqual(reference(['1', '2', '3', '4', '5']));
+    expect(owned.lateFinalsCaught).toBe(1);
+    expect(owned.handoverSkipped).toBe(3);
+  });
+
+  it('does not look where the position was found in the buffer, in time, or has no trade key', () => {
     const placed = previousOwner(['1', '2']);
     const exact = buffering([trade('2'), trade('3')]);
     expect(exact.goLive('AAPL', placed.loaded, placed.from, false)).toBe('exact');
     expect(symbolOf(exact).lateFinal).toBeUndefined();
+
+    const awaited = buffering([trade('1')]);
+    expect(awaited.goLive('AAPL', placed.loaded, placed.from, true)).toBe('awaiting');
+    awaited.ingest(trade('2'));
+    expect(symbolOf(awaited).state).toBe('live');
+    expect(symbolOf(awaited).lateFinal).toBeUndefined();
 
     const byTime = new OwnedSymbols(polygon, {}, 1_000);
     byTime.acquire('AAPL');
