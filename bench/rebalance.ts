@@ -327,6 +327,7 @@ class Bench {
     let ownershipErrors = 0;
     let movedTrades = 0;
     let lostInMoved = 0;
+    let lostShown = 0;
     const movedSet = new Set(moved);
     const current = new Map<string, number>();
     for (const symbol of this.symbols) {
@@ -343,10 +344,13 @@ class Bench {
       const delta = gap - (this.previous.get(symbol) ?? 0);
       if (delta > 0) lost += delta;
       else doubled -= delta;
-      if (delta < 0 && DEBUG)
+      // The symbols behind a count, for tracing them in the workers' logs: every doubled one, and
+      // the first lost ones (a crash loses in nearly every moved symbol).
+      if (DEBUG && (delta < 0 || (delta > 0 && lostShown++ < 10)))
         console.error(
-          `  doubled ${-delta} in ${symbol}${movedSet.has(symbol) ? ' (moved)' : ''}: simulator ${truth}, ` +
-            `workers ${count}, gap before ${this.previous.get(symbol) ?? 0}, owner now ${new Assignment(record, this.symbols).ownerOf(symbol) ?? '-'}`,
+          `  ${delta < 0 ? 'doubled' : 'lost'} ${Math.abs(delta)} in ${symbol}${movedSet.has(symbol) ? ' (moved)' : ''}: ` +
+            `simulator ${truth}, workers ${count}, gap before ${this.previous.get(symbol) ?? 0}, ` +
+            `owner now ${new Assignment(record, this.symbols).ownerOf(symbol) ?? '-'}`,
         );
       if (delta > 0 && movedSet.has(symbol)) lostInMoved += delta;
     }
