@@ -366,7 +366,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.feed.setSymbols(expected);
     // The connections the symbols need have reserved their turns at the gate by now.
     await this.warmCheckpointLoading(expected);
-    const confirmed = await this.awaitConfirmed(expected, started);
+    const confirmed = await this.awaitConfirmed(expected, started, true);
     this.log.info(
       {
         expected: expected.length,
@@ -385,16 +385,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * `FEED_READY_WAIT_MAX_MS`: a new worker's first connection can take seconds on a busy provider,
    * and a worker joining before it is up owns symbols it cannot hear, whose old owners then hand
    * over at their timeout with nothing overlapping. A join at 158,000 trades/s, whose feed connected
-   * 2 s after its epoch, lost 22,545 trades that way. Returns how many were confirmed.
+   * 2 s after its epoch, lost 22,545 trades that way. `untilAnswered` (a join): time before the
+   * provider confirmed any of them does not count either, within the same limit. A provider busy
+   * with other work answers subscribe frames late; a joiner that stopped waiting joined with none
+   * confirmed, and its old owners handed over at their timeout. Returns how many were confirmed.
    */
-  private async awaitConfirmed(symbols: readonly string[], started: number): Promise<number> {
+  private async awaitConfirmed(
+    symbols: readonly string[],
+    started: number,
+    untilAnswered = false,
+  ): Promise<number> {
     const allowedMs = this.feed.gateWaitMs() + SUBSCRIBE_AHEAD_MAX_MS + this.pacingMs(symbols.length);
-    const confirmed = (): boolean => symbols.every((symbol) => this.feed.isConfirmed(symbol));
+    const isConfirmed = (symbol: string): boolean => this.feed.isConfirmed(symbol);
+    let answered = !untilAnswered;
     let counted = 0;
     let last = started;
-    while (!confirmed()) {
+    while (!symbols.every(isConfirmed)) {
       const now = performance.now();
-      if (this.feed.status === 'ready') counted += now - last;
+      answered ||= symbols.some(isConfirmed);
+      if (this.feed.status === 'ready' && answered) counted += now - last;
       last = now;
       if (counted >= allowedMs || now - started >= FEED_READY_WAIT_MAX_MS + allowedMs) break;
       await sleep(HANDOVER_POLL_MS);

@@ -12,6 +12,14 @@ export class TcpProxy {
   port = 0;
   /** Holds each new connection this long before connecting it upstream (a slow server's accept). */
   connectDelayMs = 0;
+  /**
+   * Delivers the client's bytes to the upstream this much later, in order, once `undelayedChunks`
+   * chunks of the connection have passed straight: a server slow to act on what a client asks while
+   * the connection is up (a provider busy answering subscribe frames, with the handshake and the
+   * login before them through).
+   */
+  requestDelayMs = 0;
+  undelayedChunks = 0;
 
   constructor(public upstreamPort: number) {}
 
@@ -46,9 +54,19 @@ export class TcpProxy {
     upstream.on('error', end);
     client.on('close', end);
     upstream.on('close', end);
-    client.pipe(upstream);
+    if (this.requestDelayMs > 0) this.delayRequests(client, upstream);
+    else client.pipe(upstream);
     upstream.pipe(client);
     client.resume();
+  }
+
+  private delayRequests(client: Socket, upstream: Socket): void {
+    const delayMs = this.requestDelayMs;
+    let passed = 0;
+    client.on('data', (chunk: Buffer) => {
+      if (passed++ < this.undelayedChunks) upstream.write(chunk);
+      else setTimeout(() => upstream.destroyed || upstream.write(chunk), delayMs);
+    });
   }
 
   /** Closes every proxied connection; new ones go to `upstreamPort`. */

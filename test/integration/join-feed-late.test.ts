@@ -1,10 +1,12 @@
 /**
- * A joining worker whose feed connection is slow to come up waits for it before it joins: joining
- * first, it would own symbols it cannot hear, and their old owners would hand over at their timeout
- * with nothing overlapping. In-process `Worker`s on real Redis (a unique prefix, cleaned up after)
- * against the Polygon simulator at a steady rate; the joiner reaches the simulator through a TCP
- * proxy that holds each new connection for `DELAY_MS`, much longer than the 1 s a joiner allows its
- * subscriptions once its feed is up.
+ * A joining worker whose feed connection is slow to come up, or whose provider is slow to answer
+ * its subscribe frames, waits for them before it joins: joining first, it would own symbols it
+ * cannot hear, and their old owners would hand over at their timeout with nothing overlapping.
+ * In-process `Worker`s on real Redis (a unique prefix, cleaned up after) against the Polygon
+ * simulator at a steady rate; the joiner reaches the simulator through a TCP proxy that holds each
+ * new connection for `DELAY_MS`, or delivers what the joiner sends after its login
+ * `ANSWER_DELAY_MS` late, much longer than the 1 s a joiner allows its subscriptions once its feed
+ * is up.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { polygon } from '../../feeds/polygon.js';
@@ -27,6 +29,12 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
+
+/**
+ * How late a slow provider acts on subscribe frames: past the 1 s a joiner allows its subscriptions
+ * and the 4 s its old owners then wait, within the 10 s a joiner waits for a feed at most.
+ */
+const ANSWER_DELAY_MS = 5_500;
 
 /** Joins admitted at once: the settle window would hide nothing here, only add its second. */
 function createWorker(env: TestCluster, feedUrl: string, id: string): InProcessWorker {
@@ -89,6 +97,42 @@ describe('a joining worker whose feed connects late', () => {
     const warned = (text: string): unknown[] => lines.filter((line) => String(line['msg']).includes(text));
     expect(warned('did not hand over in time')).toEqual([]);
     expect(w2.owned.names().length).toBe(joining?.['expected']);
+    await sleep(300);
+    await countedOnce(sim, symbols, [w1, w2]);
+  });
+
+  it('joins once a provider slow to answer has confirmed the subscriptions, and loses nothing', async () => {
+    const env = await testCluster('slowack');
+    cleanups.push(() => env.cleanup());
+    const symbols = generateSymbols(40);
+    const sim = await startSimulator({ protocol: polygon, symbols, paused: true, seed: 9, rate: 400 });
+    cleanups.push(() => sim.close());
+    await addSymbols(env.redis, env.keys, symbols);
+    const simUrl = new URL(sim.wsUrl);
+    const proxy = new TcpProxy(Number(simUrl.port));
+    await proxy.start();
+    cleanups.push(() => proxy.close());
+    // The handshake and the login pass at once (the feed is up); every frame after them, the
+    // subscribe frames and the pings that confirm them, reaches the provider late.
+    proxy.requestDelayMs = ANSWER_DELAY_MS;
+    proxy.undelayedChunks = 2;
+
+    const { worker: w1, lines: w1Lines } = createWorker(env, sim.wsUrl, 'w1');
+    await w1.start();
+    sim.resume();
+    await sleep(300);
+    const { worker: w2, lines } = createWorker(env, `ws://127.0.0.1:${proxy.port}${simUrl.pathname}`, 'w2');
+    const startedAt = performance.now();
+    await w2.start();
+
+    const joining = lines.find((line) => line['msg'] === 'subscribed to the expected symbols; joining');
+    expect(joining?.['expected']).toBeGreaterThan(5);
+    expect(joining?.['confirmed']).toBe(joining?.['expected']);
+    expect(performance.now() - startedAt).toBeGreaterThan(ANSWER_DELAY_MS);
+    const warned = (text: string): unknown[] =>
+      [...lines, ...w1Lines].filter((line) => String(line['msg']).includes(text));
+    expect(warned('did not overlap in time')).toEqual([]);
+    expect(warned('did not hand over in time')).toEqual([]);
     await sleep(300);
     await countedOnce(sim, symbols, [w1, w2]);
   });
