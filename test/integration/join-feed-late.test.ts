@@ -68,72 +68,60 @@ async function countedOnce(
   await until(() => differences().length === 0, 'every trade counted once', 5_000, differences);
 }
 
-describe('a joining worker whose feed connects late', () => {
-  it('joins once its subscriptions are confirmed, and the hand-over loses nothing', async () => {
-    const env = await testCluster('feedlate');
-    cleanups.push(() => env.cleanup());
-    const symbols = generateSymbols(40);
-    const sim = await startSimulator({ protocol: polygon, symbols, paused: true, seed: 8, rate: 400 });
-    cleanups.push(() => sim.close());
-    await addSymbols(env.redis, env.keys, symbols);
-    const simUrl = new URL(sim.wsUrl);
-    const proxy = new TcpProxy(Number(simUrl.port));
-    await proxy.start();
-    cleanups.push(() => proxy.close());
-    proxy.connectDelayMs = DELAY_MS;
+/**
+ * w1 owns every symbol while trades flow; w2 joins through the proxy, set up by `slowDown`. w2 must
+ * join only once every expected subscription is confirmed, later than `delayMs`, with no hand-over
+ * at a timeout on either side, and every trade counted once.
+ */
+async function joinsConfirmedAndExact(
+  prefix: string,
+  delayMs: number,
+  slowDown: (proxy: TcpProxy) => void,
+): Promise<void> {
+  const env = await testCluster(prefix);
+  cleanups.push(() => env.cleanup());
+  const symbols = generateSymbols(40);
+  const sim = await startSimulator({ protocol: polygon, symbols, paused: true, seed: 8, rate: 400 });
+  cleanups.push(() => sim.close());
+  await addSymbols(env.redis, env.keys, symbols);
+  const simUrl = new URL(sim.wsUrl);
+  const proxy = new TcpProxy(Number(simUrl.port));
+  await proxy.start();
+  cleanups.push(() => proxy.close());
+  slowDown(proxy);
 
-    const { worker: w1 } = createWorker(env, sim.wsUrl, 'w1');
-    await w1.start();
-    sim.resume();
-    await sleep(300);
-    const { worker: w2, lines } = createWorker(env, `ws://127.0.0.1:${proxy.port}${simUrl.pathname}`, 'w2');
-    const startedAt = performance.now();
-    await w2.start();
+  const { worker: w1, lines: w1Lines } = createWorker(env, sim.wsUrl, 'w1');
+  await w1.start();
+  sim.resume();
+  await sleep(300);
+  const { worker: w2, lines } = createWorker(env, `ws://127.0.0.1:${proxy.port}${simUrl.pathname}`, 'w2');
+  const startedAt = performance.now();
+  await w2.start();
 
-    const joining = lines.find((line) => line['msg'] === 'subscribed to the expected symbols; joining');
-    expect(joining?.['expected']).toBeGreaterThan(5);
-    expect(joining?.['confirmed']).toBe(joining?.['expected']);
-    expect(performance.now() - startedAt).toBeGreaterThan(DELAY_MS);
-    const warned = (text: string): unknown[] => lines.filter((line) => String(line['msg']).includes(text));
-    expect(warned('did not hand over in time')).toEqual([]);
-    expect(w2.owned.names().length).toBe(joining?.['expected']);
-    await sleep(300);
-    await countedOnce(sim, symbols, [w1, w2]);
-  });
+  const joining = lines.find((line) => line['msg'] === 'subscribed to the expected symbols; joining');
+  expect(joining?.['expected']).toBeGreaterThan(5);
+  expect(joining?.['confirmed']).toBe(joining?.['expected']);
+  expect(performance.now() - startedAt).toBeGreaterThan(delayMs);
+  const warned = (text: string): unknown[] =>
+    [...lines, ...w1Lines].filter((line) => String(line['msg']).includes(text));
+  expect(warned('did not overlap in time')).toEqual([]);
+  expect(warned('did not hand over in time')).toEqual([]);
+  expect(w2.owned.names().length).toBe(joining?.['expected']);
+  await sleep(300);
+  await countedOnce(sim, symbols, [w1, w2]);
+}
 
-  it('joins once a provider slow to answer has confirmed the subscriptions, and loses nothing', async () => {
-    const env = await testCluster('slowack');
-    cleanups.push(() => env.cleanup());
-    const symbols = generateSymbols(40);
-    const sim = await startSimulator({ protocol: polygon, symbols, paused: true, seed: 9, rate: 400 });
-    cleanups.push(() => sim.close());
-    await addSymbols(env.redis, env.keys, symbols);
-    const simUrl = new URL(sim.wsUrl);
-    const proxy = new TcpProxy(Number(simUrl.port));
-    await proxy.start();
-    cleanups.push(() => proxy.close());
-    // The handshake and the login pass at once (the feed is up); every frame after them, the
-    // subscribe frames and the pings that confirm them, reaches the provider late.
-    proxy.requestDelayMs = ANSWER_DELAY_MS;
-    proxy.undelayedChunks = 2;
+describe('a joining worker whose feed is slow', () => {
+  it('to connect joins once its subscriptions are confirmed, and the hand-over loses nothing', () =>
+    joinsConfirmedAndExact('feedlate', DELAY_MS, (proxy) => {
+      proxy.connectDelayMs = DELAY_MS;
+    }));
 
-    const { worker: w1, lines: w1Lines } = createWorker(env, sim.wsUrl, 'w1');
-    await w1.start();
-    sim.resume();
-    await sleep(300);
-    const { worker: w2, lines } = createWorker(env, `ws://127.0.0.1:${proxy.port}${simUrl.pathname}`, 'w2');
-    const startedAt = performance.now();
-    await w2.start();
-
-    const joining = lines.find((line) => line['msg'] === 'subscribed to the expected symbols; joining');
-    expect(joining?.['expected']).toBeGreaterThan(5);
-    expect(joining?.['confirmed']).toBe(joining?.['expected']);
-    expect(performance.now() - startedAt).toBeGreaterThan(ANSWER_DELAY_MS);
-    const warned = (text: string): unknown[] =>
-      [...lines, ...w1Lines].filter((line) => String(line['msg']).includes(text));
-    expect(warned('did not overlap in time')).toEqual([]);
-    expect(warned('did not hand over in time')).toEqual([]);
-    await sleep(300);
-    await countedOnce(sim, symbols, [w1, w2]);
-  });
+  it('to answer joins once its subscriptions are confirmed, and the hand-over loses nothing', () =>
+    joinsConfirmedAndExact('slowack', ANSWER_DELAY_MS, (proxy) => {
+      // The handshake and the login pass at once (the feed is up); every frame after them, the
+      // subscribe frames and the pings that confirm them, reaches the provider late.
+      proxy.requestDelayMs = ANSWER_DELAY_MS;
+      proxy.undelayedChunks = 2;
+    }));
 });
