@@ -75,7 +75,10 @@ export class OwnedSymbol {
   awaiting: StreamPosition | undefined = undefined;
   /** Live: trades with a sequence number up to this were the previous owner's (-1: none). */
   floorSeq = -1;
-  /** Live: the previous owner's last trade, looked for in case it arrives here late. */
+  /**
+   * Live: the previous owner's last trade, looked for in case it arrives here late. Loading, while
+   * `awaiting` it: kept for when the wait gives up.
+   */
   lateFinal: LateFinalWatch | undefined = undefined;
 
   private current: SymbolAggregate;

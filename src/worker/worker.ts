@@ -408,7 +408,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (counted >= allowedMs || now - started >= FEED_READY_WAIT_MAX_MS + allowedMs) break;
       await sleep(HANDOVER_POLL_MS);
     }
-    return symbols.filter((symbol) => this.feed.isConfirmed(symbol)).length;
+    return symbols.filter(isConfirmed).length;
   }
 
   /**
