@@ -328,6 +328,7 @@ class Bench {
     let movedTrades = 0;
     let lostInMoved = 0;
     let lostShown = 0;
+    let owners: Assignment | undefined;
     const movedSet = new Set(moved);
     const current = new Map<string, number>();
     for (const symbol of this.symbols) {
@@ -350,7 +351,7 @@ class Bench {
         console.error(
           `  ${delta < 0 ? 'doubled' : 'lost'} ${Math.abs(delta)} in ${symbol}${movedSet.has(symbol) ? ' (moved)' : ''}: ` +
             `simulator ${truth}, workers ${count}, gap before ${this.previous.get(symbol) ?? 0}, ` +
-            `owner now ${new Assignment(record, this.symbols).ownerOf(symbol) ?? '-'}`,
+            `owner now ${(owners ??= new Assignment(record, this.symbols)).ownerOf(symbol) ?? '-'}`,
         );
       if (delta > 0 && movedSet.has(symbol)) lostInMoved += delta;
     }
