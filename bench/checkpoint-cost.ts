@@ -12,13 +12,18 @@
  * off the heap saves) shows only in `bench/memory.ts` and `bench/redis-cost.ts`.
  *
  *   node --import tsx bench/checkpoint-cost.ts
- * Environment: BENCH_SYMBOLS (8000), BENCH_ROUNDS (10), BENCH_MODES ("objects,packed"; one of them, to
- * profile it alone).
+ * Environment: BENCH_SYMBOLS (8000), BENCH_ROUNDS (10), BENCH_MODES ("objects,packed,batched"; one of
+ * them, to profile it alone).
  */
 import { Session } from 'node:inspector/promises';
 import { makeTrade, type Trade } from '../feeds/trade.js';
 import { encodeBar } from '../src/cluster/bar-store.js';
-import { recordBytes, type CheckpointRecord } from '../src/cluster/checkpoints.js';
+import {
+  CheckpointWriter,
+  recordBytes,
+  type CheckpointRecord,
+  type RecordHead,
+} from '../src/cluster/checkpoints.js';
 import { SymbolAggregate } from '../src/aggregate/symbol-aggregate.js';
 import { generateSymbols } from '../src/sim/universe.js';
 import { fixed, int, table } from './support/stats.js';
@@ -60,33 +65,53 @@ for (const aggregate of aggregates) {
 /**
  * How a record's aggregate is serialized: `objects`, `toCheckpoint()` and `JSON.stringify` of the
  * whole record (JSON text, as the worker wrote it before `checkpointPacked`); `packed`,
- * `checkpointPacked()` after the record's JSON, by `recordBytes`. Rounds alternate between the two.
+ * `checkpointPacked()` after the record's JSON, by `recordBytes` (as the worker wrote it before
+ * `CheckpointWriter`); `batched`, packed straight into the script calls' batches by
+ * `CheckpointWriter.addPacking`, as the worker writes it now. Rounds alternate between them.
  */
-type Mode = 'objects' | 'packed';
-const MODES = (process.env['BENCH_MODES'] ?? 'objects,packed').split(',') as Mode[];
+type Mode = 'objects' | 'packed' | 'batched';
+const MODES = (process.env['BENCH_MODES'] ?? 'objects,packed,batched').split(',') as Mode[];
+
+function recordHead(aggregate: SymbolAggregate): RecordHead {
+  return {
+    v: 1,
+    owner: 'w1',
+    epoch: 3,
+    writtenAt: Date.now(),
+    watermark: `${aggregate.symbol}|x`,
+    final: false,
+    position: { key: `${aggregate.symbol}|x`, seq: null, timeMs: now, atTime: 1 },
+    overlapped: false,
+  };
+}
 
 /** One checkpoint of every aggregate, as the worker writes it; returns the bytes it made (bars included). */
 function checkpointAll(mode: Mode): number {
   let bytes = 0;
+  // Batches are counted where the store would send them to Redis.
+  const writer = new CheckpointWriter(
+    (batch) => {
+      bytes += batch.length;
+      return Promise.resolve([]);
+    },
+    { recordBytes: 2_048 },
+  );
   for (const aggregate of aggregates) {
     aggregate.advanceTo(now - GRACE_MS);
     for (const bar of aggregate.takeCompletedBars()) bytes += encodeBar(bar).length;
     if (!aggregate.dirty) continue;
-    const record: CheckpointRecord = {
-      v: 1,
-      owner: 'w1',
-      epoch: 3,
-      writtenAt: Date.now(),
-      watermark: `${aggregate.symbol}|x`,
-      final: false,
-      position: { key: `${aggregate.symbol}|x`, seq: null, timeMs: now, atTime: 1 },
-      overlapped: false,
-      aggregate: mode === 'objects' ? aggregate.toCheckpoint() : aggregate.checkpointPacked(),
-    };
-    const text = mode === 'objects' ? JSON.stringify(record) : recordBytes(record);
-    bytes += text.length;
+    if (mode === 'batched') {
+      writer.addPacking(aggregate.symbol, recordHead(aggregate), aggregate);
+    } else {
+      const record: CheckpointRecord = {
+        ...recordHead(aggregate),
+        aggregate: mode === 'objects' ? aggregate.toCheckpoint() : aggregate.checkpointPacked(),
+      };
+      bytes += (mode === 'objects' ? JSON.stringify(record) : recordBytes(record)).length;
+    }
     aggregate.markClean();
   }
+  void writer.done();
   return bytes;
 }
 

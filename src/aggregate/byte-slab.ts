@@ -29,7 +29,7 @@ export class ByteSlab {
   }
 
   /** Room for `length` bytes, uninitialized. */
-  private take(length: number): Buffer {
+  take(length: number): Buffer {
     if (length > SLAB_BYTES / 8) return Buffer.allocUnsafeSlow(length);
     if (this.used + length > this.slab.length) {
       this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);

@@ -31,7 +31,6 @@ import {
   type BarTuple,
   type SessionCheckpoint,
 } from './checkpoint.js';
-import { CHECKPOINT_SLAB } from './byte-slab.js';
 import { OHLCV_LENGTH } from './flat-ohlcv.js';
 
 /** The layout's version, the first double; another value is refused. */
@@ -77,22 +76,27 @@ export class PackedCheckpoint {
 }
 
 let scratch = new Float64Array(1_024);
+/** The scratch's bytes, for `Buffer.copy`: native, where `set` from a `subarray` made a view per call. */
+let scratchBytes = Buffer.from(scratch.buffer);
 
 /**
  * Room for `doubles` values, reused from one checkpoint to the next (one thread writes checkpoints,
- * and each is copied out by `packedBytes` before the next begins).
+ * and each is copied out by `writePacked` before the next begins).
  */
 export function packScratch(doubles: number): Float64Array {
-  if (scratch.length < doubles) scratch = new Float64Array(Math.max(doubles, 2 * scratch.length));
+  if (scratch.length < doubles) {
+    scratch = new Float64Array(Math.max(doubles, 2 * scratch.length));
+    scratchBytes = Buffer.from(scratch.buffer);
+  }
   return scratch;
 }
 
-/** The first `doubles` values of the scratch and then `strings`, copied out as one checkpoint. */
-export function packedBytes(doubles: number, strings: string): PackedCheckpoint {
-  const body = new Uint8Array(scratch.buffer, 0, doubles * 8);
-  const bytes = CHECKPOINT_SLAB.concat('', body, strings);
-  if (BIG_ENDIAN) bytes.subarray(0, doubles * 8).swap64();
-  return new PackedCheckpoint(bytes);
+/** The first `doubles` values of the scratch and then `strings`, copied to `out` at `at` as one checkpoint. */
+export function writePacked(out: Buffer, at: number, doubles: number, strings: string): void {
+  const bodyBytes = doubles * 8;
+  scratchBytes.copy(out, at, 0, bodyBytes);
+  if (BIG_ENDIAN) out.subarray(at, at + bodyBytes).swap64();
+  out.write(strings, at + bodyBytes);
 }
 
 function corrupt(problem: string): TickringError {

@@ -48,11 +48,12 @@ import {
   PACKED_SERIES_COUNT,
   PACKED_SESSION,
   PACKED_SYMBOL_BYTES,
-  packedBytes,
   packedHeader,
   packScratch,
-  type PackedCheckpoint,
+  writePacked,
+  PackedCheckpoint,
 } from './packed-checkpoint.js';
+import { CHECKPOINT_SLAB } from './byte-slab.js';
 import { resolveAggregateOptions, sessionStartFor, type AggregateOptions } from './options.js';
 
 export interface LastTradeSnapshot {
@@ -338,24 +339,53 @@ export class SymbolAggregate {
    * every period for every symbol that traded. Like `toCheckpoint`, a snapshot taken now.
    */
   checkpointPacked(): PackedCheckpoint {
-    const series = this.barSet.series;
+    const bytes = CHECKPOINT_SLAB.take(this.packedCheckpointLength());
+    this.packCheckpointInto(bytes, 0);
+    return new PackedCheckpoint(bytes);
+  }
+
+  /** Bytes `packCheckpointInto` writes. */
+  packedCheckpointLength(): number {
+    return this.packedDoubles() * 8 + Buffer.byteLength(this.packedStrings());
+  }
+
+  /** Doubles before the strings of a packed checkpoint. */
+  private packedDoubles(): number {
     let doubles = PACKED_HEADER;
-    for (const s of series) doubles += s.packedLength();
+    for (const s of this.barSet.series) doubles += s.packedLength();
+    return doubles;
+  }
+
+  /** The strings that end a packed checkpoint: the symbol, and the last trade's exchange and id. */
+  private packedStrings(): string {
+    return this.slab.data[this.at + HAS_LAST] !== 0
+      ? this.symbol + this.lastExchange + this.lastId
+      : this.symbol;
+  }
+
+  /**
+   * `checkpointPacked()`'s bytes written at `at` of `out`, which must have room for
+   * `packedCheckpointLength()` of them: a writer packing many checkpoints into one buffer copies each
+   * once, and makes no object per checkpoint.
+   */
+  packCheckpointInto(out: Buffer, at: number): void {
+    const series = this.barSet.series;
+    const doubles = this.packedDoubles();
     const d = packScratch(doubles);
     const state = this.slab.data;
-    const at = this.at;
-    const hasLast = state[at + HAS_LAST] !== 0;
+    const start = this.at;
+    const hasLast = state[start + HAS_LAST] !== 0;
     d[0] = PACKED_FORMAT;
     d[PACKED_SYMBOL_BYTES] = Buffer.byteLength(this.symbol);
     d[PACKED_EXCHANGE_BYTES] = hasLast ? Buffer.byteLength(this.lastExchange) : -1;
     d[PACKED_ID_BYTES] = hasLast ? Buffer.byteLength(this.lastId) : 0;
     d[PACKED_SERIES_COUNT] = series.length;
     PACKED_COUNTER_NAMES.forEach((name, i) => (d[PACKED_COUNTERS + i] = this.counters[name]));
-    d.set(state.subarray(at + SESSION, at + SESSION + OHLCV_LENGTH), PACKED_SESSION);
-    d.set(state.subarray(at + LAST_PRICE, at + LAST_NS + 1), PACKED_LAST);
+    d.set(state.subarray(start + SESSION, start + SESSION + OHLCV_LENGTH), PACKED_SESSION);
+    d.set(state.subarray(start + LAST_PRICE, start + LAST_NS + 1), PACKED_LAST);
     let o = PACKED_HEADER;
     for (const s of series) o = s.packInto(d, o);
-    return packedBytes(doubles, hasLast ? this.symbol + this.lastExchange + this.lastId : this.symbol);
+    writePacked(out, at, doubles, this.packedStrings());
   }
 
   /** The current session as a copy; `null` before the first trade. */

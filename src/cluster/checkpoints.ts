@@ -121,18 +121,98 @@ export function parseCheckpointRecord(
   };
 }
 
+/** A record but its aggregate. */
+export type RecordHead = Omit<CheckpointRecord, 'aggregate'>;
+
+/** An aggregate that packs its checkpoint straight into a buffer (`SymbolAggregate`). */
+export interface PackingAggregate {
+  packedCheckpointLength(): number;
+  packCheckpointInto(out: Buffer, at: number): void;
+}
+
+/** The JSON a packed aggregate follows in a record (see `recordParts`). */
+function packedHead(head: RecordHead): string {
+  return JSON.stringify(head) + String.fromCharCode(PACKED_AGGREGATE_FOLLOWS);
+}
+
 /**
- * A record as Redis keeps it. A packed aggregate (`PackedCheckpoint`, from
+ * A record as Redis keeps it, in two parts: a packed aggregate (`PackedCheckpoint`, from
  * `SymbolAggregate.checkpointPacked()`) follows the rest of the record's JSON after a NUL byte, as
- * bytes off the V8 heap (see `byte-slab.ts`); any other aggregate is written into the JSON.
+ * bytes off the V8 heap (see `byte-slab.ts`); any other aggregate is written into the JSON, and
+ * there are no bytes.
  */
-export function recordBytes(record: CheckpointRecord): string | Buffer {
+function recordParts(record: CheckpointRecord): [head: string, packed: Uint8Array | undefined] {
   const { aggregate, ...rest } = record;
-  if (!(aggregate instanceof PackedCheckpoint)) return JSON.stringify(record);
-  return CHECKPOINT_SLAB.concat(
-    JSON.stringify(rest) + String.fromCharCode(PACKED_AGGREGATE_FOLLOWS),
-    aggregate.bytes,
-  );
+  if (!(aggregate instanceof PackedCheckpoint)) return [JSON.stringify(record), undefined];
+  return [packedHead(rest), aggregate.bytes];
+}
+
+/** A record as Redis keeps it (see `recordParts`), on its own. */
+export function recordBytes(record: CheckpointRecord): string | Buffer {
+  const [head, packed] = recordParts(record);
+  return packed === undefined ? head : CHECKPOINT_SLAB.concat(head, packed);
+}
+
+/** Bytes before each record of a batch: the symbol's length and the record's (see `lua/checkpoint-3.lua`). */
+const LENGTHS_BYTES = 8;
+
+/** How large the next batch will be: the mean record of the last one sent, per writer's store. */
+export interface BatchSizes {
+  recordBytes: number;
+}
+
+/**
+ * One script call's records, as its single argument: per symbol, the two lengths, the symbol and
+ * the record (see `lua/checkpoint-3.lua`). Records are written in as they are added, a packing
+ * aggregate's straight from its state: one copy, and no object per record.
+ */
+class RecordBatch {
+  size = 0;
+  private out: Buffer;
+  private used = 0;
+
+  /** Room for `SYMBOLS_PER_WRITE` records of the last batch's mean size, and a quarter more. */
+  constructor(private readonly sizes: BatchSizes) {
+    this.out = Buffer.allocUnsafe(Math.ceil(1.25 * sizes.recordBytes * SYMBOLS_PER_WRITE));
+  }
+
+  add(symbol: string, record: CheckpointRecord): void {
+    const [head, packed] = recordParts(record);
+    const at = this.begin(symbol, head, packed?.length ?? 0);
+    if (packed !== undefined) this.out.set(packed, at);
+  }
+
+  addPacking(symbol: string, head: RecordHead, aggregate: PackingAggregate): void {
+    const at = this.begin(symbol, packedHead(head), aggregate.packedCheckpointLength());
+    aggregate.packCheckpointInto(this.out, at);
+  }
+
+  /** The records, to send; their mean size sets the room of the next batch. */
+  records(): Buffer {
+    this.sizes.recordBytes = Math.ceil(this.used / this.size);
+    return this.out.subarray(0, this.used);
+  }
+
+  /** Writes a record's lengths, symbol and head; returns where its `packedBytes` go. */
+  private begin(symbol: string, head: string, packedBytes: number): number {
+    const symbolBytes = Buffer.byteLength(symbol);
+    const headBytes = Buffer.byteLength(head);
+    const end = this.used + LENGTHS_BYTES + symbolBytes + headBytes + packedBytes;
+    if (end > this.out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(end, 2 * this.out.length));
+      this.out.copy(grown, 0, 0, this.used);
+      this.out = grown;
+    }
+    const out = this.out;
+    const at = this.used + LENGTHS_BYTES;
+    out.writeUInt32LE(symbolBytes, this.used);
+    out.writeUInt32LE(headBytes + packedBytes, this.used + 4);
+    out.write(symbol, at);
+    out.write(head, at + symbolBytes);
+    this.used = end;
+    this.size++;
+    return end - packedBytes;
+  }
 }
 
 /**
@@ -142,9 +222,62 @@ export function recordBytes(record: CheckpointRecord): string | Buffer {
  */
 const SYMBOLS_PER_WRITE = 200;
 
+/**
+ * Writes checkpoints as they are made, `SYMBOLS_PER_WRITE` to a script call (see `CheckpointStore.writer`).
+ * Every batch is sent as soon as it is full, not after the previous one's reply: on one connection
+ * they still run in order, but without a round trip between each, and Redis runs the first while
+ * the next is made. A worker's ~1,000 periodic checkpoints, or a draining worker's ~800 finals, took
+ * five round trips in a row, and hand-over commands queued behind.
+ */
+export class CheckpointWriter {
+  private readonly sent: Promise<string[]>[] = [];
+  /** Made at the first record, so a writer given none holds no buffer. */
+  private batch: RecordBatch | undefined;
+
+  constructor(
+    private readonly send: (records: Buffer) => Promise<string[]>,
+    private readonly sizes: BatchSizes,
+  ) {}
+
+  /** Adds a record; a packed aggregate is copied now. */
+  add(symbol: string, record: CheckpointRecord): void {
+    (this.batch ??= new RecordBatch(this.sizes)).add(symbol, record);
+    this.sendIfFull();
+  }
+
+  /** Adds a record whose aggregate is packed now, straight into the batch. */
+  addPacking(symbol: string, head: RecordHead, aggregate: PackingAggregate): void {
+    (this.batch ??= new RecordBatch(this.sizes)).addPacking(symbol, head, aggregate);
+    this.sendIfFull();
+  }
+
+  /**
+   * Sends what is left; resolves to the symbols refused because a newer epoch owns them, or rejects
+   * with `TICKRING_ERR_LEASE_LOST` when this worker holds no live lease.
+   */
+  async done(): Promise<string[]> {
+    if (this.batch !== undefined) this.sendBatch(this.batch);
+    return (await Promise.all(this.sent)).flat();
+  }
+
+  private sendIfFull(): void {
+    if (this.batch !== undefined && this.batch.size >= SYMBOLS_PER_WRITE) this.sendBatch(this.batch);
+  }
+
+  private sendBatch(batch: RecordBatch): void {
+    const sending = this.send(batch.records());
+    // Rejections reach `done`; this only keeps one that comes before `done` is called from
+    // counting as unhandled.
+    sending.catch(() => undefined);
+    this.sent.push(sending);
+    this.batch = undefined;
+  }
+}
+
 export class CheckpointStore {
   /** Redis commands issued, for the cost figures. */
   writes = 0;
+  private readonly sizes: BatchSizes = { recordBytes: 2_048 };
 
   constructor(
     private readonly redis: Redis,
@@ -163,28 +296,17 @@ export class CheckpointStore {
     entries: ReadonlyMap<string, CheckpointRecord>,
     handOver = false,
   ): Promise<string[]> {
-    // Every batch is sent as soon as it is made, not after the previous one's reply: on one
-    // connection they still run in order, but without a round trip between each, and Redis runs
-    // the first while the next is encoded. A worker's ~1,000 periodic checkpoints, or a draining
-    // worker's ~800 finals, took five round trips in a row, and hand-over commands queued behind.
-    const batches: Promise<string[]>[] = [];
-    let args: (string | Buffer)[] = [];
-    for (const [symbol, record] of entries) {
-      args.push(symbol, recordBytes(record));
-      if (args.length >= 2 * SYMBOLS_PER_WRITE) {
-        batches.push(this.writeBatch(epoch, args, handOver));
-        args = [];
-      }
-    }
-    if (args.length > 0) batches.push(this.writeBatch(epoch, args, handOver));
-    return (await Promise.all(batches)).flat();
+    const writer = this.writer(epoch, handOver);
+    for (const [symbol, record] of entries) writer.add(symbol, record);
+    return writer.done();
   }
 
-  private async writeBatch(
-    epoch: number,
-    args: readonly (string | Buffer)[],
-    handOver: boolean,
-  ): Promise<string[]> {
+  /** As `write`, for records added one by one (see `CheckpointWriter`). */
+  writer(epoch: number, handOver = false): CheckpointWriter {
+    return new CheckpointWriter((records) => this.writeBatch(epoch, records, handOver), this.sizes);
+  }
+
+  private async writeBatch(epoch: number, records: Buffer, handOver: boolean): Promise<string[]> {
     this.writes++;
     const reply = await this.redis.tickringCheckpoint(
       this.keys.leases,
@@ -193,7 +315,7 @@ export class CheckpointStore {
       this.workerId,
       epoch,
       handOver ? '1' : '0',
-      ...args,
+      records,
     );
     const [code, ...refused] = reply;
     if (code === SCRIPT_CODES.LEASE_LOST) throw scriptError(SCRIPT_CODES.LEASE_LOST, 'checkpoint');

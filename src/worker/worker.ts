@@ -22,7 +22,12 @@ import {
   type RecordPlacement,
 } from '../aggregate/index.js';
 import { BarStore, type BarStoreOptions } from '../cluster/bar-store.js';
-import { checkpointPosition, CheckpointStore, type CheckpointRecord } from '../cluster/checkpoints.js';
+import {
+  checkpointPosition,
+  CheckpointStore,
+  type CheckpointRecord,
+  type RecordHead,
+} from '../cluster/checkpoints.js';
 import { HandoverSignals, type HandoverSignal } from '../cluster/handover-signals.js';
 import {
   DEFAULT_MEMBERSHIP_OPTIONS,
@@ -1239,6 +1244,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private record(epoch: number, owned: OwnedSymbol, final: boolean, overlapped = false): CheckpointRecord {
+    return {
+      ...this.recordHead(epoch, owned, final, overlapped),
+      aggregate: owned.aggregate.checkpointPacked(),
+    };
+  }
+
+  private recordHead(epoch: number, owned: OwnedSymbol, final: boolean, overlapped = false): RecordHead {
     const position = this.owned.position(owned);
     return {
       v: 1,
@@ -1249,7 +1261,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       final,
       position,
       overlapped,
-      aggregate: owned.aggregate.checkpointPacked(),
     };
   }
 
@@ -1286,7 +1297,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const started = performance.now();
     const epoch = this.actingEpoch;
     this.owned.sampleQuiet();
-    const changed = new Map<string, CheckpointRecord>();
+    // Packed straight into the batches as they go (see `CheckpointWriter`), each full batch sent at once.
+    const writer = this.checkpoints.writer(epoch);
     // Trades applied while the write is in flight must keep their symbol dirty: remember how far
     // each checkpoint reached.
     const written: [SymbolAggregate, number][] = [];
@@ -1294,27 +1306,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (owned.state === 'live') this.takeBars(symbol, owned.aggregate);
       if (owned.state !== 'live' || !owned.aggregate.dirty) continue;
       written.push([owned.aggregate, owned.aggregate.changes]);
-      changed.set(symbol, this.record(epoch, owned, false));
+      writer.addPacking(symbol, this.recordHead(epoch, owned, false), owned.aggregate);
     }
-    if (changed.size === 0 && this.bars.pendingBars === 0) {
+    const symbols = written.length;
+    if (symbols === 0 && this.bars.pendingBars === 0) {
       await this.countPass();
       return;
     }
     let ok = true;
     try {
       // Sent back to back on one connection: checkpoints and bars share the round trip.
-      const [refused] = await Promise.all([this.checkpoints.write(epoch, changed), this.flushBars()]);
+      const [refused] = await Promise.all([writer.done(), this.flushBars()]);
       for (const [aggregate, asOf] of written) aggregate.markClean(asOf);
       if (refused.length > 0)
         this.log.warn({ epoch, refused: refused.length }, 'checkpoints refused: newer owner');
     } catch (err) {
       ok = false;
       this.checkpointFailures++;
-      this.log.warn({ err, symbols: changed.size }, 'checkpoint failed; will retry');
+      this.log.warn({ err, symbols }, 'checkpoint failed; will retry');
     }
     // Only a pass whose writes all landed counts: a standby settles on what it then reads.
     if (ok) await this.countPass();
-    this.emit('checkpointed', { symbols: changed.size, ms: performance.now() - started, ok });
+    this.emit('checkpointed', { symbols, ms: performance.now() - started, ok });
   }
 
   private mayCheckpoint(): boolean {

@@ -130,4 +130,59 @@ describe('claiming symbols at an epoch', () => {
     reply.fill(0);
     expect(parseStoredCheckpoint(kept.aggregate)).toEqual(aggregate.toCheckpoint());
   });
+
+  it('packs aggregates straight into batches of one argument, and every record reads back exactly', async () => {
+    const writer = new CheckpointStore(env.redis, env.keys, 'old');
+    const start = Date.UTC(2026, 0, 5, 15);
+    // 450 symbols: three script calls. The first outgrows the room it started with (a record with
+    // 7 min of bars is about 3 KB), the last is short. Names of varied length, and one trade id not
+    // ASCII (the packed strings are UTF-8).
+    const symbols = Array.from({ length: 450 }, (_, i) => `S${'Y'.repeat(i % 9)}${i}`);
+    const aggregates = symbols.map((symbol, n) => {
+      const aggregate = new SymbolAggregate(symbol);
+      for (let i = 0; i < 60; i++) {
+        const id = n === 7 ? `é-${i}` : `${n}-${i}`;
+        aggregate.apply(
+          makeTrade({ symbol, price: 10 + n + i / 100, size: 1 + i, timeMs: start + i * 7_000, id }),
+        );
+      }
+      return aggregate;
+    });
+    // Fenced at epoch 9 by a newer owner: refused, and left as it was.
+    await env.redis.hset(env.keys.checkpointEpochs, symbols[300] as string, 9);
+    const head = (symbol: string) => ({ ...record('old', 8, 0), watermark: `${symbol}|k`, final: false });
+    const batches = writer.writer(8);
+    symbols.forEach((symbol, i) => {
+      const aggregate = aggregates[i] as SymbolAggregate;
+      // Every third as a whole record, as finals are written: both ways share the batches.
+      if (i % 3 === 0) batches.add(symbol, { ...head(symbol), aggregate: aggregate.checkpointPacked() });
+      else batches.addPacking(symbol, head(symbol), aggregate);
+    });
+    expect(await batches.done()).toEqual([symbols[300]]);
+    expect(writer.writes).toBe(3);
+    const read = await writer.readMany(symbols);
+    symbols.forEach((symbol, i) => {
+      if (i === 300) {
+        expect(read[i]).toBeNull();
+        return;
+      }
+      expect(read[i], symbol).toMatchObject({ owner: 'old', epoch: 8, watermark: `${symbol}|k` });
+      expect(parseCheckpoint(read[i]?.aggregate), symbol).toEqual(aggregates[i]?.toCheckpoint());
+    });
+  });
+
+  it('refuses a batch whose records are cut short, and writes none of it', async () => {
+    await expect(
+      env.redis.tickringCheckpoint(
+        env.keys.leases,
+        env.keys.checkpointEpochs,
+        env.keys.checkpoints,
+        'old',
+        3,
+        '0',
+        Buffer.concat([Buffer.from([4, 0, 0, 0, 9, 0, 0, 0]), Buffer.from('AAPL{}')]),
+      ),
+    ).rejects.toThrow(/cut short/);
+    expect(await env.redis.hlen(env.keys.checkpoints)).toBe(0);
+  });
 });
