@@ -281,18 +281,29 @@ describe('feed client: Binance symbols over several connections', () => {
     const symbols = generateSymbols(20, binance.server.market);
     const sim = await simFor(binance, symbols);
     // The second attempt goes to a port nobody listens on: the new connection's first attempt
-    // fails, and its symbols cannot be subscribed until it connects.
+    // fails, and its symbols cannot be subscribed until it connects. The retry is held until the
+    // test has seen the client not ready: the backoff alone (full jitter, 0-300 ms) can be too short
+    // for a poll to see.
     let attempts = 0;
+    let releaseRetry = (): void => undefined;
+    const retryHeld = new Promise<void>((resolve) => (releaseRetry = resolve));
     const h = client(binance, sim, {
       symbolsPerConnection: 10,
       backoff: { baseMs: 300, maxMs: 300 },
-      resolveUrl: () => Promise.resolve(++attempts === 2 ? 'ws://127.0.0.1:1/ws' : sim.wsUrl),
+      resolveUrl: async () => {
+        attempts++;
+        if (attempts === 2) return 'ws://127.0.0.1:1/ws';
+        if (attempts === 3) await retryHeld;
+        return sim.wsUrl;
+      },
     });
     h.client.setSymbols(symbols.slice(0, 10));
     h.client.start();
     await allConfirmed(h, symbols.slice(0, 10));
     h.client.setSymbols(symbols);
-    await until(() => h.client.status === 'backoff', 'the failed attempt to count');
+    await until(() => attempts === 3, 'the retry after the failed attempt');
+    expect(['backoff', 'connecting']).toContain(h.client.status);
+    releaseRetry();
     await allConfirmed(h, symbols);
     expect(h.client.status).toBe('ready');
     expect(attempts).toBe(3);
