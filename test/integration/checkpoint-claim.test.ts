@@ -172,7 +172,14 @@ describe('claiming symbols at an epoch', () => {
   });
 
   it('refuses a batch whose records are cut short, and writes none of it', async () => {
-    await expect(
+    const framed = (symbol: string, record: string): Buffer => {
+      const lengths = Buffer.alloc(8);
+      lengths.writeUInt32LE(symbol.length, 0);
+      lengths.writeUInt32LE(record.length, 4);
+      return Buffer.concat([lengths, Buffer.from(symbol + record)]);
+    };
+    const whole = framed('MSFT', '{}');
+    const write = (records: Buffer): Promise<unknown> =>
       env.redis.tickringCheckpoint(
         env.keys.leases,
         env.keys.checkpointEpochs,
@@ -180,9 +187,14 @@ describe('claiming symbols at an epoch', () => {
         'old',
         3,
         '0',
-        Buffer.concat([Buffer.from([4, 0, 0, 0, 9, 0, 0, 0]), Buffer.from('AAPL{}')]),
-      ),
-    ).rejects.toThrow(/cut short/);
+        records,
+      );
+    // A whole record first, then one whose length runs past the end, or whose lengths are cut.
+    for (const cut of [framed('AAPL', '{"v":1}').subarray(0, 14), whole.subarray(0, 5)]) {
+      await expect(write(Buffer.concat([whole, cut]))).rejects.toThrow(/cut short/);
+    }
     expect(await env.redis.hlen(env.keys.checkpoints)).toBe(0);
+    expect(await env.redis.hlen(env.keys.checkpointEpochs)).toBe(0);
+    expect(await write(whole)).toEqual([1]);
   });
 });

@@ -17,14 +17,22 @@ local deadline = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
 if not deadline or deadline < now then return { -1 } end
 local epoch = tonumber(ARGV[2])
 local handOver = ARGV[3] == '1'
-local records = ARGV[4]
+local records = ARGV[4] or ''
 local size = #records
-local reply = { 0 }
+-- The framing is checked whole before anything is written: a script's writes stay when it fails
+-- half-way, and a cut-short batch must change nothing.
 local at = 1
 while at <= size do
+  if at + 7 > size then return redis.error_reply('ERR checkpoint records are cut short') end
   local symbolBytes, recordBytes, from = struct.unpack('<I4I4', records, at)
   at = from + symbolBytes + recordBytes
   if at - 1 > size then return redis.error_reply('ERR checkpoint records are cut short') end
+end
+local reply = { 0 }
+at = 1
+while at <= size do
+  local symbolBytes, recordBytes, from = struct.unpack('<I4I4', records, at)
+  at = from + symbolBytes + recordBytes
   local symbol = string.sub(records, from, from + symbolBytes - 1)
   local claimed = tonumber(redis.call('HGET', KEYS[2], symbol)) or 0
   if claimed > epoch or (handOver and claimed == epoch) then
