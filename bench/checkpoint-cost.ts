@@ -18,12 +18,7 @@
 import { Session } from 'node:inspector/promises';
 import { makeTrade, type Trade } from '../feeds/trade.js';
 import { encodeBar } from '../src/cluster/bar-store.js';
-import {
-  CheckpointWriter,
-  recordBytes,
-  type CheckpointRecord,
-  type RecordHead,
-} from '../src/cluster/checkpoints.js';
+import { CheckpointWriter, type CheckpointRecord, type RecordHead } from '../src/cluster/checkpoints.js';
 import { SymbolAggregate } from '../src/aggregate/symbol-aggregate.js';
 import { generateSymbols } from '../src/sim/universe.js';
 import { fixed, int, table } from './support/stats.js';
@@ -64,10 +59,11 @@ for (const aggregate of aggregates) {
 
 /**
  * How a record's aggregate is serialized: `objects`, `toCheckpoint()` and `JSON.stringify` of the
- * whole record (JSON text, as the worker wrote it before `checkpointPacked`); `packed`,
- * `checkpointPacked()` after the record's JSON, by `recordBytes` (as the worker wrote it before
- * `CheckpointWriter`); `batched`, packed straight into the script calls' batches by
- * `CheckpointWriter.addPacking`, as the worker writes it now. Rounds alternate between them.
+ * whole record (JSON text, as the worker wrote it before `checkpointPacked`); `packed`, records
+ * holding `checkpointPacked()`, added to the batches whole by `CheckpointWriter.add` (as the worker
+ * writes a hand-over's finals, and wrote every checkpoint before `addPacking`); `batched`, packed
+ * straight into the batches by `CheckpointWriter.addPacking`, as the worker writes it now. Rounds
+ * alternate between them.
  */
 type Mode = 'objects' | 'packed' | 'batched';
 const MODES = (process.env['BENCH_MODES'] ?? 'objects,packed,batched').split(',') as Mode[];
@@ -102,12 +98,11 @@ function checkpointAll(mode: Mode): number {
     if (!aggregate.dirty) continue;
     if (mode === 'batched') {
       writer.addPacking(aggregate.symbol, recordHead(aggregate), aggregate);
+    } else if (mode === 'packed') {
+      writer.add(aggregate.symbol, { ...recordHead(aggregate), aggregate: aggregate.checkpointPacked() });
     } else {
-      const record: CheckpointRecord = {
-        ...recordHead(aggregate),
-        aggregate: mode === 'objects' ? aggregate.toCheckpoint() : aggregate.checkpointPacked(),
-      };
-      bytes += (mode === 'objects' ? JSON.stringify(record) : recordBytes(record)).length;
+      const record: CheckpointRecord = { ...recordHead(aggregate), aggregate: aggregate.toCheckpoint() };
+      bytes += JSON.stringify(record).length;
     }
     aggregate.markClean();
   }

@@ -7,7 +7,7 @@
  * wall time for staleness display, and the watermark: the de-duplication key of the last trade
  * applied, so a new owner replays only what came after it.
  */
-import { CHECKPOINT_SLAB, PackedCheckpoint, unpackCheckpoint } from '../aggregate/index.js';
+import { PackedCheckpoint, unpackCheckpoint } from '../aggregate/index.js';
 import type { RedisClient as Redis } from '../redis/client.js';
 import { TickringError } from '../errors.js';
 import type { ClusterKeys } from '../redis/keys.js';
@@ -53,7 +53,7 @@ export function checkpointPosition(record: CheckpointRecord): StreamPosition {
 }
 
 /**
- * Ends a record's JSON where a packed aggregate follows (see `recordBytes`); JSON text never holds a
+ * Ends a record's JSON where a packed aggregate follows (see `recordParts`); JSON text never holds a
  * raw NUL.
  */
 const PACKED_AGGREGATE_FOLLOWS = 0;
@@ -67,7 +67,7 @@ function corruptRecord(symbol: string, problem: string, cause?: unknown): Tickri
 }
 
 /**
- * A record as Redis holds it (see `recordBytes`); the aggregate is left for `parseCheckpoint` to check.
+ * A record as Redis holds it (see `recordParts`); the aggregate is left for `parseCheckpoint` to check.
  * `unpack: false` leaves a packed aggregate as its bytes (a `PackedCheckpoint`, which
  * `parseCheckpoint` unpacks), for a reader that may restore it later or never (see `claim`).
  */
@@ -145,12 +145,6 @@ function recordParts(record: CheckpointRecord): [head: string, packed: Uint8Arra
   const { aggregate, ...rest } = record;
   if (!(aggregate instanceof PackedCheckpoint)) return [JSON.stringify(record), undefined];
   return [packedHead(rest), aggregate.bytes];
-}
-
-/** A record as Redis keeps it (see `recordParts`), on its own. */
-export function recordBytes(record: CheckpointRecord): string | Buffer {
-  const [head, packed] = recordParts(record);
-  return packed === undefined ? head : CHECKPOINT_SLAB.concat(head, packed);
 }
 
 /** Bytes before each record of a batch: the symbol's length and the record's (see `lua/checkpoint-3.lua`). */

@@ -94,7 +94,7 @@ describe('corrupt and foreign values under tickring keys', () => {
 
   it('starts a symbol empty on a corrupt checkpoint, names it, and keeps serving', async () => {
     const env = await cluster();
-    // A record's JSON head as a worker writes it before a packed aggregate (see `recordBytes`).
+    // A record's JSON head as a worker writes it before a packed aggregate (see `recordParts`).
     const head = JSON.stringify({ v: 1, owner: 'x', epoch: 1, writtenAt: 1, watermark: '', final: false });
     const packed = new SymbolAggregate('AMD');
     packed.apply(makeTrade({ symbol: 'AMD', price: 1, size: 1, timeMs: Date.now() }));
