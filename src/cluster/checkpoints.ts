@@ -396,14 +396,20 @@ export class CheckpointStore {
     return fences.map((fence) => (fence === null ? null : Number(fence)));
   }
 
-  /** Reads checkpoints without fencing, in order; `null` where none or unreadable. */
-  async readMany(symbols: readonly string[]): Promise<(CheckpointRecord | null)[]> {
+  /**
+   * Reads checkpoints without fencing, in order; `null` where none or unreadable. `unpack: false`
+   * leaves packed aggregates as their bytes, for a reader after the heads only.
+   */
+  async readMany(
+    symbols: readonly string[],
+    { unpack = true }: { unpack?: boolean } = {},
+  ): Promise<(CheckpointRecord | null)[]> {
     if (symbols.length === 0) return [];
     const raws = await this.redis.hmgetBuffer(this.keys.checkpoints, ...symbols);
     return raws.map((raw, i) => {
       if (raw === null) return null;
       try {
-        return parseCheckpointRecord(raw, symbols[i] ?? '');
+        return parseCheckpointRecord(raw, symbols[i] ?? '', { unpack });
       } catch {
         return null;
       }

@@ -939,11 +939,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const live = new Set(this.membership.assignment?.record.members.map((m) => m.id) ?? []);
     const awaited: string[] = [];
     const orphaned: string[] = [];
+    const ownerLeft: string[] = [];
     for (const symbol of gained) {
       const before = takeOvers.get(symbol)?.from;
       if (before === undefined || before === this.id || this.owned.get(symbol)?.state === 'live') continue;
       if (live.has(before)) awaited.push(symbol);
-      else if (this.options.replicas >= 2) orphaned.push(symbol);
+      else ownerLeft.push(symbol);
+    }
+    const held = await this.stillHeld(ownerLeft, live);
+    for (const symbol of ownerLeft) {
+      const takeOver = takeOvers.get(symbol);
+      if (takeOver && held.has(symbol)) {
+        awaited.push(symbol);
+        takeOvers.set(symbol, { since: takeOver.since, from: held.get(symbol) ?? takeOver.from });
+      } else if (this.options.replicas >= 2) orphaned.push(symbol);
+    }
+    if (held.size > 0) {
+      this.log.info(
+        { epoch, symbols: held.size, holders: [...new Set(held.values())].map((id) => id ?? 'unknown') },
+        'owner named by the ring left without taking symbols over: waiting for the one still applying them',
+      );
     }
     // Symbols go live as soon as nothing holds them back: one that waits for nobody once its
     // subscription is confirmed and announced (going live unsubscribed would make the worker ready
@@ -1012,6 +1027,43 @@ export class Worker extends EventEmitter<WorkerEvents> {
         'checkpoint position not found in the buffer: whole buffer applied',
       );
     }
+  }
+
+  /**
+   * Of `symbols`, whose owner on the ring this worker last acted on has left the ring since, those
+   * another worker may still be applying, each with that worker where it is known. That ring says who
+   * owned a symbol there, not who took it: a worker that skipped the epoch giving it the symbol never
+   * took it, and the one before goes on applying it until it acts on a later epoch and hands it over
+   * there. Going live without waiting for that final would start from the holder's last periodic
+   * checkpoint, and refuse its final: a scale-down from 6 workers to 2 lost a trade so
+   * (`test/ha/scale.test.ts`). Held means either the last checkpoint is a periodic one by a member
+   * still on the ring, or the symbol was claimed after its last checkpoint (by a worker that has not
+   * written one since: unknown, and waited for up to the bound).
+   */
+  private async stillHeld(
+    symbols: readonly string[],
+    live: ReadonlySet<string>,
+  ): Promise<Map<string, string | undefined>> {
+    const held = new Map<string, string | undefined>();
+    if (symbols.length === 0) return held;
+    try {
+      // Fences first, on the same connection: a write landing between the two reads can only make
+      // a record newer than the fence read, never the other way round.
+      const [fences, records] = await Promise.all([
+        this.checkpoints.fences(symbols),
+        this.checkpoints.readMany(symbols, { unpack: false }),
+      ]);
+      symbols.forEach((symbol, i) => {
+        const record = records[i] ?? null;
+        const fence = fences[i] ?? null;
+        if (record && !record.final && record.owner !== this.id && live.has(record.owner))
+          held.set(symbol, record.owner);
+        else if (fence !== null && fence > (record?.epoch ?? 0)) held.set(symbol, undefined);
+      });
+    } catch (err) {
+      this.handoverLog.warn('holders', { err }, 'last checkpoints unreadable; not waiting for their writers');
+    }
+    return held;
   }
 
   /**

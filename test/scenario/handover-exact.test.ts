@@ -10,7 +10,8 @@ import { binance } from '../../feeds/binance.js';
 import { finnhub } from '../../feeds/finnhub.js';
 import { polygon } from '../../feeds/polygon.js';
 import { readRingRecord } from '../../src/cluster/membership.js';
-import type { RingRecord } from '../../src/cluster/ring-record.js';
+import { drainMember } from '../../src/cluster/placement-admin.js';
+import { withDraining, type RingRecord } from '../../src/cluster/ring-record.js';
 import { Assignment } from '../../src/cluster/ring.js';
 import { addSymbols } from '../../src/cluster/universe.js';
 import { startSimulator, type RunningSimulator, type SimulatorInput } from '../../src/sim/simulator.js';
@@ -414,6 +415,91 @@ describe('hand-overs a newer epoch interrupts', () => {
     const w3Log = w3.output.join('\n');
     expect(w3Log).toContain('take-over continues at a newer epoch');
     expect(w3Log).not.toContain('previous owner did not hand over in time');
+  }, 120_000);
+
+  it('waits for the worker still applying a symbol the owner named by the ring never took', async () => {
+    // w1 and w2 freeze (SIGSTOP). w1 is drained (its symbols go to w2 or w3), then w2 (all of them
+    // go to w3). w3 acts on both epochs and waits for w2, the owner its last ring named, for the
+    // symbols that went w1 -> w2 -> w3. But w2 never took them: resumed, it acts on the newest epoch
+    // only, hands over its own symbols and leaves the ring. w1 still applies them (it reads what
+    // the feed sent while it was frozen) and hands them to w3 once it acts on an epoch. w3 must
+    // wait for those finals: going live from w1's last periodic checkpoint as soon as w2 left the
+    // ring refused them, and lost what w1 applied since.
+    const symbols = generateSymbols(40);
+    const { cluster, feed } = await begin('holder-skipped', {
+      protocol: polygon,
+      symbols,
+      rate: 600,
+      seed: 7,
+    });
+    const start = (id: string): WorkerProcess => {
+      const worker = startWorker(id, {
+        prefix: cluster.prefix,
+        cluster: cluster.cluster,
+        feedUrl: feed.wsUrl,
+        // A lease long enough to outlast the freezes on a loaded machine.
+        extraArgs: [...STEADY, '--lease-ms', '15000'],
+      });
+      workers.push(worker);
+      return worker;
+    };
+    const [w1, w2, w3] = ['w1', 'w2', 'w3'].map(start) as [WorkerProcess, WorkerProcess, WorkerProcess];
+    const ring = await eventually(
+      'w1, w2 and w3 to act on one ring',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        if (record.members.length !== 3) return undefined;
+        return (await everyMemberActsOn(record)) ? record : undefined;
+      },
+      30_000,
+    );
+    // The symbols of the scenario: w1's that a drain of w1 gives to w2.
+    const drainedW1 = withDraining(ring, 'w1');
+    const before = new Assignment(ring, symbols);
+    const chained = symbols.filter(
+      (symbol) =>
+        before.ownerOf(symbol) === 'w1' && new Assignment(drainedW1, symbols).ownerOf(symbol) === 'w2',
+    );
+    expect(chained.length).toBeGreaterThan(0);
+    const w3Address = ring.members.find((m) => m.id === 'w3')?.address ?? '';
+    feed.resume();
+    await sleep(500);
+
+    w1.child.kill('SIGSTOP');
+    w2.child.kill('SIGSTOP');
+    // What the feed sends meanwhile reaches w1 alone, to apply once it resumes.
+    await sleep(500);
+    // w3 acts on each drain's epoch: on the second, its last ring names w2 as those symbols' owner.
+    for (const id of ['w1', 'w2']) {
+      const { epoch } = await drainMember(cluster.redis, cluster.keys, id);
+      await eventually(
+        `w3 to act on the epoch that drains ${id}`,
+        async () => ((await actingEpoch(w3Address)) >= epoch ? true : undefined),
+        30_000,
+      );
+    }
+    await sleep(300);
+    w2.child.kill('SIGCONT');
+    /** The ring lists `ids`, and w3 acts on it (w1 may be frozen still). */
+    const membersAre = async (ids: readonly string[]): Promise<true | undefined> => {
+      const record = await readRingRecord(cluster.redis, cluster.keys);
+      if (record.members.map((m) => m.id).join(',') !== ids.join(',')) return undefined;
+      return (await actingEpoch(w3Address)) === record.epoch ? true : undefined;
+    };
+    await eventually('w2 to leave the ring, and w3 to act on that', () => membersAre(['w1', 'w3']), 30_000);
+    await sleep(300);
+    w1.child.kill('SIGCONT');
+    await eventually('w1 to leave the ring', () => membersAre(['w3']), 30_000);
+    await sleep(500);
+    feed.pause();
+
+    expect(await settledCounts(w3Address, symbols, feed)).toEqual({ lost: 0, doubled: 0 });
+    // The scenario happened: w3 waited for w1 for exactly the symbols w2 never took.
+    const waited = w3.output.find((line) => line.includes('owner named by the ring left without taking'));
+    expect(waited === undefined ? undefined : JSON.parse(waited)).toMatchObject({
+      symbols: chained.length,
+      holders: ['w1'],
+    });
   }, 120_000);
 });
 
