@@ -6,9 +6,15 @@
  *
  * Signals are advisory, never fenced: a stale one (older epoch) is ignored, and a missing one only
  * makes the old owner wait for its hand-over timeout.
+ *
+ * Each new owner writes its own hash (`handoverKey`), and an old owner reads the one of the new
+ * owner it hands over to. In one hash per cluster, a later epoch's owner of the same symbol
+ * overwrote the signal of the owner the old one was handing over to at an earlier epoch, and the
+ * old owner took the later owner's stream for its new owner's: where the later owner had subscribed
+ * first, the old owner stopped before the trades its real new owner had not received yet.
  */
 import type { RedisClient as Redis } from '../redis/client.js';
-import type { ClusterKeys } from '../redis/keys.js';
+import { handoverKey, type ClusterKeys } from '../redis/keys.js';
 import { parseStreamPosition, type StreamPosition } from '../ingest/stream-position.js';
 
 export interface HandoverSignal {
@@ -76,6 +82,12 @@ function decodeLegacy(raw: string): HandoverSignal | undefined {
   return { epoch, first: { key: parts.slice(3).join('|'), seq, timeMs, atTime: 1 } };
 }
 
+/**
+ * How long a new owner's signals outlive its last announcement (ms). A hand-over reads them for
+ * seconds at most; the expiry removes the hashes of workers that are gone.
+ */
+const SIGNALS_TTL_MS = 10 * 60_000;
+
 export class HandoverSignals {
   /** Redis commands issued, for the cost figures. */
   commands = 0;
@@ -83,6 +95,7 @@ export class HandoverSignals {
   constructor(
     private readonly redis: Redis,
     private readonly keys: ClusterKeys,
+    private readonly workerId: string,
   ) {}
 
   /** Announces, for each symbol, that this worker owns it at `epoch` and what it buffered first. */
@@ -90,8 +103,9 @@ export class HandoverSignals {
     if (entries.size === 0) return;
     const args: string[] = [];
     for (const [symbol, signal] of entries) args.push(symbol, encodeHandoverSignal({ ...signal, epoch }));
-    this.commands++;
-    await this.redis.hset(this.keys.handover, ...args);
+    const key = handoverKey(this.keys, this.workerId);
+    this.commands += 2;
+    await Promise.all([this.redis.hset(key, ...args), this.redis.pexpire(key, SIGNALS_TTL_MS)]);
   }
 
   /**
@@ -119,11 +133,35 @@ export class HandoverSignals {
     return new Set(symbols.filter((symbol, i) => Number(epochs[i] ?? 0) >= sinceOf(symbol)));
   }
 
-  /** The signals for `symbols`, in order; `undefined` where none (or unreadable). */
-  async read(symbols: readonly string[]): Promise<(HandoverSignal | undefined)[]> {
-    if (symbols.length === 0) return [];
-    this.commands++;
-    const raws = await this.redis.hmget(this.keys.handover, ...symbols);
-    return raws.map((raw) => (raw === null ? undefined : decodeHandoverSignal(raw)));
+  /**
+   * The signals for `symbols`, in order, each as written by its new owner (`newOwnerOf`);
+   * `undefined` where none (or unreadable, or no new owner).
+   */
+  async read(
+    symbols: readonly string[],
+    newOwnerOf: (symbol: string) => string | undefined,
+  ): Promise<(HandoverSignal | undefined)[]> {
+    const byOwner = new Map<string, number[]>();
+    symbols.forEach((symbol, i) => {
+      const owner = newOwnerOf(symbol);
+      if (owner === undefined) return;
+      const at = byOwner.get(owner);
+      if (at === undefined) byOwner.set(owner, [i]);
+      else at.push(i);
+    });
+    const signals: (HandoverSignal | undefined)[] = symbols.map(() => undefined);
+    this.commands += byOwner.size;
+    await Promise.all(
+      [...byOwner].map(async ([owner, at]) => {
+        const raws = await this.redis.hmget(
+          handoverKey(this.keys, owner),
+          ...at.map((i) => symbols[i] ?? ''),
+        );
+        raws.forEach((raw, j) => {
+          if (raw !== null) signals[at[j] ?? 0] = decodeHandoverSignal(raw);
+        });
+      }),
+    );
+    return signals;
   }
 }

@@ -28,8 +28,8 @@ export interface ClusterKeys {
    */
   readonly checkpointPasses: string;
   /**
-   * HASH symbol → a new owner's hand-over signal: the epoch it owns the symbol at, and the first
-   * trade it buffered (see `cluster/handover-signals.ts`).
+   * The prefix of each new owner's HASH symbol → its hand-over signal: the epoch it owns the symbol
+   * at, and the first trade it buffered (see `handoverKey` and `cluster/handover-signals.ts`).
    */
   readonly handover: string;
   /**
@@ -89,6 +89,11 @@ export function barKey(keys: ClusterKeys, symbol: string, intervalMs: number): s
   return `${keys.bars}:${intervalMs}:${symbol}`;
 }
 
+/** HASH symbol → the hand-over signals of new owner `workerId` (expires once it stops announcing). */
+export function handoverKey(keys: ClusterKeys, workerId: string): string {
+  return `${keys.handover}:${workerId}`;
+}
+
 /** The keys of one relay group: the relays sharing one feed and API key. */
 export interface RelayKeys {
   /** HASH: the fenced lease (holder, until, renewed, token, address, feed). */
@@ -111,7 +116,8 @@ export function ringScriptKeys(keys: ClusterKeys): string[] {
 }
 
 /**
- * Every key of a cluster but the per-symbol bar keys (`barKey`), for the tests that wipe one. (There
+ * Every key of a cluster but the per-symbol bar keys (`barKey`) and the per-owner hand-over signals
+ * (`handoverKey`, which expire by themselves), for the tests that wipe one. (There
  * is no `tickring reset`: every key of a cluster, bars included, starts with its hash tag.)
  */
 export function allKeys(keys: ClusterKeys): string[] {
@@ -126,7 +132,6 @@ export function allKeys(keys: ClusterKeys): string[] {
     keys.checkpointEpochs,
     keys.checkpoints,
     keys.checkpointPasses,
-    keys.handover,
     keys.standIns,
     keys.relay,
     keys.scale,

@@ -250,7 +250,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.keys = deps.keys;
     this.handoverLog = new RateLimitedLog(this.log, 10_000);
     this.checkpoints = new CheckpointStore(deps.redis, deps.keys, this.options.id);
-    this.handoverSignals = new HandoverSignals(deps.redis, deps.keys);
+    this.handoverSignals = new HandoverSignals(deps.redis, deps.keys, this.options.id);
     this.bars = new BarStore(deps.redis, deps.keys, this.options.barStore);
     this.membership = new Membership(
       deps.membershipRedis ?? deps.redis,
@@ -707,7 +707,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const standingIn = pending.filter((symbol) => standIns.has(symbol));
         const owners = [...new Set([...waitForOwner].map((symbol) => previous?.ownerOf(symbol) ?? ''))];
         const [read, open, silent] = await Promise.all([
-          this.handoverSignals.read(pending),
+          this.handoverSignals.read(pending, (symbol) => assignment.ownerOf(symbol)),
           this.checkpoints.unfenced(epoch, standingIn),
           this.membership.silentMembers(owners),
         ]);
