@@ -1,6 +1,6 @@
 /**
  * Aggregate checkpoints in Redis, fenced per symbol by epoch (see `lua/checkpoint-3.lua` and
- * `lua/claim-3.lua`): a worker writes only while its lease is live, and never over a symbol that a
+ * `lua/claim-4.lua`): a worker writes only while its lease is live, and never over a symbol that a
  * newer epoch has claimed, so a paused or partitioned zombie cannot overwrite its successor.
  *
  * A checkpoint record carries the aggregate, the epoch and owner that wrote it, Redis-independent
@@ -37,7 +37,7 @@ export interface CheckpointRecord<A = unknown> {
   readonly aggregate: A;
 }
 
-/** What `claim-3.lua` answers for a symbol fenced at a newer epoch than the claim's. */
+/** What `claim-4.lua` answers for a symbol fenced at a newer epoch than the claim's. */
 const CLAIMED_AT_NEWER_EPOCH = 0;
 
 export interface ClaimResult {
@@ -350,6 +350,7 @@ export class CheckpointStore {
       this.keys.leases,
       this.keys.checkpointEpochs,
       this.keys.checkpoints,
+      this.keys.holders,
       this.workerId,
       epoch,
       ...symbols,
@@ -387,6 +388,12 @@ export class CheckpointStore {
   ): Promise<string[]> {
     const fences = await this.fences(symbols);
     return symbols.filter((symbol, i) => (fences[i] ?? 0) < sinceOf(symbol));
+  }
+
+  /** The worker that claimed each symbol last, in order; `null` where none did. */
+  async holders(symbols: readonly string[]): Promise<(string | null)[]> {
+    if (symbols.length === 0) return [];
+    return this.redis.hmget(this.keys.holders, ...symbols);
   }
 
   /** Each symbol's fence, in order: the epoch it was last claimed or handed over at; `null` if never. */

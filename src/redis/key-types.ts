@@ -10,7 +10,7 @@ import type { ClusterKeys } from './keys.js';
 type RedisType = 'string' | 'hash' | 'set' | 'zset';
 
 export const KEY_TYPES: Readonly<
-  Record<keyof Omit<ClusterKeys, 'events' | 'joinNotices' | 'leaveNotices' | 'bars'>, RedisType>
+  Record<keyof Omit<ClusterKeys, 'events' | 'joinNotices' | 'leaveNotices' | 'bars' | 'handover'>, RedisType>
 > = {
   leases: 'zset',
   members: 'hash',
@@ -21,8 +21,8 @@ export const KEY_TYPES: Readonly<
   symbols: 'set',
   checkpointEpochs: 'hash',
   checkpoints: 'hash',
+  holders: 'hash',
   checkpointPasses: 'hash',
-  handover: 'hash',
   standIns: 'hash',
   relay: 'string',
   scale: 'hash',

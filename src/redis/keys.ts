@@ -22,6 +22,8 @@ export interface ClusterKeys {
   readonly checkpointEpochs: string;
   /** HASH symbol → checkpoint JSON. */
   readonly checkpoints: string;
+  /** HASH symbol → the worker that claimed it last (`lua/claim-4.lua`). */
+  readonly holders: string;
   /**
    * HASH member id → how many periodic checkpoint passes it completed: a standby trusts an
    * unchanged checkpoint only after two more (see `worker/settled-checkpoints.ts`).
@@ -72,6 +74,7 @@ export function clusterKeys(prefix: string, cluster: string): ClusterKeys {
     symbols: `${tag}:symbols`,
     checkpointEpochs: `${tag}:checkpoint-epochs`,
     checkpoints: `${tag}:checkpoints`,
+    holders: `${tag}:holders`,
     checkpointPasses: `${tag}:checkpoint-passes`,
     handover: `${tag}:handover`,
     standIns: `${tag}:stand-ins`,
@@ -131,6 +134,7 @@ export function allKeys(keys: ClusterKeys): string[] {
     keys.symbols,
     keys.checkpointEpochs,
     keys.checkpoints,
+    keys.holders,
     keys.checkpointPasses,
     keys.standIns,
     keys.relay,

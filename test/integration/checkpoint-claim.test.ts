@@ -1,5 +1,5 @@
 /**
- * Claiming gained symbols against a real Redis (`claim-3.lua` through `CheckpointStore.claim`): a claim
+ * Claiming gained symbols against a real Redis (`claim-4.lua` through `CheckpointStore.claim`): a claim
  * fences a symbol and returns its last checkpoint, and a symbol fenced at a newer epoch already is
  * told apart from one without a checkpoint, so a worker behind the ring never goes live from
  * nothing (see `Worker.takeOver`).
@@ -57,12 +57,15 @@ describe('claiming symbols at an epoch', () => {
     expect(behind.newer).toEqual(['AAPL']);
     expect([...behind.records]).toEqual([['MSFT', null]]);
     expect(await taker.fences(['AAPL', 'MSFT'])).toEqual([7, 5]);
+    // Each claimed symbol names its claimer, until another claims it; a refused claim names nobody.
+    expect(await taker.holders(['AAPL', 'MSFT'])).toEqual([null, 'new']);
 
     // At epoch 7 or later the final checkpoint is read, and the symbol fenced at the claim's epoch.
     const current = await taker.claim(8, ['AAPL'], () => undefined);
     expect(current.newer).toEqual([]);
     expect(current.records.get('AAPL')).toMatchObject({ owner: 'old', epoch: 7, aggregate: { trades: 42 } });
     expect(await taker.fences(['AAPL'])).toEqual([8]);
+    expect(await taker.holders(['AAPL'])).toEqual(['new']);
   });
 
   it('waits for a final checkpoint written at any epoch since the one given per symbol', async () => {
