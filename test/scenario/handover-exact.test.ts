@@ -417,6 +417,78 @@ describe('hand-overs a newer epoch interrupts', () => {
     expect(w3Log).not.toContain('previous owner did not hand over in time');
   }, 120_000);
 
+  it('hands back what a joiner stopped during its first take-over claimed, before it leaves', async () => {
+    // w3 joins while w1 is frozen, so its take-over of w1's symbols waits; it is stopped (SIGTERM)
+    // meanwhile. w1 resumes and hands its symbols over to w3, which claims them and applies their
+    // trades. w3 must then drain them back like any serving worker: leaving at once let w1 and w2
+    // go live from the finals they wrote for w3, without what w3 applied since.
+    const symbols = generateSymbols(40);
+    const { cluster, feed } = await begin('stopped-joiner', {
+      protocol: polygon,
+      symbols,
+      rate: 600,
+      seed: 9,
+    });
+    const start = (id: string): WorkerProcess => {
+      const worker = startWorker(id, {
+        prefix: cluster.prefix,
+        cluster: cluster.cluster,
+        feedUrl: feed.wsUrl,
+        extraArgs: [...STEADY, '--lease-ms', '15000'],
+      });
+      workers.push(worker);
+      return worker;
+    };
+    const w1 = start('w1');
+    start('w2');
+    const ring = await eventually(
+      'w1 and w2 to act on one ring',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        if (record.members.length !== 2) return undefined;
+        return (await everyMemberActsOn(record)) ? record : undefined;
+      },
+      30_000,
+    );
+    const w1Address = ring.members.find((m) => m.id === 'w1')?.address ?? '';
+    feed.resume();
+    await sleep(500);
+
+    w1.child.kill('SIGSTOP');
+    const w3 = start('w3');
+    await eventually(
+      'w3 to act on the epoch that admits it',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        const member = record.members.find((m) => m.id === 'w3');
+        if (member === undefined) return undefined;
+        return (await actingEpoch(member.address)) === record.epoch ? true : undefined;
+      },
+      30_000,
+    );
+    w3.child.kill('SIGTERM');
+    await sleep(200);
+    w1.child.kill('SIGCONT');
+    expect(await w3.exited).toBe(0);
+    await eventually(
+      'w1 and w2 to act on the ring without w3',
+      async () => {
+        const record = await readRingRecord(cluster.redis, cluster.keys);
+        if (record.members.map((m) => m.id).join(',') !== 'w1,w2') return undefined;
+        return (await everyMemberActsOn(record)) ? true : undefined;
+      },
+      30_000,
+    );
+    await sleep(500);
+    feed.pause();
+
+    expect(await settledCounts(w1Address, symbols, feed)).toEqual({ lost: 0, doubled: 0 });
+    // The scenario happened: w3 claimed w1's symbols after it was told to stop, and drained them.
+    const w3Log = w3.output.join('\n');
+    expect(w3Log.indexOf('"shutting down"')).toBeLessThan(w3Log.indexOf('"worker ready"'));
+    expect(w3Log).toContain('peers subscribed to what they gain; draining');
+  }, 120_000);
+
   it('waits for the worker still applying a symbol the owner named by the ring never took', async () => {
     // w1 and w2 freeze (SIGSTOP). w1 is drained (its symbols go to w2 or w3), then w2 (all of them
     // go to w3). w3 acts on both epochs and waits for w2, the owner its last ring named, for the
