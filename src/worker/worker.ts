@@ -743,7 +743,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
           ended('gone');
           return;
         }
-        if (onNewerRing !== undefined && !onNewerRing.has(newOwner)) {
+        const signal = signals[i];
+        const announced = signal !== undefined && signal.epoch >= epoch;
+        // Nor will one that has not announced the symbol and no longer owns it at a newer epoch (it
+        // skipped this epoch, or will find it moot): waiting out the bound for it, then stopping
+        // unoverlapped, lost what the feed sent until the symbol's next owner subscribed (a dense
+        // chaos run lost 9 ADBE trades so, its new owner drained one epoch after it joined).
+        if (
+          (onNewerRing !== undefined && !onNewerRing.has(newOwner)) ||
+          (superseded && !announced && newer.ownerOf(symbol) !== newOwner)
+        ) {
           abandoned.push(symbol);
           ended('abandoned');
           return;
@@ -774,8 +783,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
         }
         const standingIn = waitForOwner.has(symbol);
         if (standingIn && now < deadline) return;
-        const signal = signals[i];
-        const announced = signal !== undefined && signal.epoch >= epoch;
         const limit =
           (standingIn ? standInDeadline : deadline) + (announced || superseded ? 0 : unannouncedGraceMs);
         if (now >= limit) {
@@ -833,7 +840,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (newer !== undefined) void this.announceStandIns(newer.epoch, handedOn);
         this.log.info(
           { epoch, newerEpoch: newer?.epoch, symbols: abandoned.length, first: abandoned.slice(0, 10) },
-          'new owner left the ring before taking over: hand-over goes on at the newer epoch',
+          'new owner will not take over at this epoch (it left the ring, or skipped the epoch): hand-over goes on at the newer epoch',
         );
       }
       pending = pending.filter(
