@@ -745,10 +745,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         }
         const signal = signals[i];
         const announced = signal !== undefined && signal.epoch >= epoch;
-        // Nor will one that has not announced the symbol and no longer owns it at a newer epoch (it
-        // skipped this epoch, or will find it moot): waiting out the bound for it, then stopping
-        // unoverlapped, lost what the feed sent until the symbol's next owner subscribed (a dense
-        // chaos run lost 9 ADBE trades so, its new owner drained one epoch after it joined).
+        // Abandoned here, to go on at the newer epoch: a new owner gone from the newer ring, and one
+        // that has not announced the symbol and no longer owns it there (it skipped this epoch, or
+        // will find it moot). Waiting out the bound for the latter, then stopping unoverlapped,
+        // lost what the feed sent until the symbol's next owner subscribed (a dense chaos run lost
+        // 9 ADBE trades so, its new owner drained one epoch after it joined).
         if (
           (onNewerRing !== undefined && !onNewerRing.has(newOwner)) ||
           (superseded && !announced && newer.ownerOf(symbol) !== newOwner)

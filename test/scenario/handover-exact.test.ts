@@ -201,7 +201,8 @@ describe.each([
 });
 
 describe('hand-overs a newer epoch interrupts', () => {
-  const { workers, begin } = scenarioStoppedAfterEach();
+  const scenario = scenarioStoppedAfterEach();
+  const { workers, begin } = scenario;
 
   it('calls off a hand-over out whose new owner died before taking over, as soon as the ring drops it', async () => {
     // w3 joins and is SIGKILLed: w1 and w2 would wait for it to overlap until their (long)
@@ -356,33 +357,14 @@ describe('hand-overs a newer epoch interrupts', () => {
     // checkpoints. A newer epoch (a symbol added) comes before w1 resumes, so w1 reads only that one
     // and hands over there. w3 must follow it to the newer epoch rather than give up on w1 and go
     // live from an older checkpoint, or from nothing once w1's newer final has fenced the symbol.
-    const symbols = generateSymbols(40);
-    const { cluster, feed } = await begin('skipped-epoch', {
-      protocol: polygon,
-      symbols,
-      rate: 600,
-      seed: 5,
-    });
-    const start = (id: string): WorkerProcess => {
-      const worker = startWorker(id, {
-        prefix: cluster.prefix,
-        cluster: cluster.cluster,
-        feedUrl: feed.wsUrl,
-        // A lease long enough to outlast the stop on a loaded machine.
-        extraArgs: [...STEADY, '--lease-ms', '15000'],
-      });
-      workers.push(worker);
-      return worker;
-    };
-    /** The ring's members, if they are `ids`, each acting on the ring's epoch; else `undefined`. */
-    const allActingOn = async (ids: readonly string[]): Promise<RingRecord | undefined> => {
-      const record = await readRingRecord(cluster.redis, cluster.keys);
-      if (record.members.map((m) => m.id).join(',') !== ids.join(',')) return undefined;
-      return (await everyMemberActsOn(record)) ? record : undefined;
-    };
+    const { cluster, feed, symbols, start, ringActedOn } = await frozenPeersScenario(
+      scenario,
+      'skipped-epoch',
+      5,
+    );
     const w1 = start('w1');
     start('w2');
-    await eventually('w1 and w2 to act on one ring', () => allActingOn(['w1', 'w2']), 30_000);
+    await eventually('w1 and w2 to act on one ring', () => ringActedOn(['w1', 'w2']), 30_000);
     feed.resume();
     await sleep(500);
 
@@ -391,12 +373,7 @@ describe('hand-overs a newer epoch interrupts', () => {
     // w3 is on the ring and acts on its epoch (w1, stopped, cannot).
     const joined = await eventually(
       'w3 to act on the epoch that admits it',
-      async () => {
-        const record = await readRingRecord(cluster.redis, cluster.keys);
-        const member = record.members.find((m) => m.id === 'w3');
-        if (member === undefined) return undefined;
-        return (await actingEpoch(member.address)) === record.epoch ? record : undefined;
-      },
+      () => ringActedOn(['w1', 'w2', 'w3'], ['w3']),
       30_000,
     );
     await addSymbols(cluster.redis, cluster.keys, ['ZZNEW']);
@@ -404,7 +381,7 @@ describe('hand-overs a newer epoch interrupts', () => {
     w1.child.kill('SIGCONT');
     const final = await eventually(
       'every worker to act on the newest epoch',
-      () => allActingOn(['w1', 'w2', 'w3']),
+      () => ringActedOn(['w1', 'w2', 'w3']),
       30_000,
     );
     await sleep(500);
@@ -422,35 +399,10 @@ describe('hand-overs a newer epoch interrupts', () => {
     // meanwhile. w1 resumes and hands its symbols over to w3, which claims them and applies their
     // trades. w3 must then drain them back like any serving worker: leaving at once let w1 and w2
     // go live from the finals they wrote for w3, without what w3 applied since.
-    const symbols = generateSymbols(40);
-    const { cluster, feed } = await begin('stopped-joiner', {
-      protocol: polygon,
-      symbols,
-      rate: 600,
-      seed: 9,
-    });
-    const start = (id: string): WorkerProcess => {
-      const worker = startWorker(id, {
-        prefix: cluster.prefix,
-        cluster: cluster.cluster,
-        feedUrl: feed.wsUrl,
-        extraArgs: [...STEADY, '--lease-ms', '15000'],
-      });
-      workers.push(worker);
-      return worker;
-    };
+    const { feed, symbols, start, ringActedOn } = await frozenPeersScenario(scenario, 'stopped-joiner', 9);
     const w1 = start('w1');
     start('w2');
-    const ring = await eventually(
-      'w1 and w2 to act on one ring',
-      async () => {
-        const record = await readRingRecord(cluster.redis, cluster.keys);
-        if (record.members.length !== 2) return undefined;
-        return (await everyMemberActsOn(record)) ? record : undefined;
-      },
-      30_000,
-    );
-    const w1Address = ring.members.find((m) => m.id === 'w1')?.address ?? '';
+    const ring = await eventually('w1 and w2 to act on one ring', () => ringActedOn(['w1', 'w2']), 30_000);
     feed.resume();
     await sleep(500);
 
@@ -458,31 +410,18 @@ describe('hand-overs a newer epoch interrupts', () => {
     const w3 = start('w3');
     await eventually(
       'w3 to act on the epoch that admits it',
-      async () => {
-        const record = await readRingRecord(cluster.redis, cluster.keys);
-        const member = record.members.find((m) => m.id === 'w3');
-        if (member === undefined) return undefined;
-        return (await actingEpoch(member.address)) === record.epoch ? true : undefined;
-      },
+      () => ringActedOn(['w1', 'w2', 'w3'], ['w3']),
       30_000,
     );
     w3.child.kill('SIGTERM');
     await sleep(200);
     w1.child.kill('SIGCONT');
     expect(await w3.exited).toBe(0);
-    await eventually(
-      'w1 and w2 to act on the ring without w3',
-      async () => {
-        const record = await readRingRecord(cluster.redis, cluster.keys);
-        if (record.members.map((m) => m.id).join(',') !== 'w1,w2') return undefined;
-        return (await everyMemberActsOn(record)) ? true : undefined;
-      },
-      30_000,
-    );
+    await eventually('w1 and w2 to act on the ring without w3', () => ringActedOn(['w1', 'w2']), 30_000);
     await sleep(500);
     feed.pause();
 
-    expect(await settledCounts(w1Address, symbols, feed)).toEqual({ lost: 0, doubled: 0 });
+    expect(await settledCounts(ring.members[0]!.address, symbols, feed)).toEqual({ lost: 0, doubled: 0 });
     // The scenario happened: w3 claimed w1's symbols after it was told to stop, and drained them.
     const w3Log = w3.output.join('\n');
     expect(w3Log.indexOf('"shutting down"')).toBeLessThan(w3Log.indexOf('"worker ready"'));
@@ -497,43 +436,22 @@ describe('hand-overs a newer epoch interrupts', () => {
     // the feed sent while it was frozen) and hands them to w3 once it acts on an epoch. w3 must
     // wait for those finals: going live from w1's last periodic checkpoint as soon as w2 left the
     // ring refused them, and lost what w1 applied since.
-    const symbols = generateSymbols(40);
-    const { cluster, feed } = await begin('holder-skipped', {
-      protocol: polygon,
-      symbols,
-      rate: 600,
-      seed: 7,
-    });
-    const start = (id: string): WorkerProcess => {
-      const worker = startWorker(id, {
-        prefix: cluster.prefix,
-        cluster: cluster.cluster,
-        feedUrl: feed.wsUrl,
-        // A lease long enough to outlast the freezes on a loaded machine.
-        extraArgs: [...STEADY, '--lease-ms', '15000'],
-      });
-      workers.push(worker);
-      return worker;
-    };
+    const { cluster, feed, symbols, start, ringActedOn, epochOf } = await frozenPeersScenario(
+      scenario,
+      'holder-skipped',
+      7,
+    );
     const [w1, w2, w3] = ['w1', 'w2', 'w3'].map(start) as [WorkerProcess, WorkerProcess, WorkerProcess];
     const ring = await eventually(
       'w1, w2 and w3 to act on one ring',
-      async () => {
-        const record = await readRingRecord(cluster.redis, cluster.keys);
-        if (record.members.length !== 3) return undefined;
-        return (await everyMemberActsOn(record)) ? record : undefined;
-      },
+      () => ringActedOn(['w1', 'w2', 'w3']),
       30_000,
     );
     // The symbols of the scenario: w1's that a drain of w1 gives to w2.
-    const drainedW1 = withDraining(ring, 'w1');
+    const drainedW1 = new Assignment(withDraining(ring, 'w1'), symbols);
     const before = new Assignment(ring, symbols);
-    const chained = symbols.filter(
-      (symbol) =>
-        before.ownerOf(symbol) === 'w1' && new Assignment(drainedW1, symbols).ownerOf(symbol) === 'w2',
-    );
+    const chained = symbols.filter((s) => before.ownerOf(s) === 'w1' && drainedW1.ownerOf(s) === 'w2');
     expect(chained.length).toBeGreaterThan(0);
-    const w3Address = ring.members.find((m) => m.id === 'w3')?.address ?? '';
     feed.resume();
     await sleep(500);
 
@@ -546,26 +464,24 @@ describe('hand-overs a newer epoch interrupts', () => {
       const { epoch } = await drainMember(cluster.redis, cluster.keys, id);
       await eventually(
         `w3 to act on the epoch that drains ${id}`,
-        async () => ((await actingEpoch(w3Address)) >= epoch ? true : undefined),
+        async () => ((await epochOf('w3')) ?? 0) >= epoch || undefined,
         30_000,
       );
     }
     await sleep(300);
     w2.child.kill('SIGCONT');
-    /** The ring lists `ids`, and w3 acts on it (w1 may be frozen still). */
-    const membersAre = async (ids: readonly string[]): Promise<true | undefined> => {
-      const record = await readRingRecord(cluster.redis, cluster.keys);
-      if (record.members.map((m) => m.id).join(',') !== ids.join(',')) return undefined;
-      return (await actingEpoch(w3Address)) === record.epoch ? true : undefined;
-    };
-    await eventually('w2 to leave the ring, and w3 to act on that', () => membersAre(['w1', 'w3']), 30_000);
+    await eventually(
+      'w2 to leave the ring, and w3 to act on that',
+      () => ringActedOn(['w1', 'w3'], ['w3']),
+      30_000,
+    );
     await sleep(300);
     w1.child.kill('SIGCONT');
-    await eventually('w1 to leave the ring', () => membersAre(['w3']), 30_000);
+    const final = await eventually('w1 to leave the ring', () => ringActedOn(['w3']), 30_000);
     await sleep(500);
     feed.pause();
 
-    expect(await settledCounts(w3Address, symbols, feed)).toEqual({ lost: 0, doubled: 0 });
+    expect(await settledCounts(final.members[0]!.address, symbols, feed)).toEqual({ lost: 0, doubled: 0 });
     // The scenario happened: w3 waited for w1 for exactly the symbols w2 never took.
     const waited = w3.output.find((line) => line.includes('owner named by the ring left without taking'));
     expect(waited === undefined ? undefined : JSON.parse(waited)).toMatchObject({
@@ -609,6 +525,55 @@ function scenarioStoppedAfterEach(): {
       return { cluster, feed };
     },
   };
+}
+
+/**
+ * A scenario whose workers are frozen or stopped for seconds: Polygon, 40 symbols at 600 trades/s,
+ * and workers with a lease long enough to outlast a freeze on a loaded machine.
+ */
+async function frozenPeersScenario(
+  { workers, begin }: ReturnType<typeof scenarioStoppedAfterEach>,
+  label: string,
+  seed: number,
+): Promise<{
+  cluster: TestCluster;
+  feed: RunningSimulator;
+  symbols: string[];
+  start: (id: string) => WorkerProcess;
+  /** The ring if its members are `ids`, and those of `acting` (default: all) act on its epoch. */
+  ringActedOn: (ids: readonly string[], acting?: readonly string[]) => Promise<RingRecord | undefined>;
+  /** The epoch `id` acts on. */
+  epochOf: (id: string) => Promise<number | undefined>;
+}> {
+  const symbols = generateSymbols(40);
+  const { cluster, feed } = await begin(label, { protocol: polygon, symbols, rate: 600, seed });
+  const start = (id: string): WorkerProcess => {
+    const worker = startWorker(id, {
+      prefix: cluster.prefix,
+      cluster: cluster.cluster,
+      feedUrl: feed.wsUrl,
+      extraArgs: [...STEADY, '--lease-ms', '15000'],
+    });
+    workers.push(worker);
+    return worker;
+  };
+  const epochOf = async (id: string): Promise<number | undefined> => {
+    const record = await readRingRecord(cluster.redis, cluster.keys);
+    const member = record.members.find((m) => m.id === id);
+    return member === undefined ? undefined : actingEpoch(member.address);
+  };
+  const ringActedOn = async (
+    ids: readonly string[],
+    acting: readonly string[] = ids,
+  ): Promise<RingRecord | undefined> => {
+    const record = await readRingRecord(cluster.redis, cluster.keys);
+    if (record.members.map((m) => m.id).join(',') !== ids.join(',')) return undefined;
+    for (const member of record.members)
+      if (acting.includes(member.id) && (await actingEpoch(member.address)) !== record.epoch)
+        return undefined;
+    return record;
+  };
+  return { cluster, feed, symbols, start, ringActedOn, epochOf };
 }
 
 /** The ring once it has `members` members and every one of them acts on it. */
