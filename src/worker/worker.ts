@@ -1454,10 +1454,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // handed over as a serving worker's symbols are. Leaving at once let the next owners go live
     // from the previous owners' finals, without the trades applied here since: a dense chaos run
     // lost 15 AAPL trades to a joiner stopped 33 ms after it joined.
-    if (this.status === 'starting') {
-      await this.rebalancing;
-      if (this.status === 'starting' && this.owned.size > 0) this.status = 'ready';
-    }
+    if (this.status === 'starting' && (await this.firstTakeOverEnded())) this.status = 'ready';
     if (this.status === 'ready') {
       await this.handOverEverything();
       await this.outlastSilentOwners();
@@ -1487,6 +1484,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.owned.clear();
     this.standbys.clear();
     this.status = 'closed';
+  }
+
+  /** Lets a first take-over in flight end; whether this worker owns symbols from it (fenced: none). */
+  private async firstTakeOverEnded(): Promise<boolean> {
+    await this.rebalancing;
+    return this.owned.size > 0;
   }
 
   /**
