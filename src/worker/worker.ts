@@ -966,14 +966,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const held = await this.stillHeld(ownerLeft, live);
     for (const symbol of ownerLeft) {
       const takeOver = takeOvers.get(symbol);
-      if (takeOver && held.has(symbol)) {
+      const holder = held.get(symbol);
+      if (takeOver && holder !== undefined) {
         awaited.push(symbol);
-        takeOvers.set(symbol, { since: takeOver.since, from: held.get(symbol) ?? takeOver.from });
+        takeOvers.set(symbol, { since: takeOver.since, from: holder });
       } else if (this.options.replicas >= 2) orphaned.push(symbol);
     }
     if (held.size > 0) {
       this.log.info(
-        { epoch, symbols: held.size, holders: [...new Set(held.values())].map((id) => id ?? 'unknown') },
+        { epoch, symbols: held.size, holders: [...new Set(held.values())] },
         'owner named by the ring left without taking symbols over: waiting for the one still applying them',
       );
     }
@@ -1053,34 +1054,32 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * took it, and the one before goes on applying it until it acts on a later epoch and hands it over
    * there. Going live without waiting for that final would start from an older checkpoint and refuse
    * the final: a scale-down from 6 workers to 2 lost a trade so (`test/ha/scale.test.ts`). Held
-   * means: the last checkpoint is a periodic one by a member still on the ring; or the worker that
+   * means: the last checkpoint is a periodic one by a member still on the ring, or the worker that
    * claimed the symbol last is on the ring and has not handed it over since (it may have written no
-   * checkpoint yet); or the symbol was claimed after its last checkpoint by a worker not known.
+   * checkpoint yet). A claim newer than the last checkpoint is not enough by itself: every symbol
+   * that never traded has one, and a crash's new owners then waited out the bound for them.
    */
   private async stillHeld(
     symbols: readonly string[],
     live: ReadonlySet<string>,
-  ): Promise<Map<string, string | undefined>> {
-    const held = new Map<string, string | undefined>();
+  ): Promise<Map<string, string>> {
+    const held = new Map<string, string>();
     if (symbols.length === 0) return held;
     const other = (id: string | null | undefined): id is string =>
       id !== null && id !== undefined && id !== this.id && live.has(id);
     try {
-      // Fences and claimers first, on the same connection: a write landing between these reads can
-      // only make a record newer than they say, never the other way round.
-      const [fences, claimers, records] = await Promise.all([
-        this.checkpoints.fences(symbols),
+      // Claimers first, on the same connection: a final landing between the two reads can only
+      // make the record newer than the claimer read, never the other way round.
+      const [claimers, records] = await Promise.all([
         this.checkpoints.holders(symbols),
         this.checkpoints.readMany(symbols, { unpack: false }),
       ]);
       symbols.forEach((symbol, i) => {
         const record = records[i] ?? null;
-        const fence = fences[i] ?? null;
         const claimer = claimers[i];
         if (record && !record.final && other(record.owner)) held.set(symbol, record.owner);
         else if (other(claimer) && !(record?.final === true && record.owner === claimer))
           held.set(symbol, claimer);
-        else if (fence !== null && fence > (record?.epoch ?? 0)) held.set(symbol, undefined);
       });
     } catch (err) {
       this.handoverLog.warn('holders', { err }, 'last checkpoints unreadable; not waiting for their writers');
