@@ -428,6 +428,51 @@ describe('hand-overs a newer epoch interrupts', () => {
     expect(w3Log).toContain('peers subscribed to what they gain; draining');
   }, 120_000);
 
+  it('hands over at the newer epoch when the new owner skipped the older one and owns nothing there', async () => {
+    // w2 and w3 freeze. w1 is drained (epoch E1: some of its symbols go to w3), then w3 (E2: they
+    // go on to w2). w3 never announces them at E1: resumed, it acts on E2 only. For those, w1 must stop
+    // waiting for w3 as soon as it learns of E2 and hand those symbols to w2 there, waiting for w2
+    // to overlap (w2 resumes 6 s later). Waiting out its bound at E1 instead, it stopped
+    // unoverlapped, and what the feed sent until w2 subscribed was lost.
+    const { cluster, feed, symbols, start, ringActedOn } = await frozenPeersScenario(
+      scenario,
+      'skipped-new-owner',
+      11,
+      // Wide windows for a loaded machine: w2 resumes 2 s after w1's bound at E1 ended, and 2 s
+      // before its bound and grace at E2 end.
+      ['--handover-timeout-ms', '4000'],
+    );
+    const [w1, w2, w3] = ['w1', 'w2', 'w3'].map(start) as [WorkerProcess, WorkerProcess, WorkerProcess];
+    const ring = await eventually(
+      'w1, w2 and w3 to act on one ring',
+      () => ringActedOn(['w1', 'w2', 'w3']),
+      30_000,
+    );
+    const drainedW1 = new Assignment(withDraining(ring, 'w1'), symbols);
+    const before = new Assignment(ring, symbols);
+    const moved = symbols.filter((s) => before.ownerOf(s) === 'w1' && drainedW1.ownerOf(s) === 'w3');
+    expect(moved.length).toBeGreaterThan(0);
+    feed.resume();
+    await sleep(500);
+
+    w2.child.kill('SIGSTOP');
+    w3.child.kill('SIGSTOP');
+    await drainMember(cluster.redis, cluster.keys, 'w1');
+    await sleep(200);
+    await drainMember(cluster.redis, cluster.keys, 'w3');
+    await sleep(6_000);
+    w2.child.kill('SIGCONT');
+    w3.child.kill('SIGCONT');
+    const final = await eventually('w2 alone on the ring', () => ringActedOn(['w2']), 30_000);
+    await sleep(500);
+    feed.pause();
+
+    // Only those: w1's symbols that went to w2 at E1 waited for w2, frozen, and were handed over at
+    // the bound, as they are by design.
+    expect(await settledCounts(final.members[0]!.address, moved, feed)).toEqual({ lost: 0, doubled: 0 });
+    expect(w1.output.join('\n')).toContain('new owner will not take over at this epoch');
+  }, 120_000);
+
   it('waits for the worker still applying a symbol the owner named by the ring never took', async () => {
     // w1 and w2 freeze (SIGSTOP). w1 is drained (its symbols go to w2 or w3), then w2 (all of them
     // go to w3). w3 acts on both epochs and waits for w2, the owner its last ring named, for the
@@ -535,6 +580,7 @@ async function frozenPeersScenario(
   { workers, begin }: ReturnType<typeof scenarioStoppedAfterEach>,
   label: string,
   seed: number,
+  extraArgs: readonly string[] = [],
 ): Promise<{
   cluster: TestCluster;
   feed: RunningSimulator;
@@ -552,7 +598,7 @@ async function frozenPeersScenario(
       prefix: cluster.prefix,
       cluster: cluster.cluster,
       feedUrl: feed.wsUrl,
-      extraArgs: [...STEADY, '--lease-ms', '15000'],
+      extraArgs: [...STEADY, '--lease-ms', '15000', ...extraArgs],
     });
     workers.push(worker);
     return worker;
