@@ -434,7 +434,7 @@ describe('hand-overs a newer epoch interrupts', () => {
     // waiting for w3 as soon as it learns of E2 and hand those symbols to w2 there, waiting for w2
     // to overlap (w2 resumes 6 s later). Waiting out its bound at E1 instead, it stopped
     // unoverlapped, and what the feed sent until w2 subscribed was lost.
-    const { cluster, feed, symbols, start, ringActedOn } = await frozenPeersScenario(
+    const { cluster, feed, ringActedOn, startAllThree, drainedTo } = await frozenPeersScenario(
       scenario,
       'skipped-new-owner',
       11,
@@ -442,15 +442,8 @@ describe('hand-overs a newer epoch interrupts', () => {
       // before its bound and grace at E2 end.
       ['--handover-timeout-ms', '4000'],
     );
-    const [w1, w2, w3] = ['w1', 'w2', 'w3'].map(start) as [WorkerProcess, WorkerProcess, WorkerProcess];
-    const ring = await eventually(
-      'w1, w2 and w3 to act on one ring',
-      () => ringActedOn(['w1', 'w2', 'w3']),
-      30_000,
-    );
-    const drainedW1 = new Assignment(withDraining(ring, 'w1'), symbols);
-    const before = new Assignment(ring, symbols);
-    const moved = symbols.filter((s) => before.ownerOf(s) === 'w1' && drainedW1.ownerOf(s) === 'w3');
+    const { w1, w2, w3, ring } = await startAllThree();
+    const moved = drainedTo(ring, 'w1', 'w3');
     expect(moved.length).toBeGreaterThan(0);
     feed.resume();
     await sleep(500);
@@ -481,21 +474,11 @@ describe('hand-overs a newer epoch interrupts', () => {
     // the feed sent while it was frozen) and hands them to w3 once it acts on an epoch. w3 must
     // wait for those finals: going live from w1's last periodic checkpoint as soon as w2 left the
     // ring refused them, and lost what w1 applied since.
-    const { cluster, feed, symbols, start, ringActedOn, epochOf } = await frozenPeersScenario(
-      scenario,
-      'holder-skipped',
-      7,
-    );
-    const [w1, w2, w3] = ['w1', 'w2', 'w3'].map(start) as [WorkerProcess, WorkerProcess, WorkerProcess];
-    const ring = await eventually(
-      'w1, w2 and w3 to act on one ring',
-      () => ringActedOn(['w1', 'w2', 'w3']),
-      30_000,
-    );
+    const { cluster, feed, symbols, ringActedOn, epochOf, startAllThree, drainedTo } =
+      await frozenPeersScenario(scenario, 'holder-skipped', 7);
+    const { w1, w2, w3, ring } = await startAllThree();
     // The symbols of the scenario: w1's that a drain of w1 gives to w2.
-    const drainedW1 = new Assignment(withDraining(ring, 'w1'), symbols);
-    const before = new Assignment(ring, symbols);
-    const chained = symbols.filter((s) => before.ownerOf(s) === 'w1' && drainedW1.ownerOf(s) === 'w2');
+    const chained = drainedTo(ring, 'w1', 'w2');
     expect(chained.length).toBeGreaterThan(0);
     feed.resume();
     await sleep(500);
@@ -590,6 +573,10 @@ async function frozenPeersScenario(
   ringActedOn: (ids: readonly string[], acting?: readonly string[]) => Promise<RingRecord | undefined>;
   /** The epoch `id` acts on. */
   epochOf: (id: string) => Promise<number | undefined>;
+  /** Starts w1, w2 and w3, and returns them once all three act on one ring. */
+  startAllThree: () => Promise<{ w1: WorkerProcess; w2: WorkerProcess; w3: WorkerProcess; ring: RingRecord }>;
+  /** `from`'s symbols on `ring` that a drain of `from` gives to `to`. */
+  drainedTo: (ring: RingRecord, from: string, to: string) => string[];
 }> {
   const symbols = generateSymbols(40);
   const { cluster, feed } = await begin(label, { protocol: polygon, symbols, rate: 600, seed });
@@ -619,7 +606,26 @@ async function frozenPeersScenario(
         return undefined;
     return record;
   };
-  return { cluster, feed, symbols, start, ringActedOn, epochOf };
+  const startAllThree = async (): Promise<{
+    w1: WorkerProcess;
+    w2: WorkerProcess;
+    w3: WorkerProcess;
+    ring: RingRecord;
+  }> => {
+    const [w1, w2, w3] = ['w1', 'w2', 'w3'].map(start) as [WorkerProcess, WorkerProcess, WorkerProcess];
+    const ring = await eventually(
+      'w1, w2 and w3 to act on one ring',
+      () => ringActedOn(['w1', 'w2', 'w3']),
+      30_000,
+    );
+    return { w1, w2, w3, ring };
+  };
+  const drainedTo = (ring: RingRecord, from: string, to: string): string[] => {
+    const before = new Assignment(ring, symbols);
+    const after = new Assignment(withDraining(ring, from), symbols);
+    return symbols.filter((symbol) => before.ownerOf(symbol) === from && after.ownerOf(symbol) === to);
+  };
+  return { cluster, feed, symbols, start, ringActedOn, epochOf, startAllThree, drainedTo };
 }
 
 /** The ring once it has `members` members and every one of them acts on it. */
