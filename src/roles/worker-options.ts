@@ -107,6 +107,15 @@ export const WORKER_OPTIONS = {
     schema: intSchema(1, 100_000),
     default: 1_000,
   }),
+  barWriteMs: defineOption({
+    flag: '--bar-write-ms <ms>',
+    env: ['TICKRING_BAR_WRITE_MS'],
+    description:
+      'completed bars are written to Redis at most this often; until then checkpoints carry them and queries read them from memory (capped at half of what memory keeps: 5 s of 1 s bars)',
+    form: 'an integer from 0 to 600000',
+    schema: intSchema(0, 600_000),
+    default: DEFAULT_WORKER_OPTIONS.barWriteMs,
+  }),
   symbols: defineOption({
     flag: '--symbols <list>',
     env: ['TICKRING_SYMBOLS'],

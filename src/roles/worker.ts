@@ -75,6 +75,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
         ...feed.feedClient,
       },
       barStore: { cap: config.barHistory },
+      barWriteMs: config.barWriteMs,
       version: VERSION,
       membership: {
         weight: config.weight,
