@@ -268,12 +268,17 @@ export class CheckpointWriter {
     this.sendIfFull();
   }
 
+  /** Sends the records added so far now, in a batch of their own if it is not full. */
+  sendPacked(): void {
+    if (this.batch !== undefined) this.sendBatch(this.batch);
+  }
+
   /**
    * Sends what is left; resolves to the symbols refused because a newer epoch owns them, or rejects
    * with `TICKRING_ERR_LEASE_LOST` when this worker holds no live lease.
    */
   async done(): Promise<string[]> {
-    if (this.batch !== undefined) this.sendBatch(this.batch);
+    this.sendPacked();
     return (await Promise.all(this.sent)).flat();
   }
 
