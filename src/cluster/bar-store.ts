@@ -114,6 +114,19 @@ interface PendingSeries {
   readonly bars: Map<number, Bar>;
 }
 
+/** Lets a long flush give the event loop a turn (a `TimeSlice`). */
+export interface FlushPacer {
+  /** The caller's slice of the event loop is used up. */
+  readonly spent: boolean;
+  yield(): Promise<void>;
+}
+
+function barsIn(chunk: readonly PendingSeries[]): number {
+  let bars = 0;
+  for (const series of chunk) bars += series.bars.size;
+  return bars;
+}
+
 export class BarStore {
   readonly options: BarStoreOptions;
   /** Bars written, write failures, queued bars dropped, and stored bars that did not decode. */
@@ -123,6 +136,10 @@ export class BarStore {
   corrupt = 0;
   private pending = new Map<string, PendingSeries>();
   private pendingCount = 0;
+  /** Settles once the flush begun last has sent its last script call (see `flush`). */
+  private sending: Promise<void> = Promise.resolve();
+  /** Counts `discard()` calls: a flush under way sends nothing more once it moved on. */
+  private generation = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -161,6 +178,7 @@ export class BarStore {
    * last checkpoint is no longer its to write.
    */
   discard(): void {
+    this.generation++;
     this.dropped += this.pendingCount;
     this.pending = new Map();
     this.pendingCount = 0;
@@ -179,11 +197,14 @@ export class BarStore {
   /**
    * Writes every queued bar and trims each touched series to `cap`. Resolves to false (and keeps the
    * bars queued, unless newer versions arrived meanwhile) when Redis refused or did not answer.
+   * With `pacer`, the event loop gets a turn between script calls once the pacer's slice is spent:
+   * a worker flushing 8,000 symbols' bars at once held it for 300 ms. Flushes send one at a time,
+   * in the order they began, since a later one may hold a newer version of a bar an earlier one has
+   * not sent yet; bars not sent before `discard()` are dropped with the rest.
    */
-  async flush(): Promise<boolean> {
+  async flush(pacer?: FlushPacer): Promise<boolean> {
     if (this.pendingCount === 0) return true;
     const batch = this.pending;
-    const count = this.pendingCount;
     this.pending = new Map();
     this.pendingCount = 0;
     const chunks: PendingSeries[][] = [[]];
@@ -196,17 +217,44 @@ export class BarStore {
       chunks[chunks.length - 1]?.push(series);
       inChunk += series.bars.size;
     }
-    const results = await Promise.allSettled(chunks.map((chunk) => this.writeChunk(chunk)));
+    const writes = await this.sendInTurn(chunks, pacer);
+    const results = await Promise.allSettled(writes);
     let ok = true;
     for (const [i, result] of results.entries()) {
-      if (result.status === 'fulfilled') continue;
+      const chunk = chunks[i] ?? [];
+      if (result.status === 'fulfilled') {
+        this.written += barsIn(chunk);
+        continue;
+      }
       ok = false;
       this.failures++;
-      for (const series of chunks[i] ?? []) this.requeue(series);
+      for (const series of chunk) this.requeue(series);
     }
-    if (ok) this.written += count;
     this.trim();
     return ok;
+  }
+
+  /** Sends `chunks` once every earlier flush has sent its own; the writes, one per chunk sent. */
+  private async sendInTurn(chunks: readonly PendingSeries[][], pacer?: FlushPacer): Promise<Promise<void>[]> {
+    const earlier = this.sending;
+    let sent!: () => void;
+    this.sending = new Promise<void>((resolve) => (sent = resolve));
+    const generation = this.generation;
+    const writes: Promise<void>[] = [];
+    try {
+      await earlier;
+      for (const chunk of chunks) {
+        if (pacer?.spent) await pacer.yield();
+        if (this.generation !== generation) {
+          for (const rest of chunks.slice(writes.length)) this.dropped += barsIn(rest);
+          break;
+        }
+        writes.push(this.writeChunk(chunk));
+      }
+    } finally {
+      sent();
+    }
+    return writes;
   }
 
   private requeue(series: PendingSeries): void {

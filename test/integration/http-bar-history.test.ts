@@ -1,8 +1,9 @@
 /**
  * The bar history behind `/v1/symbols/{symbol}/bars`, against the real Redis: completed bars taken
  * from an aggregate come back equal, oldest first; an amended bar replaces its earlier version; each
- * series is capped; a failed write keeps the bars queued (bounded) for the next flush; stored values
- * that are not bars are skipped and counted.
+ * series is capped; a paced flush lets the event loop run between calls, without reordering bar
+ * versions across flushes; a failed write keeps the bars queued (bounded) for the next flush; stored
+ * values that are not bars are skipped and counted.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +106,62 @@ describe('BarStore on Redis', () => {
     }
     expect(await store.flush()).toBe(true);
     for (let s = 0; s < 5; s++) expect(await store.read(`MANY${s}`, 60_000, ALL)).toHaveLength(2);
+  });
+
+  it('gives the event loop turns between calls, sending flushes in the order they began', async () => {
+    const store = new BarStore(env.redis, env.keys, { barsPerMulti: 1 });
+    let turns = 0;
+    const pacer = {
+      spent: true,
+      yield: async () => {
+        turns++;
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    };
+    const aggregates = ['TURN0', 'TURN1', 'TURN2'].map((symbol) => {
+      const aggregate = aggregateWith(1, symbol);
+      aggregate.advanceTo(T0 + 60_000);
+      store.add(symbol, aggregate.takeCompletedBars());
+      return aggregate;
+    });
+    const first = store.flush(pacer);
+    // While the first flush waits for its turns, a late trade amends TURN2's bar and a second
+    // flush takes the new version: it must not be overwritten by the first flush's older one.
+    const late = aggregates[2] as SymbolAggregate;
+    late.apply(makeTrade({ symbol: 'TURN2', price: 50, size: 1_000, timeMs: T0 + 30_000 }));
+    store.add('TURN2', late.takeCompletedBars());
+    const second = store.flush();
+    expect(await Promise.all([first, second])).toEqual([true, true]);
+    expect(turns).toBe(3);
+    expect(await store.read('TURN2', 60_000, ALL)).toEqual([expect.objectContaining({ trades: 4, low: 50 })]);
+    for (const symbol of ['TURN0', 'TURN1']) expect(await store.read(symbol, 60_000, ALL)).toHaveLength(1);
+    expect(store.written).toBe(4);
+  });
+
+  it('sends nothing more of a paced flush once the queue is discarded (the worker fenced itself)', async () => {
+    const store = new BarStore(env.redis, env.keys, { barsPerMulti: 1 });
+    const symbols = ['CUT0', 'CUT1', 'CUT2'];
+    for (const symbol of symbols) {
+      const aggregate = aggregateWith(2, symbol);
+      aggregate.advanceTo(T0 + 2 * 60_000);
+      store.add(symbol, aggregate.takeCompletedBars());
+    }
+    let turns = 0;
+    const pacer = {
+      get spent() {
+        return true;
+      },
+      yield: async () => {
+        // The first chunk goes out after the first turn; the worker is fenced during the second.
+        if (++turns === 2) store.discard();
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    };
+    expect(await store.flush(pacer)).toBe(true);
+    expect((await store.read('CUT0', 60_000, ALL)).length).toBe(2);
+    for (const symbol of ['CUT1', 'CUT2']) expect(await store.read(symbol, 60_000, ALL)).toEqual([]);
+    expect(store.written).toBe(2);
+    expect(store.dropped).toBe(4);
   });
 
   it('keeps bars queued when Redis fails, newest versions winning, up to maxPending', async () => {
