@@ -4,77 +4,43 @@
  * not yet written: its checkpoints carry them, so an owner restoring one after a crash writes them,
  * and a graceful stop writes them with its finals. Every trade ends in exactly one stored bar.
  */
-import type { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { polygon } from '../../feeds/polygon.js';
 import { parseCheckpoint, SymbolAggregate } from '../../src/aggregate/index.js';
 import { decodeBar } from '../../src/cluster/bar-store.js';
-import { addSymbols } from '../../src/cluster/universe.js';
 import { barKey } from '../../src/redis/keys.js';
-import { startSimulator, type RunningSimulator } from '../../src/sim/simulator.js';
+import type { RunningSimulator } from '../../src/sim/simulator.js';
 import { generateSymbols } from '../../src/sim/universe.js';
-import { Worker } from '../../src/worker/worker.js';
-import { testCluster, testRedis, type TestCluster } from '../support/redis.js';
-import { eventually } from '../support/workers.js';
+import type { Worker } from '../../src/worker/worker.js';
+import { inProcessWorker, type InProcessWorker } from '../support/in-process-worker.js';
+import type { TestCluster } from '../support/redis.js';
 
 const SYMBOLS = generateSymbols(6);
 const AGGREGATE = { barIntervalsMs: [1_000], barCap: 100 };
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('completed bars written every --bar-write-ms', () => {
+  let running: InProcessWorker;
   let env: TestCluster;
   let sim: RunningSimulator;
   let worker: Worker;
-  let subscriber: Redis;
 
   beforeAll(async () => {
-    env = await testCluster('barcadence');
-    sim = await startSimulator({ protocol: polygon, symbols: SYMBOLS, rate: 0, seed: 5 });
-    await addSymbols(env.redis, env.keys, SYMBOLS);
-    subscriber = testRedis();
-    worker = new Worker(
-      { redis: env.redis, subscriber, keys: env.keys, logger: pino({ level: 'silent' }) },
-      {
-        id: 'w1',
-        address: 'http://127.0.0.1:1',
-        feed: polygon,
-        feedUrl: sim.wsUrl,
-        credentials: { key: 'k', secret: '' },
-        // Passes are run by hand below; the timer never fires during the test.
-        checkpointMs: 600_000,
-        barCloseGraceMs: 0,
-        // Memory keeps 100 s of 1 s bars, so the cap (half of that) leaves 60 s as asked.
-        barWriteMs: 60_000,
-        aggregate: AGGREGATE,
-        membership: { leaseMs: 3_000, heartbeatMs: 500, pollMs: 500 },
-      },
-    );
-    await worker.start();
-    await eventually('the worker to be ready', () =>
-      worker.status === 'ready' &&
-      worker.owned.countIn('loading') === 0 &&
-      SYMBOLS.every((symbol) => worker.feed.isConfirmed(symbol))
-        ? true
-        : undefined,
-    );
+    running = await inProcessWorker('barcadence', SYMBOLS, {
+      barCloseGraceMs: 0,
+      // Memory keeps 100 s of 1 s bars, so the cap (half of that) leaves 60 s as asked.
+      barWriteMs: 60_000,
+      aggregate: AGGREGATE,
+    });
+    ({ env, sim, worker } = running);
+    await running.start();
   });
 
-  afterAll(async () => {
-    await worker.close();
-    subscriber.disconnect();
-    await sim.close();
-    await env.cleanup();
-  });
+  afterAll(() => running.close());
 
   /** Trades in `seconds` different seconds, each batch applied before the next second. */
   async function tradeFor(seconds: number): Promise<void> {
     for (let i = 0; i < seconds; i++) {
-      const before = worker.owned.tradesApplied;
-      sim.emit(120);
-      await eventually('trades applied', () =>
-        worker.owned.tradesApplied === before + 120 ? true : undefined,
-      );
+      await running.emitAndApply(120);
       await pause(1_050);
     }
   }

@@ -5,53 +5,36 @@
  * aggregates keep in memory by merging Redis under memory.
  */
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { polygon } from '../../feeds/polygon.js';
-import { addSymbols } from '../../src/cluster/universe.js';
 import { buildApp, type AppServer } from '../../src/http/app.js';
 import { barKey } from '../../src/redis/keys.js';
-import { startSimulator, type RunningSimulator } from '../../src/sim/simulator.js';
+import type { RunningSimulator } from '../../src/sim/simulator.js';
 import { generateSymbols } from '../../src/sim/universe.js';
-import { Worker } from '../../src/worker/worker.js';
+import type { Worker } from '../../src/worker/worker.js';
 import { RedisErrorCounts, workerMetrics, workerView } from '../../src/worker/worker-view.js';
-import { testCluster, testRedis, type TestCluster } from '../support/redis.js';
-import { eventually } from '../support/workers.js';
+import { inProcessWorker, type InProcessWorker } from '../support/in-process-worker.js';
+import { testRedis, type TestCluster } from '../support/redis.js';
 import { call } from './http-fake-view.js';
 
 const SYMBOLS = generateSymbols(8);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a worker writing bars and answering their history', () => {
+  let running: InProcessWorker;
   let env: TestCluster;
   let sim: RunningSimulator;
   let worker: Worker;
-  let subscriber: Redis;
   let app: AppServer;
   let url: string;
 
   beforeAll(async () => {
-    env = await testCluster('wbars');
-    sim = await startSimulator({ protocol: polygon, symbols: SYMBOLS, rate: 0, seed: 3 });
-    await addSymbols(env.redis, env.keys, SYMBOLS);
-    subscriber = testRedis();
-    worker = new Worker(
-      { redis: env.redis, subscriber, keys: env.keys, logger: pino({ level: 'silent' }) },
-      {
-        id: 'w1',
-        address: 'http://127.0.0.1:1',
-        feed: polygon,
-        feedUrl: sim.wsUrl,
-        credentials: { key: 'k', secret: '' },
-        // Checkpoints are taken by hand below; the timer never fires during the test.
-        checkpointMs: 600_000,
-        barCloseGraceMs: 0,
-        // Memory keeps two completed 1 s bars: older ones are only in Redis.
-        aggregate: { barIntervalsMs: [1_000, 60_000], barCap: 2 },
-        membership: { leaseMs: 3_000, heartbeatMs: 500, pollMs: 500 },
-      },
-    );
+    running = await inProcessWorker('wbars', SYMBOLS, {
+      barCloseGraceMs: 0,
+      // Memory keeps two completed 1 s bars: older ones are only in Redis.
+      aggregate: { barIntervalsMs: [1_000, 60_000], barCap: 2 },
+    });
+    ({ env, sim, worker } = running);
     const errors = new RedisErrorCounts();
     app = buildApp({
       view: workerView(worker, { redis: env.redis, keys: env.keys, vnodes: 50 }, errors),
@@ -60,28 +43,14 @@ describe('a worker writing bars and answering their history', () => {
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-    await worker.start();
-    await eventually('the worker to be ready', async () =>
-      (await call(`${url}/readyz`)).status === 200 ? true : undefined,
-    );
+    await running.start();
   });
 
   afterAll(async () => {
     app.closeAllConnections();
     app.close();
-    await worker.close();
-    subscriber.disconnect();
-    await sim.close();
-    await env.cleanup();
+    await running.close();
   });
-
-  async function emitAndApply(count: number): Promise<void> {
-    const before = worker.owned.tradesApplied;
-    sim.emit(count);
-    await eventually('trades applied', () =>
-      worker.owned.tradesApplied === before + count ? true : undefined,
-    );
-  }
 
   it('writes completed bars with the checkpoint, one round trip, only for symbols with new bars', async () => {
     // Four batches in four different seconds: four 1 s bars per traded symbol. Start clear of a
@@ -89,7 +58,7 @@ describe('a worker writing bars and answering their history', () => {
     const untilNextMinute = 60_000 - (Date.now() % 60_000);
     if (untilNextMinute < 8_000) await pause(untilNextMinute + 100);
     for (let i = 0; i < 4; i++) {
-      await emitAndApply(200);
+      await running.emitAndApply(200);
       await pause(1_050);
     }
     const monitor = await testRedis().monitor();
