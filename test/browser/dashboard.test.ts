@@ -122,7 +122,11 @@ describe('the dashboard in a browser', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await browser.close().catch(() => undefined);
+    // Inside the promise: `browser` is unset when it could not start, and the workers and keys
+    // must go all the same.
+    await Promise.resolve()
+      .then(() => browser.close())
+      .catch(() => undefined);
     await stopAll(workers);
     await sim.close();
     await env.cleanup();
