@@ -27,7 +27,7 @@ describe('completed bars written every --bar-write-ms', () => {
   beforeAll(async () => {
     running = await inProcessWorker('barcadence', SYMBOLS, {
       barCloseGraceMs: 0,
-      // Memory keeps 100 s of 1 s bars, so the cap (half of that) leaves 60 s as asked.
+      // Memory keeps 100 s of 1 s bars: capped at half of that, the period (50 s) outlasts the test.
       barWriteMs: 60_000,
       aggregate: AGGREGATE,
     });
