@@ -68,6 +68,8 @@ export class OwnedSymbol {
   applied = 0;
   /** `applied` when `sampleQuiet` last ran (-1: not since the symbol was acquired). */
   appliedAtSample = -1;
+  /** `applied` when `sampleQuiet` ran the time before (-1: not since the symbol was acquired). */
+  appliedAtEarlierSample = -1;
   /**
    * Loading, after the checkpoint arrived: the position the previous owner reached is still ahead
    * in this worker's stream; everything up to it is skipped when it arrives.

@@ -56,8 +56,9 @@ export class OwnedSymbols {
    * arriving late (`LateFinalWatch`); 0: not at all. The worker sets its hand-over timeout.
    */
   lateFinalWatchMs = DEFAULT_LATE_FINAL_WATCH_MS;
-  /** `performance.now()` of the last `sampleQuiet`. */
+  /** `performance.now()` of the last `sampleQuiet`, and of the one before it. */
   private sampledAt = 0;
+  private earlierSampledAt = 0;
 
   /**
    * `dedup`: the window's capacity, or a window shared with another set (a worker's owned symbols
@@ -96,19 +97,26 @@ export class OwnedSymbols {
   }
 
   /**
-   * Notes how many trades each symbol has applied so far, so that `quietSince` can later tell how
-   * long one has been quiet without a clock read per trade. Called once per checkpoint period.
+   * Notes how many trades each symbol has applied so far, keeping the note before too, so that
+   * `quietSince` can later tell how long one has been quiet without a clock read per trade. Called
+   * every `QUIET_SAMPLE_MS` (a walk over the symbols, no allocation).
    */
   sampleQuiet(): void {
+    this.earlierSampledAt = this.sampledAt;
     this.sampledAt = performance.now();
-    for (const owned of this.symbols.values()) owned.appliedAtSample = owned.applied;
+    for (const owned of this.symbols.values()) {
+      owned.appliedAtEarlierSample = owned.appliedAtSample;
+      owned.appliedAtSample = owned.applied;
+    }
   }
 
   /**
-   * Since when `owned` has applied nothing, as far as the samples tell: the last sample's time when
-   * nothing was applied since it, otherwise `now`.
+   * Since when `owned` has applied nothing, as far as the samples tell: the earliest sample with
+   * nothing applied since it, otherwise `now` (`applied` only grows, so an equal count means no
+   * trade in between).
    */
   quietSince(owned: OwnedSymbol, now: number): number {
+    if (owned.applied === owned.appliedAtEarlierSample) return this.earlierSampledAt;
     return owned.applied === owned.appliedAtSample ? this.sampledAt : now;
   }
 

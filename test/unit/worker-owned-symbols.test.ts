@@ -318,6 +318,28 @@ describe('OwnedSymbols quietSince', () => {
     expect(owned.quietSince(aapl, after + 3_000)).toBeLessThan(after + 3_000);
   });
 
+  it('goes back to the sample before the last when nothing was applied since that one', () => {
+    const owned = liveWith(['1']);
+    const aapl = symbolOf(owned);
+    const first = performance.now();
+    owned.sampleQuiet();
+    const between = performance.now();
+    owned.sampleQuiet();
+    // Quiet across both samples: quiet since the earlier one, not only since the latest.
+    const since = owned.quietSince(aapl, between + 1_000);
+    expect(since).toBeGreaterThanOrEqual(first);
+    expect(since).toBeLessThanOrEqual(between);
+    // A trade between two samples: quiet since the later one only.
+    owned.ingest(trade('2'));
+    const beforeThird = performance.now();
+    owned.sampleQuiet();
+    expect(owned.quietSince(aapl, beforeThird + 1_000)).toBeGreaterThanOrEqual(beforeThird);
+    // A sample later, the trade is before both samples kept.
+    const beforeFourth = performance.now();
+    owned.sampleQuiet();
+    expect(owned.quietSince(aapl, beforeFourth + 1_000)).toBeLessThan(beforeFourth);
+  });
+
   it('knows nothing of a symbol acquired after the last sample', () => {
     const owned = liveWith([]);
     owned.sampleQuiet();
