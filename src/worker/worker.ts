@@ -443,7 +443,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (counted >= allowedMs || now - started >= FEED_READY_WAIT_MAX_MS + allowedMs) break;
       await sleep(HANDOVER_POLL_MS);
     }
+    await this.confirmationsAged(symbols);
     return symbols.filter(isConfirmed).length;
+  }
+
+  /**
+   * Waits until every confirmed one of `symbols` has been confirmed for the quiet window
+   * (`QUIET_HANDOVER_MS`). The old owner counts a confirmation's age back from when it first reads
+   * the new owner's signal, not from when the signal was written, so an age just under the window
+   * then makes every quiet symbol wait for its next look: in a traced drain the leaver's first
+   * look stopped 136-629 of 836-944 symbols and the next came 30-90 ms later, behind the first
+   * finals' writes. Waiting here costs nothing live: until the epoch the old owner still applies
+   * every symbol.
+   */
+  private async confirmationsAged(symbols: readonly string[]): Promise<void> {
+    let youngest = QUIET_HANDOVER_MS;
+    for (const symbol of symbols) youngest = Math.min(youngest, this.feed.confirmedForMs(symbol) ?? youngest);
+    if (youngest < QUIET_HANDOVER_MS) await sleep(QUIET_HANDOVER_MS - youngest);
   }
 
   /**
