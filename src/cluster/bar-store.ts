@@ -8,8 +8,8 @@
  * flushes them alongside that periodic checkpoint, on the same connection and without waiting for
  * it, so both travel in one round trip. A bar amended after it was written (a late trade, a cancel)
  * is written again: the member at its start is removed and the new one added in the same script
- * call, so a reader never sees both or neither. When Redis is away the queue keeps the newest version of each bar, up to
- * `maxPending` bars; beyond that the oldest are dropped and counted.
+ * call, so a reader never sees both or neither. When Redis is away the queue keeps the newest
+ * version of each bar, up to `maxPending` bars; beyond that the oldest are dropped and counted.
  *
  * Bar writes are not fenced by epoch as checkpoints are (no script checks them): a worker writes only
  * while its lease is valid, and discards its queue when it fences itself. A process paused between
